@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Starts the servers the tests need, on 127.0.0.1 only, and exports their URLs.
+# Sourced by .ci/run; safe to source again (a running server is reused).
+# Installs what is missing from Debian's packages (CI runs as root on a fresh machine).
+
+ci_apt_updated=0
+ci_apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$ci_apt_updated" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    ci_apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+# PostgreSQL: a throwaway cluster owned by the postgres user, on port 55432.
+start_postgres() {
+  local bindir
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$bindir" ]; then
+    ci_apt_install postgresql
+    bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  local data=/tmp/auth-ci-pg
+  local port=55432
+  if ! runuser -u postgres -- "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    rm -rf "$data"
+    mkdir -p "$data" && chown postgres:postgres "$data"
+    runuser -u postgres -- "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+    runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k /tmp -c max_connections=200 -c fsync=off" start >/dev/null
+  fi
+  runuser -u postgres -- "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'auth_test'" | grep -q 1 ||
+    runuser -u postgres -- "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres auth_test
+  export AUTH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/auth_test"
+  echo "PostgreSQL ready at $AUTH_TEST_POSTGRES_URL"
+}

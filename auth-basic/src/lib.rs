@@ -1,0 +1,1 @@
+//! The basic strategy (work in progress).

@@ -1,0 +1,212 @@
+//! LoopBack-style authentication for actix-web.
+//!
+//! `auth-core` holds what every strategy and application shares: the
+//! [`AuthenticationStrategy`] trait, the [`StrategyRegistry`] held in
+//! `app_data`, the authentication sequence, the [`UserProfile`] extractor, the
+//! [`AuthenticationMiddleware`] for whole scopes, the error taxonomy
+//! ([`AuthError`]) with its `WWW-Authenticate` [`Challenge`]s, and the
+//! pluggable error body ([`ErrorRenderer`]). The `#[authenticate]` attribute
+//! lives in `auth-macros`; strategies live in their own crates (`auth-jwt`,
+//! `auth-basic`), and nothing here knows them by name.
+//!
+//! # Getting started
+//!
+//! ```
+//! use actix_web::{get, test, App, HttpResponse};
+//! use auth_core::{from_fn, AuthError, AuthOutcome, Challenge, StrategyRegistry, UserProfile};
+//! use auth_macros::authenticate;
+//!
+//! #[get("/me")]
+//! #[authenticate("api-key")]
+//! async fn me(user: UserProfile) -> HttpResponse {
+//!     HttpResponse::Ok().body(user.id)
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let api_key = from_fn("api-key", |req, _options| {
+//!     let key = req.headers().get("x-api-key").map(|v| v.as_bytes().to_vec());
+//!     async move {
+//!         match key.as_deref() {
+//!             None => Ok(AuthOutcome::NotApplicable),
+//!             Some(b"let-me-in") => Ok(AuthOutcome::Authenticated(UserProfile::new("robot"))),
+//!             Some(_) => Err(AuthError::invalid_credentials("INVALID_API_KEY", "unknown API key")),
+//!         }
+//!     }
+//! })
+//! .with_challenge(Challenge::new("ApiKey").param("realm", "api"));
+//!
+//! let registry = StrategyRegistry::builder().register(api_key).build().unwrap();
+//! registry.verify_handlers_in(module_path!()).unwrap();
+//!
+//! let app = test::init_service(App::new().app_data(registry).service(me)).await;
+//! let resp = test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
+//! assert_eq!(resp.status(), 401);
+//! assert_eq!(resp.headers().get("www-authenticate").unwrap(), r#"ApiKey realm="api""#);
+//!
+//! let req = test::TestRequest::get().uri("/me").insert_header(("x-api-key", "let-me-in"));
+//! let body = test::call_and_read_body(&app, req.to_request()).await;
+//! assert_eq!(body, "robot");
+//! # });
+//! ```
+//!
+//! # The sequence
+//!
+//! For a handler annotated with strategies `[s1, s2, ...]`, strategies run in
+//! the declared order. Each returns a profile (success: stop), "not
+//! applicable" (no credentials of its kind: continue) or an error (remembered;
+//! the sequence continues unless `fail_on_error`). When none succeeded, the
+//! first error is reported; when none failed, the answer is 401 with code
+//! `USER_PROFILE_NOT_FOUND` and one challenge per strategy tried.
+//! Authentication completes before any other extractor of the handler runs,
+//! so an unauthenticated request is answered 401 before its body is read.
+//!
+//! # Status codes
+//!
+//! | situation | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | no credentials for any strategy | 401 | one challenge per strategy tried |
+//! | malformed credentials | 400 | the strategy's, e.g. `Bearer ..., error="invalid_request"` |
+//! | bad, expired or wrongly signed credentials | 401 | all tried; the failing one with `error="invalid_token"` |
+//! | roles, scopes or principal kind insufficient | 403 | the authenticating strategy's, e.g. `error="insufficient_scope"` |
+//! | too many failures | 429 | none; `Retry-After` |
+//! | backend down | 503 | none |
+//! | unknown strategy at request time, or a bug | 500 | none; the body names no internals |
+//!
+//! Error responses carry `Cache-Control: no-store`. A `No-Auth-Challenge`
+//! header or `noauthchallenge` query parameter suppresses the challenges.
+//! Several challenges are sent as several `WWW-Authenticate` fields.
+//!
+//! # Decisions where LoopBack and the RFCs are silent
+//!
+//! - `roles` means "any of these roles"; `scopes` means "all of these scopes"
+//!   (OAuth 2 semantics).
+//! - A handler asking for `Option<UserProfile>` makes authentication optional:
+//!   no credentials gives `None`, but wrong credentials are still rejected, and
+//!   a handler with required roles or scopes is never optional.
+//! - A profile already placed by [`AuthenticationMiddleware`] is reused by a
+//!   handler's `#[authenticate]` only when one of the handler's strategies
+//!   produced it.
+//!
+//! # Cargo features
+//!
+//! | feature | default? | what it adds |
+//! |---|---|---|
+//! | `testing` | no | [`testing::IdentityStrategy`] and [`testing::init_service`] |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod challenge;
+mod error;
+mod extract;
+mod middleware;
+mod policy;
+mod profile;
+mod registry;
+mod render;
+mod sequence;
+mod strategy;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use async_trait::async_trait;
+pub use challenge::Challenge;
+pub use error::{AuthError, ConfigError};
+pub use extract::{Authenticated, FromProfile};
+pub use middleware::{AuthenticationMiddleware, AuthenticationService};
+pub use policy::{AuthPolicy, StrategySpec};
+pub use profile::{PrincipalKind, UserProfile};
+pub use registry::{StrategyRegistry, StrategyRegistryBuilder};
+pub use render::{
+    ErrorRenderer, LoopBackRenderer, ProblemJsonRenderer, challenge_suppressed, error_response,
+};
+pub use sequence::{Rejection, SequenceOutcome, authenticate, authorize, run_sequence};
+pub use strategy::{
+    AuthOutcome, AuthenticationStrategy, FnStrategy, Redirect, StrategyOptions, from_fn,
+};
+
+/// The authentication metadata of one handler annotated with
+/// `#[authenticate]`, collected at link time so that
+/// [`StrategyRegistry::verify_handlers`] can check every handler at start-up.
+#[derive(Debug)]
+pub struct HandlerAuth {
+    handler: &'static str,
+    policy: fn() -> &'static AuthPolicy,
+}
+
+impl HandlerAuth {
+    #[doc(hidden)]
+    pub const fn new(handler: &'static str, policy: fn() -> &'static AuthPolicy) -> Self {
+        HandlerAuth { handler, policy }
+    }
+
+    /// The handler's path, `module::path::function`.
+    pub fn handler(&self) -> &'static str {
+        self.handler
+    }
+
+    /// The handler's policy.
+    pub fn policy(&self) -> &'static AuthPolicy {
+        (self.policy)()
+    }
+}
+
+inventory::collect!(HandlerAuth);
+
+/// Every handler annotated with `#[authenticate]` in this binary.
+///
+/// ```
+/// use auth_macros::authenticate;
+///
+/// #[authenticate("jwt", "basic")]
+/// async fn reindex() -> &'static str { "ok" }
+///
+/// let meta = auth_core::annotated_handlers()
+///     .find(|h| h.handler().ends_with("::reindex"))
+///     .unwrap();
+/// let names: Vec<&str> = meta.policy().strategies().iter().map(|s| s.name()).collect();
+/// assert_eq!(names, ["jwt", "basic"]);
+/// ```
+pub fn annotated_handlers() -> impl Iterator<Item = &'static HandlerAuth> {
+    inventory::iter::<HandlerAuth>.into_iter()
+}
+
+/// The policy of the handler whose path is exactly `handler`
+/// (`module::path::function`), if it is annotated.
+pub fn handler_policy(handler: &str) -> Option<&'static AuthPolicy> {
+    annotated_handlers()
+        .find(|h| h.handler() == handler)
+        .map(HandlerAuth::policy)
+}
+
+/// Support for the code `#[authenticate]` generates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use actix_web::web::Payload;
+    pub use actix_web::{HttpRequest, HttpResponse};
+    pub use inventory;
+    pub use serde_json;
+    pub use std::sync::LazyLock;
+
+    use actix_web::{FromRequest, Responder};
+
+    /// Runs the policy; `Err` is the complete response to send.
+    pub async fn guard(req: &HttpRequest, policy: &crate::AuthPolicy) -> Result<(), HttpResponse> {
+        crate::sequence::authenticate(req, policy).await.map(|_| ())
+    }
+
+    /// Runs one of the handler's own extractors after authentication.
+    pub async fn extract<T: FromRequest>(
+        req: &HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Result<T, HttpResponse> {
+        T::from_request(req, payload)
+            .await
+            .map_err(|e| HttpResponse::from_error(e.into()))
+    }
+
+    /// Turns the handler's return value into a response.
+    pub fn respond<R: Responder>(value: R, req: &HttpRequest) -> HttpResponse {
+        value.respond_to(req).map_into_boxed_body()
+    }
+}

@@ -1,0 +1,199 @@
+//! Error responses: the pluggable body renderer and the headers around it.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::{AuthError, Challenge, StrategyRegistry};
+
+/// Renders the body of an authentication error response.
+///
+/// The status, `WWW-Authenticate`, `Cache-Control` and `Retry-After` headers
+/// are set by the framework afterwards; a renderer only chooses the body and
+/// its content type. Built in: [`LoopBackRenderer`] (the default) and
+/// [`ProblemJsonRenderer`]. Set one with
+/// [`StrategyRegistryBuilder::renderer`](crate::StrategyRegistryBuilder::renderer).
+///
+/// ```
+/// use actix_web::{HttpRequest, HttpResponse};
+/// use auth_core::{AuthError, ErrorRenderer, StrategyRegistry};
+///
+/// struct PlainText;
+/// impl ErrorRenderer for PlainText {
+///     fn render(&self, _req: &HttpRequest, error: &AuthError) -> HttpResponse {
+///         HttpResponse::build(error.status())
+///             .content_type("text/plain; charset=utf-8")
+///             .body(format!("{}: {}", error.code(), error.public_message()))
+///     }
+/// }
+/// let registry = StrategyRegistry::builder().renderer(PlainText).build().unwrap();
+/// # let _ = registry;
+/// ```
+pub trait ErrorRenderer: Send + Sync + 'static {
+    /// The response for `error`; its status should be `error.status()`.
+    fn render(&self, req: &HttpRequest, error: &AuthError) -> HttpResponse;
+}
+
+/// LoopBack's error shape:
+/// `{"error":{"statusCode":401,"name":"UnauthorizedError","message":"...","code":"..."}}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoopBackRenderer;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoopBackBody<'a> {
+    error: LoopBackError<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoopBackError<'a> {
+    status_code: u16,
+    name: &'a str,
+    message: &'a str,
+    code: &'a str,
+}
+
+impl ErrorRenderer for LoopBackRenderer {
+    fn render(&self, _req: &HttpRequest, error: &AuthError) -> HttpResponse {
+        loopback_response(error)
+    }
+}
+
+fn loopback_response(error: &AuthError) -> HttpResponse {
+    let message = error.public_message();
+    let body = LoopBackBody {
+        error: LoopBackError {
+            status_code: error.status().as_u16(),
+            name: error.name(),
+            message: &message,
+            code: error.code(),
+        },
+    };
+    HttpResponse::build(error.status()).json(body)
+}
+
+/// RFC 9457 problem details, `application/problem+json`:
+/// `{"type":"about:blank","title":"Unauthorized","status":401,"detail":"...","code":"..."}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProblemJsonRenderer;
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+}
+
+impl ErrorRenderer for ProblemJsonRenderer {
+    fn render(&self, _req: &HttpRequest, error: &AuthError) -> HttpResponse {
+        let status = error.status();
+        let message = error.public_message();
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: &message,
+            code: error.code(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        HttpResponse::build(status)
+            .content_type("application/problem+json")
+            .body(body)
+    }
+}
+
+/// Whether the client asked not to be challenged (`No-Auth-Challenge` header
+/// or `noauthchallenge` query parameter), so that browsers show no pop-up.
+pub fn challenge_suppressed(req: &HttpRequest) -> bool {
+    req.headers().contains_key("no-auth-challenge")
+        || req.query_string().split('&').any(|pair| {
+            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            key.eq_ignore_ascii_case("noauthchallenge")
+        })
+}
+
+/// The complete error response for `error`: the registry's renderer (or
+/// LoopBack's when no registry is configured), `WWW-Authenticate` with each of
+/// `challenges` (400/401/403 only, and not when suppressed), `Cache-Control:
+/// no-store`, and `Retry-After` where the error carries one.
+///
+/// Strategy crates and application handlers (a login route, say) use this to
+/// answer exactly like the sequence does.
+///
+/// ```
+/// use actix_web::test::TestRequest;
+/// use auth_core::{error_response, AuthError, Challenge};
+///
+/// let req = TestRequest::default().to_http_request();
+/// let resp = error_response(&req, &AuthError::invalid_token("bad signature"),
+///                           &[Challenge::new("Bearer").param("realm", "api")]);
+/// assert_eq!(resp.status(), 401);
+/// assert_eq!(resp.headers().get("www-authenticate").unwrap(), r#"Bearer realm="api""#);
+/// assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
+/// ```
+pub fn error_response(
+    req: &HttpRequest,
+    error: &AuthError,
+    challenges: &[Challenge],
+) -> HttpResponse {
+    match error {
+        AuthError::Internal { message } => {
+            tracing::error!(code = error.code(), %message, "authentication failed with an internal error");
+        }
+        AuthError::UnknownStrategy { name } => {
+            tracing::error!(strategy = %name, "handler names an unregistered authentication strategy");
+        }
+        AuthError::Unavailable { message, .. } => {
+            tracing::warn!(code = error.code(), %message, "authentication backend unavailable");
+        }
+        _ => {}
+    }
+    let resp = match req.app_data::<StrategyRegistry>() {
+        Some(registry) => registry.renderer().render(req, error),
+        None => LoopBackRenderer.render(req, error),
+    };
+    let challenges = if challenge_suppressed(req) {
+        &[]
+    } else {
+        challenges
+    };
+    with_headers(resp, error, challenges)
+}
+
+fn with_headers(
+    mut resp: HttpResponse,
+    error: &AuthError,
+    challenges: &[Challenge],
+) -> HttpResponse {
+    let headers = resp.headers_mut();
+    if error.carries_challenge() {
+        for challenge in challenges {
+            if let Ok(value) = HeaderValue::from_str(&challenge.to_string()) {
+                headers.append(header::WWW_AUTHENTICATE, value);
+            }
+        }
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(retry) = error.retry_after() {
+        // Round up: a client told to retry after 0 s would hammer us.
+        let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    resp
+}
+
+impl actix_web::ResponseError for AuthError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.status()
+    }
+
+    /// Renders with LoopBack's body and no challenge. Inside a request, prefer
+    /// [`error_response`], which honours the registry's renderer.
+    fn error_response(&self) -> HttpResponse {
+        with_headers(loopback_response(self), self, &[])
+    }
+}

@@ -1,0 +1,254 @@
+//! The authentication sequence: ordered strategies, first success wins.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use tracing::Instrument;
+
+use crate::render::error_response;
+use crate::{
+    AuthError, AuthOutcome, AuthPolicy, AuthenticationStrategy, Challenge, Redirect,
+    StrategyRegistry, UserProfile,
+};
+
+/// How a sequence ended when it did not reject the request.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SequenceOutcome {
+    /// A strategy authenticated the request.
+    Authenticated(UserProfile),
+    /// The policy is optional and no strategy found credentials.
+    Anonymous,
+    /// A strategy asked for a redirect.
+    Redirect(Redirect),
+}
+
+/// A rejected request: the error to report and the challenges to send with it.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    error: AuthError,
+    challenges: Vec<Challenge>,
+}
+
+impl Rejection {
+    /// A rejection with explicit challenges.
+    pub fn new(error: AuthError, challenges: Vec<Challenge>) -> Self {
+        Rejection { error, challenges }
+    }
+
+    /// The error reported.
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// The `WWW-Authenticate` challenges, one per strategy that has one.
+    pub fn challenges(&self) -> &[Challenge] {
+        &self.challenges
+    }
+
+    /// The complete response (see [`error_response`]).
+    pub fn into_response(self, req: &HttpRequest) -> HttpResponse {
+        error_response(req, &self.error, &self.challenges)
+    }
+}
+
+/// Runs `policy`'s strategies against `req` with LoopBack's semantics, made
+/// stricter (see the crate docs):
+///
+/// 1. every name must be registered, or the answer is a 500 naming it;
+/// 2. strategies run in the declared order; the first profile wins; "not
+///    applicable" moves on; an error is remembered and the sequence moves on,
+///    unless `fail_on_error`;
+/// 3. when none succeeded, the first error is reported, or, when none failed,
+///    a 401 `USER_PROFILE_NOT_FOUND` with one challenge per strategy tried.
+///
+/// This runs authentication only; [`authorize`] applies roles, scopes and the
+/// principal kind.
+pub async fn run_sequence(
+    registry: &StrategyRegistry,
+    req: &HttpRequest,
+    policy: &AuthPolicy,
+) -> Result<SequenceOutcome, Rejection> {
+    let mut tried: Vec<&Arc<dyn AuthenticationStrategy>> =
+        Vec::with_capacity(policy.strategies().len());
+    let mut first_error: Option<(usize, AuthError)> = None;
+
+    for spec in policy.strategies() {
+        let Some(strategy) = registry.get(spec.name()) else {
+            return Err(Rejection::new(
+                AuthError::UnknownStrategy {
+                    name: spec.name().to_owned(),
+                },
+                Vec::new(),
+            ));
+        };
+        tried.push(strategy);
+        let span = tracing::debug_span!(
+            "auth.strategy",
+            strategy = spec.name(),
+            outcome = tracing::field::Empty
+        );
+        let result = strategy
+            .authenticate(req, spec.options())
+            .instrument(span.clone())
+            .await;
+        match result {
+            Ok(AuthOutcome::Authenticated(mut profile)) => {
+                span.record("outcome", "authenticated");
+                spec.name().clone_into(&mut profile.strategy);
+                return Ok(SequenceOutcome::Authenticated(profile));
+            }
+            Ok(AuthOutcome::NotApplicable) => {
+                span.record("outcome", "not_applicable");
+            }
+            Ok(AuthOutcome::Redirect(redirect)) => {
+                span.record("outcome", "redirect");
+                return Ok(SequenceOutcome::Redirect(redirect));
+            }
+            Err(error) => {
+                span.record("outcome", error.code());
+                if first_error.is_none() {
+                    first_error = Some((tried.len() - 1, error));
+                }
+                if policy.is_fail_on_error() {
+                    break;
+                }
+            }
+        }
+    }
+
+    match first_error {
+        Some((index, error)) => {
+            let challenges = match error.status().as_u16() {
+                // 401: the client may switch to any strategy tried, so offer
+                // all of them; the failing one describes its failure.
+                401 => tried
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.challenge((i == index).then_some(&error)))
+                    .collect(),
+                400 | 403 => tried[index].challenge(Some(&error)).into_iter().collect(),
+                _ => Vec::new(),
+            };
+            Err(Rejection::new(error, challenges))
+        }
+        None if policy.is_optional() && !policy.has_requirements() => {
+            Ok(SequenceOutcome::Anonymous)
+        }
+        None => {
+            let names: Vec<&str> = policy.strategies().iter().map(|s| s.name()).collect();
+            let error = AuthError::no_credentials(format!(
+                "no credentials found (tried: {})",
+                names.join(", ")
+            ));
+            let challenges = tried.iter().filter_map(|s| s.challenge(None)).collect();
+            Err(Rejection::new(error, challenges))
+        }
+    }
+}
+
+/// Applies `policy`'s roles (any of), scopes (all of) and principal kind to an
+/// authenticated profile. A failure is a 403 whose challenge comes from the
+/// strategy that produced the profile.
+pub fn authorize(
+    registry: Option<&StrategyRegistry>,
+    profile: &UserProfile,
+    policy: &AuthPolicy,
+) -> Result<(), Rejection> {
+    let error = if let Some(kind) = policy
+        .required_principal()
+        .filter(|kind| *kind != profile.kind)
+    {
+        Some(AuthError::forbidden(format!(
+            "this resource requires a {} principal",
+            kind.as_str()
+        )))
+    } else if !policy.required_roles().is_empty()
+        && !policy.required_roles().iter().any(|r| profile.has_role(r))
+    {
+        Some(AuthError::forbidden(format!(
+            "access denied: requires one of the roles {}",
+            policy.required_roles().join(", ")
+        )))
+    } else if policy
+        .required_scopes()
+        .iter()
+        .any(|s| !profile.has_scope(s))
+    {
+        Some(AuthError::insufficient_scope(
+            policy.required_scopes().join(" "),
+        ))
+    } else {
+        None
+    };
+    match error {
+        None => Ok(()),
+        Some(error) => {
+            let challenge = registry
+                .and_then(|r| r.get(&profile.strategy))
+                .and_then(|s| s.challenge(Some(&error)));
+            Err(Rejection::new(error, challenge.into_iter().collect()))
+        }
+    }
+}
+
+/// Authenticates and authorizes `req` for `policy`, as `#[authenticate]` and
+/// [`AuthenticationMiddleware`](crate::AuthenticationMiddleware) do.
+///
+/// A profile already placed in the request by an enclosing middleware is
+/// reused when one of `policy`'s strategies produced it, so strategies never
+/// run twice. On success the profile is stored in the request extensions,
+/// where the [`UserProfile`] extractor finds it. On failure the complete
+/// error (or redirect) response is returned.
+pub async fn authenticate(
+    req: &HttpRequest,
+    policy: &AuthPolicy,
+) -> Result<Option<UserProfile>, HttpResponse> {
+    if policy.is_skip() {
+        return Ok(None);
+    }
+    let registry = req.app_data::<StrategyRegistry>();
+    let existing = req
+        .extensions()
+        .get::<UserProfile>()
+        .filter(|p| policy.strategies().iter().any(|s| s.name() == p.strategy))
+        .cloned();
+    let profile = match existing {
+        Some(profile) => profile,
+        None => {
+            let Some(registry) = registry else {
+                let error = AuthError::internal(
+                    "no StrategyRegistry in app_data: add `.app_data(registry.clone())` to the App",
+                );
+                return Err(error_response(req, &error, &[]));
+            };
+            match run_sequence(registry, req, policy).await {
+                Ok(SequenceOutcome::Authenticated(profile)) => {
+                    req.extensions_mut().insert(profile.clone());
+                    profile
+                }
+                Ok(SequenceOutcome::Anonymous) => return Ok(None),
+                Ok(SequenceOutcome::Redirect(redirect)) => {
+                    return Err(redirect_response(&redirect));
+                }
+                Err(rejection) => return Err(rejection.into_response(req)),
+            }
+        }
+    };
+    match authorize(registry, &profile, policy) {
+        Ok(()) => Ok(Some(profile)),
+        Err(rejection) => Err(rejection.into_response(req)),
+    }
+}
+
+fn redirect_response(redirect: &Redirect) -> HttpResponse {
+    let mut builder = HttpResponse::build(redirect.status());
+    builder
+        .insert_header((header::LOCATION, redirect.location()))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    for (name, value) in redirect.headers() {
+        builder.append_header((name.as_str(), value.as_str()));
+    }
+    builder.finish()
+}

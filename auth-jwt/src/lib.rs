@@ -1,0 +1,1 @@
+//! The jwt strategy (work in progress).

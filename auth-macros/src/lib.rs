@@ -1,0 +1,500 @@
+//! `#[authenticate(..)]`: LoopBack's `@authenticate` decorator for actix-web handlers.
+//!
+//! ```
+//! use actix_web::{get, post, web, HttpResponse, Responder};
+//! use auth_core::UserProfile;
+//! use auth_macros::authenticate;
+//!
+//! #[get("/todos")]
+//! #[authenticate("jwt")]
+//! async fn list(user: UserProfile) -> impl Responder {
+//!     HttpResponse::Ok().body(user.id)
+//! }
+//!
+//! #[post("/admin/reindex")]
+//! #[authenticate("jwt", "basic"(realm = "admin"), roles = ["admin"])]
+//! async fn reindex() -> &'static str { "reindexing" }
+//!
+//! #[get("/health")]
+//! #[authenticate(skip)]
+//! async fn health() -> &'static str { "ok" }
+//! ```
+//!
+//! # Arguments
+//!
+//! | argument | meaning |
+//! |---|---|
+//! | `"name"` | a registered strategy; several are tried in order, first success wins |
+//! | `"name"(key = value, ..)` | the same, with options passed to that strategy (strings, numbers, booleans, arrays) |
+//! | `skip` | no authentication (alone) |
+//! | `fail_on_error` | the first strategy error ends the sequence |
+//! | `roles = ["a", "b"]` | the profile must hold one of these roles, else 403 |
+//! | `scopes = ["x", "y"]` | the profile must hold all of these scopes, else 403 `insufficient_scope` |
+//! | `principal = "user"` or `"service"` | the profile must be of this kind, else 403 |
+//!
+//! # What it generates
+//!
+//! The handler keeps its name, arguments, body and return type; the macro
+//! wraps it in a function that first runs the authentication sequence and only
+//! then runs the handler's own extractors (so an unauthenticated request is
+//! answered before its body is read), then calls the handler. It works above
+//! or below actix-web's `#[get(..)]`-style attributes and with
+//! `web::resource(..).route(web::get().to(handler))`.
+//!
+//! One argument may be the profile: `UserProfile`, `Option<UserProfile>`
+//! (authentication becomes optional), `Authenticated<T>` or
+//! `Option<Authenticated<T>>`. A handler that takes none is still protected.
+//!
+//! Each annotated handler is recorded so that
+//! `StrategyRegistry::verify_handlers()` can refuse to start an application
+//! whose handlers name an unregistered strategy.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{
+    FnArg, GenericArgument, Ident, ItemFn, LitStr, PathArguments, Token, Type, bracketed,
+    parenthesized,
+};
+
+/// Protects an actix-web handler with the named strategies; see the crate docs.
+#[proc_macro_attribute]
+pub fn authenticate(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(args as Args);
+    let func = syn::parse_macro_input!(item as ItemFn);
+    match expand(args, func) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+struct StrategyArg {
+    name: LitStr,
+    options: Vec<(Ident, OptValue)>,
+}
+
+enum OptValue {
+    Lit(syn::Lit),
+    Neg(syn::Lit),
+    Array(Vec<OptValue>),
+}
+
+#[derive(Default)]
+struct Args {
+    skip: Option<Span>,
+    strategies: Vec<StrategyArg>,
+    fail_on_error: bool,
+    roles: Option<Vec<LitStr>>,
+    scopes: Option<Vec<LitStr>>,
+    principal: Option<LitStr>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = Args::default();
+        if input.is_empty() {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "#[authenticate] needs at least one strategy name, e.g. #[authenticate(\"jwt\")], or `skip`",
+            ));
+        }
+        while !input.is_empty() {
+            if input.peek(LitStr) {
+                let name: LitStr = input.parse()?;
+                let value = name.value();
+                if value.trim().is_empty() {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "strategy name must not be empty",
+                    ));
+                }
+                if !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+                {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "strategy names use ASCII letters, digits, '-', '_', '.' or ':'",
+                    ));
+                }
+                if args.strategies.iter().any(|s| s.name.value() == value) {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        format!("strategy \"{value}\" is listed twice"),
+                    ));
+                }
+                let options = if input.peek(syn::token::Paren) {
+                    parse_options(input)?
+                } else {
+                    Vec::new()
+                };
+                args.strategies.push(StrategyArg { name, options });
+            } else if input.peek(Ident) {
+                let ident: Ident = input.parse()?;
+                match ident.to_string().as_str() {
+                    "skip" => args.skip = Some(ident.span()),
+                    "fail_on_error" => args.fail_on_error = true,
+                    "roles" => {
+                        input.parse::<Token![=]>()?;
+                        args.roles = Some(parse_str_list(input, "roles")?);
+                    }
+                    "scopes" => {
+                        input.parse::<Token![=]>()?;
+                        args.scopes = Some(parse_str_list(input, "scopes")?);
+                    }
+                    "principal" => {
+                        input.parse::<Token![=]>()?;
+                        let kind: LitStr = input.parse().map_err(|e| {
+                            syn::Error::new(
+                                e.span(),
+                                "expected `principal = \"user\"` or `principal = \"service\"`",
+                            )
+                        })?;
+                        if !matches!(kind.value().as_str(), "user" | "service") {
+                            return Err(syn::Error::new(
+                                kind.span(),
+                                "principal must be \"user\" or \"service\"",
+                            ));
+                        }
+                        args.principal = Some(kind);
+                    }
+                    other => {
+                        return Err(syn::Error::new(
+                            ident.span(),
+                            format!(
+                                "unknown argument `{other}`: expected a strategy name (\"jwt\"), `skip`, `fail_on_error`, `roles = [..]`, `scopes = [..]` or `principal = \"..\"`"
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                return Err(input.error(
+                    "expected a strategy name in quotes (\"jwt\"), `skip`, `fail_on_error`, `roles = [..]`, `scopes = [..]` or `principal = \"..\"`",
+                ));
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        if let Some(span) = args.skip {
+            if !args.strategies.is_empty()
+                || args.fail_on_error
+                || args.roles.is_some()
+                || args.scopes.is_some()
+                || args.principal.is_some()
+            {
+                return Err(syn::Error::new(
+                    span,
+                    "`skip` cannot be combined with strategies or other arguments",
+                ));
+            }
+        } else if args.strategies.is_empty() {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "#[authenticate] needs at least one strategy name, e.g. #[authenticate(\"jwt\")], or `skip`",
+            ));
+        }
+        Ok(args)
+    }
+}
+
+fn parse_str_list(input: ParseStream<'_>, what: &str) -> syn::Result<Vec<LitStr>> {
+    let message = format!("expected `{what} = [\"a\", \"b\"]`: a list of string literals");
+    if !input.peek(syn::token::Bracket) {
+        return Err(input.error(message));
+    }
+    let content;
+    bracketed!(content in input);
+    let items = Punctuated::<syn::Lit, Token![,]>::parse_terminated(&content)
+        .map_err(|e| syn::Error::new(e.span(), &message))?;
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            syn::Lit::Str(s) if !s.value().trim().is_empty() => out.push(s),
+            syn::Lit::Str(s) => {
+                return Err(syn::Error::new(
+                    s.span(),
+                    format!("{what} must not be empty strings"),
+                ));
+            }
+            other => return Err(syn::Error::new(other.span(), &message)),
+        }
+    }
+    if out.is_empty() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!("`{what}` must name at least one entry"),
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_options(input: ParseStream<'_>) -> syn::Result<Vec<(Ident, OptValue)>> {
+    let content;
+    parenthesized!(content in input);
+    let mut options: Vec<(Ident, OptValue)> = Vec::new();
+    while !content.is_empty() {
+        let key: Ident = content
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), "expected `key = value` strategy options"))?;
+        if options.iter().any(|(k, _)| k == &key) {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("option `{key}` is given twice"),
+            ));
+        }
+        content.parse::<Token![=]>()?;
+        let value = parse_opt_value(&content)?;
+        options.push((key, value));
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(options)
+}
+
+fn parse_opt_value(input: ParseStream<'_>) -> syn::Result<OptValue> {
+    if input.peek(syn::token::Bracket) {
+        let content;
+        bracketed!(content in input);
+        let mut items = Vec::new();
+        while !content.is_empty() {
+            items.push(parse_opt_value(&content)?);
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        return Ok(OptValue::Array(items));
+    }
+    if input.peek(Token![-]) {
+        input.parse::<Token![-]>()?;
+        let lit: syn::Lit = input.parse()?;
+        return match lit {
+            syn::Lit::Int(_) | syn::Lit::Float(_) => Ok(OptValue::Neg(lit)),
+            other => Err(syn::Error::new(
+                other.span(),
+                "only numbers can be negative",
+            )),
+        };
+    }
+    let lit: syn::Lit = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "option values are string, number or boolean literals, or [lists] of them",
+        )
+    })?;
+    match lit {
+        syn::Lit::Str(_) | syn::Lit::Int(_) | syn::Lit::Float(_) | syn::Lit::Bool(_) => {
+            Ok(OptValue::Lit(lit))
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            "option values are string, number or boolean literals, or [lists] of them",
+        )),
+    }
+}
+
+fn opt_json(value: &OptValue) -> TokenStream2 {
+    match value {
+        OptValue::Lit(lit) => quote!(#lit),
+        OptValue::Neg(lit) => quote!(-#lit),
+        OptValue::Array(items) => {
+            let items = items.iter().map(opt_json);
+            quote!([#(#items),*])
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum ProfileArg {
+    None,
+    Required,
+    Optional,
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        Type::Group(g) => last_segment(&g.elem),
+        Type::Paren(p) => last_segment(&p.elem),
+        _ => None,
+    }
+}
+
+fn is_profile_type(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "UserProfile" || s.ident == "Authenticated")
+}
+
+fn classify(ty: &Type) -> ProfileArg {
+    if is_profile_type(ty) {
+        return ProfileArg::Required;
+    }
+    if let Some(seg) = last_segment(ty) {
+        if seg.ident == "Option" {
+            if let PathArguments::AngleBracketed(args) = &seg.arguments {
+                if let Some(GenericArgument::Type(inner)) = args.args.first() {
+                    if is_profile_type(inner) {
+                        return ProfileArg::Optional;
+                    }
+                }
+            }
+        }
+    }
+    ProfileArg::None
+}
+
+fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            sig.fn_token.span(),
+            "#[authenticate] can only be used on `async fn` handlers",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "#[authenticate] handlers cannot be generic",
+        ));
+    }
+    let mut profile = ProfileArg::None;
+    let mut types = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(r) => {
+                return Err(syn::Error::new(
+                    r.span(),
+                    "#[authenticate] handlers are free functions, not methods",
+                ));
+            }
+            FnArg::Typed(pat) => {
+                let kind = classify(&pat.ty);
+                if kind != ProfileArg::None {
+                    if profile != ProfileArg::None {
+                        return Err(syn::Error::new(
+                            pat.ty.span(),
+                            "a handler takes at most one profile argument (`UserProfile`, `Option<UserProfile>` or `Authenticated<T>`)",
+                        ));
+                    }
+                    if args.skip.is_some() && kind == ProfileArg::Required {
+                        return Err(syn::Error::new(
+                            pat.ty.span(),
+                            "a `skip` handler is never authenticated: take `Option<UserProfile>` instead",
+                        ));
+                    }
+                    profile = kind;
+                }
+                types.push(&pat.ty);
+            }
+        }
+    }
+
+    let name = &sig.ident;
+    let handler_path = quote!(::core::concat!(
+        ::core::module_path!(),
+        "::",
+        ::core::stringify!(#name)
+    ));
+    let policy_expr = build_policy(&args, profile == ProfileArg::Optional);
+
+    if args.skip.is_some() {
+        return Ok(quote! {
+            #func
+            const _: () = {
+                fn __auth_policy() -> &'static ::auth_core::AuthPolicy {
+                    static POLICY: ::auth_core::__private::LazyLock<::auth_core::AuthPolicy> =
+                        ::auth_core::__private::LazyLock::new(|| #policy_expr);
+                    &POLICY
+                }
+                ::auth_core::__private::inventory::submit! {
+                    ::auth_core::HandlerAuth::new(#handler_path, __auth_policy)
+                }
+            };
+        });
+    }
+
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    let inner_sig = &func.sig;
+    let block = &func.block;
+    let arg_names: Vec<Ident> = (0..types.len())
+        .map(|i| format_ident!("__auth_arg{}", i))
+        .collect();
+    let extracts = types.iter().zip(&arg_names).map(|(ty, arg)| {
+        quote_spanned! {ty.span()=>
+            let #arg = match ::auth_core::__private::extract::<#ty>(&__auth_req, &mut __auth_payload).await {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(response) => return response,
+            };
+        }
+    });
+
+    Ok(quote! {
+        #(#attrs)*
+        #vis async fn #name(
+            __auth_req: ::auth_core::__private::HttpRequest,
+            __auth_payload: ::auth_core::__private::Payload,
+        ) -> ::auth_core::__private::HttpResponse {
+            #inner_sig #block
+
+            fn __auth_policy() -> &'static ::auth_core::AuthPolicy {
+                static POLICY: ::auth_core::__private::LazyLock<::auth_core::AuthPolicy> =
+                    ::auth_core::__private::LazyLock::new(|| #policy_expr);
+                &POLICY
+            }
+            ::auth_core::__private::inventory::submit! {
+                ::auth_core::HandlerAuth::new(#handler_path, __auth_policy)
+            }
+
+            if let ::core::result::Result::Err(response) =
+                ::auth_core::__private::guard(&__auth_req, __auth_policy()).await
+            {
+                return response;
+            }
+            let mut __auth_payload = __auth_payload.into_inner();
+            #(#extracts)*
+            ::auth_core::__private::respond(#name(#(#arg_names),*).await, &__auth_req)
+        }
+    })
+}
+
+fn build_policy(args: &Args, optional: bool) -> TokenStream2 {
+    if args.skip.is_some() {
+        return quote!(::auth_core::AuthPolicy::skip());
+    }
+    let strategies = args.strategies.iter().map(|s| {
+        let name = &s.name;
+        if s.options.is_empty() {
+            quote!(.strategy(#name))
+        } else {
+            let keys = s.options.iter().map(|(k, _)| k.to_string());
+            let values = s.options.iter().map(|(_, v)| opt_json(v));
+            quote!(.strategy_with(#name, ::auth_core::__private::serde_json::json!({ #(#keys: #values),* })))
+        }
+    });
+    let fail = args.fail_on_error;
+    let roles = args.roles.iter().map(|r| quote!(.roles([#(#r),*])));
+    let scopes = args.scopes.iter().map(|s| quote!(.scopes([#(#s),*])));
+    let principal = args.principal.iter().map(|p| {
+        if p.value() == "service" {
+            quote!(.principal(::auth_core::PrincipalKind::Service))
+        } else {
+            quote!(.principal(::auth_core::PrincipalKind::User))
+        }
+    });
+    quote! {
+        ::auth_core::AuthPolicy::new()
+            #(#strategies)*
+            .fail_on_error(#fail)
+            .optional(#optional)
+            #(#roles)*
+            #(#scopes)*
+            #(#principal)*
+    }
+}
