@@ -63,11 +63,18 @@ use syn::{
 /// Protects an actix-web handler with the named strategies; see the crate docs.
 #[proc_macro_attribute]
 pub fn authenticate(args: TokenStream, item: TokenStream) -> TokenStream {
-    let args = syn::parse_macro_input!(args as Args);
-    let func = syn::parse_macro_input!(item as ItemFn);
-    match expand(args, func) {
+    let original = TokenStream2::from(item.clone());
+    let result = syn::parse::<Args>(args)
+        .and_then(|args| Ok((args, syn::parse::<ItemFn>(item)?)))
+        .and_then(|(args, func)| expand(args, func));
+    match result {
         Ok(tokens) => tokens.into(),
-        Err(err) => err.to_compile_error().into(),
+        // Keep the handler as written so that the one error above is all the
+        // user sees (no follow-on "unused import" or "cannot find" noise).
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote!(#err #original).into()
+        }
     }
 }
 
@@ -160,6 +167,12 @@ impl Parse for Args {
                             ));
                         }
                         args.principal = Some(kind);
+                    }
+                    other if !input.peek(Token![=]) => {
+                        return Err(syn::Error::new(
+                            ident.span(),
+                            format!("strategy names are string literals: write \"{other}\""),
+                        ));
                     }
                     other => {
                         return Err(syn::Error::new(

@@ -85,9 +85,13 @@ mod tests {
         let resp = atest::call_service(&app, atest::TestRequest::get().uri("/").to_request()).await;
         assert_eq!(resp.status(), 200);
 
-        let resp = atest::call_service(&app, atest::TestRequest::get().uri("/me").to_request()).await;
+        let resp =
+            atest::call_service(&app, atest::TestRequest::get().uri("/me").to_request()).await;
         assert_eq!(resp.status(), 401);
-        assert_eq!(resp.headers().get("www-authenticate").unwrap(), r#"Demo realm="hello""#);
+        assert_eq!(
+            resp.headers().get("www-authenticate").unwrap(),
+            r#"Demo realm="hello""#
+        );
 
         let req = atest::TestRequest::get()
             .uri("/me")
