@@ -137,10 +137,10 @@ where
         let policy = Arc::clone(&self.config.policy);
         let public = self.is_public(&req);
         Box::pin(async move {
-            if !public {
-                if let Err(response) = crate::sequence::authenticate(req.request(), &policy).await {
-                    return Ok(req.into_response(response).map_into_right_body());
-                }
+            if !public
+                && let Err(response) = crate::sequence::authenticate(req.request(), &policy).await
+            {
+                return Ok(req.into_response(response).map_into_right_body());
             }
             service
                 .call(req)

@@ -348,16 +348,13 @@ fn classify(ty: &Type) -> ProfileArg {
     if is_profile_type(ty) {
         return ProfileArg::Required;
     }
-    if let Some(seg) = last_segment(ty) {
-        if seg.ident == "Option" {
-            if let PathArguments::AngleBracketed(args) = &seg.arguments {
-                if let Some(GenericArgument::Type(inner)) = args.args.first() {
-                    if is_profile_type(inner) {
-                        return ProfileArg::Optional;
-                    }
-                }
-            }
-        }
+    if let Some(seg) = last_segment(ty)
+        && seg.ident == "Option"
+        && let PathArguments::AngleBracketed(args) = &seg.arguments
+        && let Some(GenericArgument::Type(inner)) = args.args.first()
+        && is_profile_type(inner)
+    {
+        return ProfileArg::Optional;
     }
     ProfileArg::None
 }
