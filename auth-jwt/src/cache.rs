@@ -1,0 +1,115 @@
+//! The verified-token cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+/// What is remembered about a token whose signature and claims checked out.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedToken {
+    pub(crate) header: Arc<Map<String, Value>>,
+    pub(crate) claims: Arc<Map<String, Value>>,
+    pub(crate) exp: Option<i64>,
+    pub(crate) nbf: Option<i64>,
+    generation: u64,
+}
+
+/// Bounded map from the whole token to its verified content.
+///
+/// Keyed by the whole token, so a token that differs in any byte (a tampered
+/// payload or signature) is a miss and goes through full verification. Entries
+/// remember the key-set generation they were verified under; a key change
+/// clears the map and bumps the generation so an in-flight insert from the
+/// old key set is dropped too.
+#[derive(Debug)]
+pub(crate) struct TokenCache {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    map: HashMap<Box<str>, CachedToken>,
+    generation: u64,
+}
+
+impl TokenCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        TokenCache {
+            inner: Mutex::new(Inner::default()),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the map inconsistent
+        // in a way that matters: it only holds verified entries.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    pub(crate) fn get(&self, token: &str) -> Option<CachedToken> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let inner = self.lock();
+        inner
+            .map
+            .get(token)
+            .filter(|e| e.generation == inner.generation)
+            .cloned()
+    }
+
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        generation: u64,
+        header: Arc<Map<String, Value>>,
+        claims: Arc<Map<String, Value>>,
+    ) {
+        if self.capacity == 0 {
+            return;
+        }
+        let exp = claims.get("exp").and_then(as_i64);
+        let nbf = claims.get("nbf").and_then(as_i64);
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.map.len() >= self.capacity && !inner.map.contains_key(token) {
+            // Evict an arbitrary entry: HashMap order is randomised per
+            // process, so an attacker cannot aim the eviction.
+            if let Some(victim) = inner.map.keys().next().cloned() {
+                inner.map.remove(&victim);
+            }
+        }
+        inner.map.insert(
+            token.into(),
+            CachedToken {
+                header,
+                claims,
+                exp,
+                nbf,
+                generation,
+            },
+        );
+    }
+
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.map.clear();
+        inner.generation += 1;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
+}

@@ -1,0 +1,336 @@
+//! The one verification path shared by the strategy and the CLI.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::key::KeySet;
+
+/// Default largest token accepted, in bytes.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Why a token was refused. `Display` never contains the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token is longer than the configured limit; nothing was decoded.
+    #[error("token too large")]
+    TooLarge,
+    /// Not three base64url parts of JSON objects.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// `alg` is `none`, unknown, or not the key's algorithm.
+    #[error("token algorithm not accepted")]
+    Algorithm,
+    /// The header has a `crit` extension this library does not implement.
+    #[error("token has an unsupported critical header")]
+    Critical,
+    /// No configured key has the token's `kid`.
+    #[error("token signed by an unknown key")]
+    UnknownKey,
+    /// The signature does not verify with any candidate key.
+    #[error("invalid token signature")]
+    Signature,
+    /// `exp` is in the past.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// A required claim is absent.
+    #[error("token lacks the {0} claim")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong type or value.
+    #[error("token has an invalid {0} claim")]
+    InvalidClaim(&'static str),
+    /// The header's `typ` is not the one required.
+    #[error("token has the wrong type")]
+    WrongType,
+    /// No key could be obtained (the key server is down and nothing is cached).
+    #[error("signing keys are unavailable")]
+    KeysUnavailable,
+}
+
+impl VerifyError {
+    /// The stable error code: `TOKEN_EXPIRED` for expiry, `INVALID_TOKEN`
+    /// otherwise (`SERVICE_UNAVAILABLE` when keys cannot be obtained).
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Expired => "TOKEN_EXPIRED",
+            VerifyError::KeysUnavailable => "SERVICE_UNAVAILABLE",
+            _ => "INVALID_TOKEN",
+        }
+    }
+}
+
+/// Where "now" comes from; tests and the CLI may override it.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+pub(crate) fn system_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Claim rules applied after the signature is verified.
+#[derive(Clone)]
+pub struct ClaimRules {
+    /// Allowed clock skew in seconds for `exp` and `nbf` (default 30).
+    pub leeway: u64,
+    /// Whether `exp` must be present (default true).
+    pub require_exp: bool,
+    /// Accepted issuers; when set, `iss` must be present and one of them.
+    pub issuers: Vec<String>,
+    /// Accepted audiences; when set, `aud` must be present and name one of them.
+    pub audiences: Vec<String>,
+    /// Required header `typ` (compared case-insensitively, with or without
+    /// the `application/` prefix), e.g. `at+jwt`.
+    pub typ: Option<String>,
+    /// Largest token accepted, in bytes.
+    pub max_len: usize,
+    /// Where the current time comes from.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for ClaimRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimRules")
+            .field("leeway", &self.leeway)
+            .field("require_exp", &self.require_exp)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("typ", &self.typ)
+            .field("max_len", &self.max_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClaimRules {
+    fn default() -> Self {
+        ClaimRules {
+            leeway: 30,
+            require_exp: true,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            typ: None,
+            max_len: DEFAULT_MAX_TOKEN_LEN,
+            clock: Arc::new(system_now),
+        }
+    }
+}
+
+/// A verified compact JWS: its header and its raw payload.
+#[derive(Debug, Clone)]
+pub struct VerifiedJws {
+    /// The protected header.
+    pub header: Map<String, Value>,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// The `kid` of the key that verified it, if it has one.
+    pub kid: Option<String>,
+}
+
+/// A verified token: header and claims.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// The protected header.
+    pub header: Map<String, Value>,
+    /// The claims.
+    pub claims: Map<String, Value>,
+}
+
+/// Header parameters this library understands when listed in `crit`.
+/// None: `b64` (RFC 7797) and others change how the signature is computed.
+const UNDERSTOOD_CRIT: &[&str] = &[];
+
+fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
+    // RFC 7515 §2: base64url without padding; anything else is malformed.
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| VerifyError::Malformed(what))
+}
+
+/// Verifies the signature of a compact JWS against `keys`, with the
+/// algorithm pinned by the key. Claims are not looked at.
+pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<VerifiedJws, VerifyError> {
+    // SAFETY-NOTE: size first, so an attacker cannot make us base64-decode or
+    // parse megabytes.
+    if token.len() > max_len {
+        return Err(VerifyError::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed("expected three parts"));
+    };
+    let header: Map<String, Value> = serde_json::from_slice(&b64(h, "header is not base64url")?)
+        .map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
+    let alg_name = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::Malformed("header has no alg"))?;
+    // `none` in any spelling is refused here, before any key is looked at;
+    // jsonwebtoken has no `none` either, so this is belt and braces.
+    if alg_name.eq_ignore_ascii_case("none") {
+        return Err(VerifyError::Algorithm);
+    }
+    let alg: Algorithm = alg_name.parse().map_err(|_| VerifyError::Algorithm)?;
+    // RFC 7515 §4.1.11: a critical extension we do not implement must fail.
+    if let Some(crit) = header.get("crit") {
+        match crit.as_array() {
+            Some(list) if !list.is_empty() => {
+                for name in list {
+                    match name.as_str() {
+                        Some(n) if UNDERSTOOD_CRIT.contains(&n) => {}
+                        _ => return Err(VerifyError::Critical),
+                    }
+                }
+            }
+            _ => return Err(VerifyError::Critical),
+        }
+    }
+    // `jku`, `x5u`, `x5c` and `jwk` are deliberately never read: a token
+    // must not be able to bring its own key.
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err(VerifyError::Malformed("kid is not a string")),
+    };
+    if let Some(kid) = kid.as_deref()
+        && !keys.has_kid(kid)
+    {
+        return Err(VerifyError::UnknownKey);
+    }
+    let payload = b64(p, "payload is not base64url")?;
+    b64(s, "signature is not base64url")?;
+    let message = &token[..h.len() + 1 + p.len()];
+    let mut tried = false;
+    for key in keys.candidates(kid.as_deref(), alg) {
+        tried = true;
+        // The key pins the algorithm: a header naming another one is refused
+        // (this is what stops RS256 public keys being used as HS256 secrets).
+        if key.alg != alg {
+            return Err(VerifyError::Algorithm);
+        }
+        if let Ok(true) = jsonwebtoken::crypto::verify(s, message.as_bytes(), &key.decoding, alg) {
+            return Ok(VerifiedJws {
+                kid: key.kid.clone(),
+                header,
+                payload,
+            });
+        }
+    }
+    if !tried {
+        return Err(VerifyError::Algorithm);
+    }
+    Err(VerifyError::Signature)
+}
+
+/// Verifies a JWT: signature (via [`verify_jws`]) and then the claim rules.
+pub fn verify_jwt(
+    token: &str,
+    keys: &KeySet,
+    rules: &ClaimRules,
+) -> Result<VerifiedToken, VerifyError> {
+    let jws = verify_jws(token, keys, rules.max_len)?;
+    let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
+        .map_err(|_| VerifyError::Malformed("payload is not a JSON object"))?;
+    check_type(&jws.header, rules)?;
+    check_times(&claims, rules, (rules.clock)())?;
+    check_iss_aud(&claims, rules)?;
+    Ok(VerifiedToken {
+        header: jws.header,
+        claims,
+    })
+}
+
+fn check_type(header: &Map<String, Value>, rules: &ClaimRules) -> Result<(), VerifyError> {
+    let Some(want) = &rules.typ else {
+        return Ok(());
+    };
+    let norm = |s: &str| {
+        let s = s.to_ascii_lowercase();
+        s.strip_prefix("application/")
+            .map(str::to_owned)
+            .unwrap_or(s)
+    };
+    match header.get("typ").and_then(Value::as_str) {
+        Some(t) if norm(t) == norm(want) => Ok(()),
+        _ => Err(VerifyError::WrongType),
+    }
+}
+
+fn numeric(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .map(Some)
+            .ok_or(VerifyError::InvalidClaim(name)),
+    }
+}
+
+/// `exp`/`nbf` against `now` with leeway; used on every cache hit too.
+pub(crate) fn check_times(
+    claims: &Map<String, Value>,
+    rules: &ClaimRules,
+    now: u64,
+) -> Result<(), VerifyError> {
+    let exp = numeric(claims, "exp")?;
+    let nbf = numeric(claims, "nbf")?;
+    check_time_values(exp, nbf, rules.require_exp, rules.leeway, now)
+}
+
+pub(crate) fn check_time_values(
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    require_exp: bool,
+    leeway: u64,
+    now: u64,
+) -> Result<(), VerifyError> {
+    let now = now as i128;
+    let leeway = leeway as i128;
+    match exp {
+        None if require_exp => return Err(VerifyError::MissingClaim("exp")),
+        Some(exp) if (exp as i128) + leeway <= now => return Err(VerifyError::Expired),
+        _ => {}
+    }
+    if let Some(nbf) = nbf
+        && (nbf as i128) > now + leeway
+    {
+        return Err(VerifyError::NotYetValid);
+    }
+    Ok(())
+}
+
+fn check_iss_aud(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), VerifyError> {
+    if !rules.issuers.is_empty() {
+        match claims.get("iss") {
+            None => return Err(VerifyError::MissingClaim("iss")),
+            Some(Value::String(iss)) if rules.issuers.iter().any(|i| i == iss) => {}
+            Some(_) => return Err(VerifyError::InvalidClaim("iss")),
+        }
+    }
+    if !rules.audiences.is_empty() {
+        let ok = match claims.get("aud") {
+            None => return Err(VerifyError::MissingClaim("aud")),
+            Some(Value::String(a)) => rules.audiences.iter().any(|x| x == a),
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| rules.audiences.iter().any(|x| x == a)),
+            Some(_) => false,
+        };
+        if !ok {
+            return Err(VerifyError::InvalidClaim("aud"));
+        }
+    }
+    Ok(())
+}

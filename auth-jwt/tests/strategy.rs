@@ -1,0 +1,165 @@
+//! The strategy on the wire: statuses, challenges and LoopBack bodies.
+
+mod fixtures;
+
+use fixtures::*;
+use jsonwebtoken::Header;
+use serde_json::json;
+
+#[actix_web::test]
+async fn valid_token_gives_profile() {
+    let app = app(strategy()).await;
+    let token = hs256(&valid_claims());
+    let (status, _, body) = call(&app, "/whoami", &[("authorization", &bearer(&token))]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"id": "alice", "name": "Alice", "roles": ["user"], "scopes": ["todos:read", "todos:write"], "kind": "user", "strategy": "jwt"})
+    );
+}
+
+#[actix_web::test]
+async fn scheme_is_case_insensitive() {
+    let app = app(strategy()).await;
+    let token = hs256(&valid_claims());
+    let (status, _, _) = call(
+        &app,
+        "/whoami",
+        &[("authorization", &format!("bEaReR {token}"))],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[actix_web::test]
+async fn missing_header_is_401_without_error() {
+    let app = app(strategy()).await;
+    let (status, challenges, body) = call(&app, "/whoami", &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(challenges, vec![r#"Bearer realm="api""#.to_owned()]);
+    assert_eq!(body["error"]["statusCode"], 401);
+    assert_eq!(body["error"]["name"], "UnauthorizedError");
+    assert_eq!(body["error"]["code"], "USER_PROFILE_NOT_FOUND");
+}
+
+#[actix_web::test]
+async fn wrong_scheme_is_not_mine() {
+    let app = app(strategy()).await;
+    let (status, challenges, body) =
+        call(&app, "/whoami", &[("authorization", "Basic YWxpY2U6cHc=")]).await;
+    assert_eq!(status, 401);
+    assert_eq!(challenges, vec![r#"Bearer realm="api""#.to_owned()]);
+    assert_eq!(body["error"]["code"], "USER_PROFILE_NOT_FOUND");
+}
+
+#[actix_web::test]
+async fn too_many_parts_is_400() {
+    let app = app(strategy()).await;
+    let (status, challenges, body) = call(
+        &app,
+        "/whoami",
+        &[("authorization", "Bearer xx.yy.zz extra")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        challenges,
+        vec![r#"Bearer realm="api", error="invalid_request", error_description="the Authorization header value has too many parts: use 'Bearer <token>'""#.to_owned()]
+    );
+    assert_eq!(
+        body,
+        json!({"error": {"statusCode": 400, "name": "BadRequestError", "message": "the Authorization header value has too many parts: use 'Bearer <token>'", "code": "INVALID_REQUEST"}})
+    );
+}
+
+#[actix_web::test]
+async fn empty_bearer_is_400() {
+    let app = app(strategy()).await;
+    let (status, _, body) = call(&app, "/whoami", &[("authorization", "Bearer")]).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "INVALID_REQUEST");
+}
+
+#[actix_web::test]
+async fn expired_token_is_401_token_expired() {
+    let app = app(strategy()).await;
+    let token = hs256(&json!({"sub": "alice", "exp": now() - 3600}));
+    let (status, challenges, body) =
+        call(&app, "/whoami", &[("authorization", &bearer(&token))]).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenges,
+        vec![
+            r#"Bearer realm="api", error="invalid_token", error_description="token expired""#
+                .to_owned()
+        ]
+    );
+    assert_eq!(
+        body,
+        json!({"error": {"statusCode": 401, "name": "UnauthorizedError", "message": "token expired", "code": "TOKEN_EXPIRED"}})
+    );
+}
+
+#[actix_web::test]
+async fn malformed_tokens_are_401_invalid_token() {
+    let app = app(strategy()).await;
+    for bad in [
+        "abc",
+        "a.b",
+        "a.b.c.d",
+        "!!!.###.$$$",
+        "eyJhbGciOiJIUzI1NiJ9.e30.",
+        "xx.yy.zz",
+    ] {
+        let (status, challenges, body) =
+            call(&app, "/whoami", &[("authorization", &bearer(bad))]).await;
+        assert_eq!(status, 401, "{bad}");
+        assert!(challenges[0].contains(r#"error="invalid_token""#), "{bad}");
+        assert_eq!(body["error"]["code"], "INVALID_TOKEN", "{bad}");
+        assert!(
+            !body.to_string().contains(bad),
+            "message echoes the token: {bad}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn wrong_secret_is_invalid_signature() {
+    let app = app(strategy()).await;
+    let token = sign(
+        Header::new(auth_jwt::Algorithm::HS256),
+        &valid_claims(),
+        b"another-secret-that-is-long-enough-too",
+    );
+    let (status, _, body) = call(&app, "/whoami", &[("authorization", &bearer(&token))]).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["message"], "invalid token signature");
+}
+
+#[actix_web::test]
+async fn unknown_strategy_is_500_naming_it() {
+    let app = app(strategy()).await;
+    let (status, _, body) = call(&app, "/unknown", &[]).await;
+    assert_eq!(status, 500);
+    assert_eq!(body["error"]["code"], "AUTHENTICATION_STRATEGY_NOT_FOUND");
+}
+
+#[actix_web::test]
+async fn token_without_subject_has_no_profile() {
+    let app = app(strategy()).await;
+    let token = hs256(&json!({"exp": now() + 60}));
+    let (status, _, body) = call(&app, "/whoami", &[("authorization", &bearer(&token))]).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["message"], "token lacks the sub claim");
+}
+
+#[actix_web::test]
+async fn user_token_on_service_route_is_403() {
+    let app = app(strategy()).await;
+    let token = hs256(&valid_claims());
+    let (status, _, _) = call(&app, "/service", &[("authorization", &bearer(&token))]).await;
+    assert_eq!(status, 403);
+    let token = hs256(&json!({"sub": "billing", "exp": now() + 60, "kind": "service"}));
+    let (status, _, _) = call(&app, "/service", &[("authorization", &bearer(&token))]).await;
+    assert_eq!(status, 200);
+}
