@@ -7,7 +7,10 @@ mod key;
 mod strategy;
 mod verify;
 
-pub use issue::KIND_CLAIM;
+pub use issue::{
+    IssueError, KIND_CLAIM, MemoryRefreshStore, RefreshRecord, RefreshStore, RefreshUse,
+    TokenResponse, TokenService,
+};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::JwksKeys;
 pub use key::{JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};

@@ -1,0 +1,440 @@
+//! RFC examples and attack classes, each asserted on the wire (status,
+//! `WWW-Authenticate` error, body) or on the verifier.
+
+mod fixtures;
+
+use auth_jwt::{Algorithm, JwtKey, JwtStrategy, KeyError, KeySet, SigningKey, VerifyError};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use fixtures::*;
+use jsonwebtoken::Header;
+use serde_json::json;
+
+const RSA_PRIV: &[u8] = include_bytes!("keys/rsa.pem");
+const RSA_PUB: &[u8] = include_bytes!("keys/rsa.pub.pem");
+const RSA_PKCS1_PUB: &[u8] = include_bytes!("keys/rsa.pkcs1.pub.pem");
+const RSA1024_PUB: &[u8] = include_bytes!("keys/rsa1024.pub.pem");
+const EC_PRIV: &[u8] = include_bytes!("keys/ec.pem");
+const EC_PUB: &[u8] = include_bytes!("keys/ec.pub.pem");
+const ED_PRIV: &[u8] = include_bytes!("keys/ed.pem");
+const ED_PUB: &[u8] = include_bytes!("keys/ed.pub.pem");
+
+/// RFC 7515 appendix A.1 (also the RFC 7519 §3.1 example).
+const A1_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const A1_JWKS: &str = r#"{"keys":[{"kty":"oct","alg":"HS256","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}]}"#;
+
+fn a1_strategy(clock: Option<u64>) -> JwtStrategy {
+    let mut b = JwtStrategy::builder()
+        .key_set(KeySet::from_jwks_json(A1_JWKS).unwrap())
+        .username_claim("iss");
+    if let Some(t) = clock {
+        b = b.clock(move || t);
+    }
+    b.build().unwrap()
+}
+
+#[actix_web::test]
+async fn rfc7515_a1_verifies_with_clock_override() {
+    let s = a1_strategy(Some(1_300_819_000));
+    let v = s.verify_token(A1_TOKEN).await.unwrap();
+    assert_eq!(v.claims["iss"], "joe");
+    assert_eq!(v.claims["http://example.com/is_root"], true);
+    let p = s.authenticate_token(A1_TOKEN).await.unwrap();
+    assert_eq!(p.id, "joe");
+}
+
+#[actix_web::test]
+async fn rfc7515_a1_is_expired_today() {
+    let app = app(a1_strategy(None)).await;
+    let (status, challenges, body) =
+        call(&app, "/whoami", &[("authorization", &bearer(A1_TOKEN))]).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenges,
+        vec![
+            r#"Bearer realm="api", error="invalid_token", error_description="token expired""#
+                .to_owned()
+        ]
+    );
+    assert_eq!(body["error"]["code"], "TOKEN_EXPIRED");
+}
+
+#[actix_web::test]
+async fn rfc7515_a1_one_second_after_exp_plus_leeway_is_expired() {
+    let s = a1_strategy(Some(1_300_819_380 + 30));
+    assert_eq!(
+        s.verify_token(A1_TOKEN).await.unwrap_err(),
+        VerifyError::Expired
+    );
+    let s = a1_strategy(Some(1_300_819_380 + 29));
+    assert!(s.verify_token(A1_TOKEN).await.is_ok());
+}
+
+fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    m.update(msg.as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+/// Asserts a 401 invalid_token with `message` on the wire.
+async fn rejected(strategy: JwtStrategy, token: &str, message: &str) {
+    let app = app(strategy).await;
+    let (status, challenges, body) =
+        call(&app, "/whoami", &[("authorization", &bearer(token))]).await;
+    assert_eq!(status, 401, "{message}");
+    assert_eq!(
+        challenges,
+        vec![format!(
+            r#"Bearer realm="api", error="invalid_token", error_description="{message}""#
+        )]
+    );
+    assert_eq!(
+        body,
+        json!({"error": {"statusCode": 401, "name": "UnauthorizedError", "message": message, "code": "INVALID_TOKEN"}})
+    );
+}
+
+#[actix_web::test]
+async fn alg_none_in_any_spelling_is_rejected() {
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let t = format!(
+            "{}.{}.",
+            B64.encode(json!({"alg": alg}).to_string()),
+            B64.encode(valid_claims().to_string())
+        );
+        rejected(strategy(), &t, "token algorithm not accepted").await;
+    }
+}
+
+#[actix_web::test]
+async fn rsa_public_key_as_hmac_secret_is_rejected() {
+    let s = JwtStrategy::builder()
+        .key(JwtKey::from_pem(RSA_PUB, Algorithm::RS256).unwrap())
+        .build()
+        .unwrap();
+    let h = B64.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string());
+    let c = B64.encode(valid_claims().to_string());
+    let msg = format!("{h}.{c}");
+    let sig = B64.encode(hmac(RSA_PUB, &msg));
+    rejected(s, &format!("{msg}.{sig}"), "token algorithm not accepted").await;
+}
+
+#[actix_web::test]
+async fn tampered_payload_and_signature_are_rejected() {
+    let good = hs256(&valid_claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    let evil =
+        B64.encode(json!({"sub": "admin", "exp": now() + 600, "roles": ["admin"]}).to_string());
+    rejected(
+        strategy(),
+        &format!("{}.{}.{}", parts[0], evil, parts[2]),
+        "invalid token signature",
+    )
+    .await;
+    let mut sig = B64.decode(parts[2]).unwrap();
+    sig[0] ^= 1;
+    rejected(
+        strategy(),
+        &format!("{}.{}.{}", parts[0], parts[1], B64.encode(sig)),
+        "invalid token signature",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn unknown_kid_is_rejected() {
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = Some("other".into());
+    rejected(
+        strategy(),
+        &sign(h, &valid_claims(), SECRET),
+        "token signed by an unknown key",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn not_yet_valid_is_rejected() {
+    let t = hs256(&json!({"sub": "a", "exp": now() + 7200, "nbf": now() + 3600}));
+    rejected(strategy(), &t, "token not yet valid").await;
+}
+
+#[actix_web::test]
+async fn missing_exp_is_rejected() {
+    rejected(
+        strategy(),
+        &hs256(&json!({"sub": "a"})),
+        "token lacks the exp claim",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn wrong_issuer_and_audience_are_rejected() {
+    let s = || {
+        JwtStrategy::builder()
+            .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+            .issuer("https://idp.example")
+            .audience("todo")
+            .build()
+            .unwrap()
+    };
+    let base = |iss: &str, aud: serde_json::Value| {
+        hs256(&json!({"sub": "a", "exp": now() + 60, "iss": iss, "aud": aud}))
+    };
+    rejected(
+        s(),
+        &base("https://evil.example", json!("todo")),
+        "token has an invalid iss claim",
+    )
+    .await;
+    rejected(
+        s(),
+        &base("https://idp.example", json!("billing")),
+        "token has an invalid aud claim",
+    )
+    .await;
+    rejected(
+        s(),
+        &hs256(&json!({"sub": "a", "exp": now() + 60, "aud": "todo"})),
+        "token lacks the iss claim",
+    )
+    .await;
+    rejected(
+        s(),
+        &hs256(&json!({"sub": "a", "exp": now() + 60, "iss": "https://idp.example"})),
+        "token lacks the aud claim",
+    )
+    .await;
+    let ok = base("https://idp.example", json!(["billing", "todo"]));
+    assert!(s().verify_token(&ok).await.is_ok());
+}
+
+#[actix_web::test]
+async fn crit_header_is_rejected() {
+    let h = json!({"alg": "HS256", "crit": ["exp"], "exp": 1});
+    let c = valid_claims();
+    let msg = format!(
+        "{}.{}",
+        B64.encode(h.to_string()),
+        B64.encode(c.to_string())
+    );
+    let t = format!("{msg}.{}", B64.encode(hmac(SECRET, &msg)));
+    rejected(strategy(), &t, "token has an unsupported critical header").await;
+}
+
+#[actix_web::test]
+async fn embedded_jwk_and_jku_never_choose_the_key() {
+    // The attacker signs with their own secret and points at it in every way.
+    let evil = b"attacker-secret-attacker-secret-attacker";
+    let h = json!({"alg": "HS256", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/c",
+        "jwk": {"kty": "oct", "k": B64.encode(evil)}});
+    let msg = format!(
+        "{}.{}",
+        B64.encode(h.to_string()),
+        B64.encode(valid_claims().to_string())
+    );
+    let t = format!("{msg}.{}", B64.encode(hmac(evil, &msg)));
+    rejected(strategy(), &t, "invalid token signature").await;
+}
+
+#[actix_web::test]
+async fn oversize_token_is_rejected_before_decoding() {
+    let t = "a".repeat(9000);
+    rejected(strategy(), &t, "token too large").await;
+}
+
+#[actix_web::test]
+async fn bad_base64_is_rejected() {
+    let good = hs256(&valid_claims());
+    let parts: Vec<&str> = good.split('.').collect();
+    rejected(
+        strategy(),
+        &format!("{}.{}=.{}", parts[0], parts[1], parts[2]),
+        "malformed token: payload is not base64url",
+    )
+    .await;
+    rejected(
+        strategy(),
+        &format!("{}+.{}.{}", parts[0], parts[1], parts[2]),
+        "malformed token: header is not base64url",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn wrong_typ_is_rejected_when_required() {
+    let s = || {
+        JwtStrategy::builder()
+            .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+            .typ("at+jwt")
+            .build()
+            .unwrap()
+    };
+    rejected(s(), &hs256(&valid_claims()), "token has the wrong type").await;
+    let mut h = Header::new(Algorithm::HS256);
+    h.typ = Some("application/AT+JWT".into());
+    assert!(
+        s().verify_token(&sign(h, &valid_claims(), SECRET))
+            .await
+            .is_ok()
+    );
+}
+
+#[actix_web::test]
+async fn every_asymmetric_algorithm_verifies_with_its_pinned_key() {
+    let cases: &[(&[u8], &[u8], Algorithm)] = &[
+        (RSA_PRIV, RSA_PUB, Algorithm::RS256),
+        (RSA_PRIV, RSA_PKCS1_PUB, Algorithm::RS384),
+        (RSA_PRIV, RSA_PUB, Algorithm::RS512),
+        (RSA_PRIV, RSA_PUB, Algorithm::PS256),
+        (RSA_PRIV, RSA_PUB, Algorithm::PS384),
+        (RSA_PRIV, RSA_PUB, Algorithm::PS512),
+        (EC_PRIV, EC_PUB, Algorithm::ES256),
+        (ED_PRIV, ED_PUB, Algorithm::EdDSA),
+    ];
+    for (private, public, alg) in cases {
+        let signer = SigningKey::from_pem(private, *alg).unwrap();
+        let token = signer.sign(&valid_claims(), None).unwrap();
+        let s = JwtStrategy::builder()
+            .key(JwtKey::from_pem(public, *alg).unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(
+            s.authenticate_token(&token).await.unwrap().id,
+            "alice",
+            "{alg:?}"
+        );
+        // The same key pinned to a sibling algorithm refuses the token.
+        let sibling = match alg {
+            Algorithm::RS256 => Algorithm::PS256,
+            Algorithm::PS256 => Algorithm::RS256,
+            _ => continue,
+        };
+        let s = JwtStrategy::builder()
+            .key(JwtKey::from_pem(public, sibling).unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(
+            s.verify_token(&token).await.unwrap_err(),
+            VerifyError::Algorithm
+        );
+    }
+}
+
+#[test]
+fn unsafe_key_sets_are_refused_at_load_naming_the_key() {
+    assert!(matches!(
+        JwtKey::hmac(b"sixteen-byte-key", Algorithm::HS256),
+        Err(KeyError::ShortSecret {
+            len: 16,
+            min: 32,
+            ..
+        })
+    ));
+    assert!(matches!(
+        JwtKey::hmac(&[7u8; 40], Algorithm::HS512),
+        Err(KeyError::ShortSecret { min: 64, .. })
+    ));
+    let err = JwtKey::from_pem(RSA1024_PUB, Algorithm::RS256).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "key (no kid): RSA modulus of 1024 bits is weaker than the 2048 bits required"
+    );
+    let enc = r#"{"keys":[{"kty":"oct","kid":"e1","use":"enc","alg":"HS256","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]}"#;
+    assert_eq!(
+        KeySet::from_jwks_json(enc).unwrap_err().to_string(),
+        "key 'e1': meant for encryption, not for signatures"
+    );
+    let short = r#"{"keys":[{"kty":"oct","kid":"s1","alg":"HS256","k":"c2hvcnQ"}]}"#;
+    assert!(
+        KeySet::from_jwks_json(short)
+            .unwrap_err()
+            .to_string()
+            .starts_with("key 's1': HMAC secret of 5 bytes")
+    );
+    let no_alg = r#"{"keys":[{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]}"#;
+    assert_eq!(
+        KeySet::from_jwks_json(no_alg).unwrap_err().to_string(),
+        "key #0: an oct key needs an explicit alg"
+    );
+    assert!(matches!(KeySet::new([]), Err(KeyError::Empty)));
+    assert_eq!(
+        JwtStrategy::builder().build().unwrap_err().to_string(),
+        "jwt strategy has no key: configure a secret, PEM, JWK, JWK Set or JWK Set URL"
+    );
+}
+
+#[actix_web::test]
+async fn key_set_selection_by_kid_and_by_alg() {
+    let k1 = JwtKey::hmac(&[1u8; 32], Algorithm::HS256)
+        .unwrap()
+        .with_kid("k1");
+    let k2 = JwtKey::hmac(&[2u8; 32], Algorithm::HS256)
+        .unwrap()
+        .with_kid("k2");
+    let s = JwtStrategy::builder().key(k1).key(k2).build().unwrap();
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = Some("k2".into());
+    assert!(
+        s.verify_token(&sign(h.clone(), &valid_claims(), &[2u8; 32]))
+            .await
+            .is_ok()
+    );
+    // Right key, wrong kid: only the named key is tried.
+    h.kid = Some("k1".into());
+    assert_eq!(
+        s.verify_token(&sign(h, &valid_claims(), &[2u8; 32]))
+            .await
+            .unwrap_err(),
+        VerifyError::Signature
+    );
+    // No kid: every HS256 key is tried.
+    assert!(
+        s.verify_token(&sign(
+            Header::new(Algorithm::HS256),
+            &valid_claims(),
+            &[2u8; 32]
+        ))
+        .await
+        .is_ok()
+    );
+}
+
+#[actix_web::test]
+async fn cache_never_serves_expired_tampered_or_old_key_tokens() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let clock = Arc::new(AtomicU64::new(now()));
+    let c = clock.clone();
+    let s = JwtStrategy::builder()
+        .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .leeway(0)
+        .clock(move || c.load(Ordering::SeqCst))
+        .build()
+        .unwrap();
+    let token = hs256(&json!({"sub": "a", "exp": now() + 100}));
+    assert!(s.verify_token(&token).await.is_ok());
+    assert_eq!(s.cached_tokens(), 1);
+    assert!(s.verify_token(&token).await.is_ok());
+    // Tampered copy: a different key in the cache, so full verification.
+    let mut t2 = token.clone();
+    t2.pop();
+    t2.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert!(s.verify_token(&t2).await.is_err());
+    // Expiry is re-checked on a hit.
+    clock.store(now() + 101, Ordering::SeqCst);
+    assert_eq!(
+        s.verify_token(&token).await.unwrap_err(),
+        VerifyError::Expired
+    );
+    clock.store(now(), Ordering::SeqCst);
+    // Key rotation empties the cache: the old key's token no longer passes.
+    s.set_keys(KeySet::new([JwtKey::hmac(&[9u8; 32], Algorithm::HS256).unwrap()]).unwrap());
+    assert_eq!(s.cached_tokens(), 0);
+    assert_eq!(
+        s.verify_token(&token).await.unwrap_err(),
+        VerifyError::Signature
+    );
+}
