@@ -12,7 +12,7 @@ pub use issue::{
     TokenResponse, TokenService,
 };
 pub use jsonwebtoken::Algorithm;
-pub use jwks::JwksKeys;
+pub use jwks::{HttpFetcher, JwksFetcher, JwksKeys};
 pub use key::{JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
 pub use strategy::{
     ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, TokenSource, to_auth_error,
