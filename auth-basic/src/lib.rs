@@ -53,12 +53,15 @@
 pub mod authenticator;
 pub mod basic;
 pub mod cache;
+pub mod digest;
 pub mod guard;
 pub mod password;
+pub mod sql;
 pub mod store;
 
 pub use authenticator::{Authenticator, PasswordAuthenticator, invalid_credentials};
 pub use basic::{BasicCredentials, BasicStrategy};
 pub use cache::VerificationCache;
 pub use guard::{Attempt, BruteForceGuard, GuardConfig};
+pub use sql::{SqlStoreOptions, SqlUserStore};
 pub use store::{MemoryUserStore, NewUser, StoreError, UserRecord, UserStore};
