@@ -245,6 +245,7 @@ struct Inner {
     dummy: Arc<OnceLock<String>>,
     verifications: AtomicU64,
     shed: AtomicU64,
+    queued: Arc<AtomicU64>,
 }
 
 /// A bounded pool of hashing threads (cheap to clone; clones share the pool).
@@ -301,6 +302,7 @@ impl PasswordHasher {
                 dummy: Arc::new(OnceLock::new()),
                 verifications: AtomicU64::new(0),
                 shed: AtomicU64::new(0),
+                queued: Arc::new(AtomicU64::new(0)),
             }),
         }
     }
@@ -317,22 +319,34 @@ impl PasswordHasher {
         self.inner.verifications.load(Ordering::Relaxed)
     }
 
+    /// How many jobs wait in the queue for a thread right now.
+    pub fn queued(&self) -> u64 {
+        self.inner.queued.load(Ordering::SeqCst)
+    }
+
     /// How many requests were shed because the queue was full.
     pub fn shed_count(&self) -> u64 {
         self.inner.shed.load(Ordering::Relaxed)
     }
 
-    async fn run<T: Send + 'static>(
+    /// Runs other CPU-heavy work (e.g. computing Digest HA1 values) on the
+    /// pool, under the same bound: a full queue answers 503 at once.
+    pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = Arc::clone(&self.inner.queued);
+        // Counted before sending so the worker's decrement can never come first.
+        queued.fetch_add(1, Ordering::SeqCst);
         let job: Job = Box::new(move || {
+            queued.fetch_sub(1, Ordering::SeqCst);
             let _ = tx.send(f());
         });
         match self.inner.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
+                self.inner.queued.fetch_sub(1, Ordering::SeqCst);
                 self.inner.shed.fetch_add(1, Ordering::Relaxed);
                 return Err(AuthError::Unavailable {
                     message: "too many password verifications in progress, retry later".into(),
@@ -340,6 +354,7 @@ impl PasswordHasher {
                 });
             }
             Err(TrySendError::Disconnected(_)) => {
+                self.inner.queued.fetch_sub(1, Ordering::SeqCst);
                 return Err(AuthError::internal("password hashing threads are gone"));
             }
         }
