@@ -53,7 +53,9 @@
 pub mod authenticator;
 pub mod basic;
 pub mod cache;
+pub mod cli;
 pub mod digest;
+pub mod file;
 pub mod guard;
 pub mod password;
 pub mod sql;
@@ -62,6 +64,7 @@ pub mod store;
 pub use authenticator::{Authenticator, PasswordAuthenticator, invalid_credentials};
 pub use basic::{BasicCredentials, BasicStrategy};
 pub use cache::VerificationCache;
+pub use file::{FileStoreOptions, FileUserStore};
 pub use guard::{Attempt, BruteForceGuard, GuardConfig};
 pub use sql::{SqlStoreOptions, SqlUserStore};
 pub use store::{MemoryUserStore, NewUser, StoreError, UserRecord, UserStore};
