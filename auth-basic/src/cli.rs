@@ -1,0 +1,249 @@
+//! The logic behind the `password` and `users` commands of the `auth-cli`
+//! binary. Passwords are read from a reader (standard input), never from the
+//! command line, where other users could see them in the process list.
+//!
+//! ```
+//! use auth_basic::cli;
+//! use auth_basic::password::HashParams;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let file = dir.path().join("users.yml");
+//! let params = HashParams::insecure_for_tests();
+//! cli::users_add(&file, "ada", &["admin".into()], Some("api"), &mut "s3cret\n".as_bytes(), &params).unwrap();
+//! cli::users_passwd(&file, "ada", Some("api"), &mut "n3w\n".as_bytes(), &params).unwrap();
+//! cli::users_remove(&file, "ada").unwrap();
+//! ```
+
+use std::io::BufRead;
+use std::path::Path;
+
+use crate::digest::{DigestAlgorithm, ha1};
+use crate::file::{FileUser, UsersFile};
+use crate::password::{HashParams, hash_password};
+use crate::store::StoreError;
+
+/// What a CLI command fails with; the message is meant for a terminal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// Reading the password failed or gave nothing.
+    #[error("reading the password: {0}")]
+    Input(String),
+    /// The users file could not be read, parsed or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error("{0}")]
+    Hash(String),
+}
+
+/// Reads one password: the first line, without its line ending. An empty
+/// password is refused.
+pub fn read_password(input: &mut dyn BufRead) -> Result<String, CliError> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(CliError::Input("the password is empty".into()));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(CliError::Input(
+            "the password contains control characters (RFC 7617 forbids them)".into(),
+        ));
+    }
+    Ok(password.to_owned())
+}
+
+/// `password hash`: reads a password and returns its argon2id PHC string.
+///
+/// ```
+/// let phc = auth_basic::cli::password_hash(
+///     &mut "s3cret\n".as_bytes(),
+///     &auth_basic::password::HashParams::insecure_for_tests(),
+/// ).unwrap();
+/// assert!(phc.starts_with("$argon2id$"));
+/// ```
+pub fn password_hash(input: &mut dyn BufRead, params: &HashParams) -> Result<String, CliError> {
+    let password = read_password(input)?;
+    hash_password(params, &password).map_err(|e| CliError::Hash(e.to_string()))
+}
+
+fn set_password(
+    user: &mut FileUser,
+    password: &str,
+    realm: Option<&str>,
+    params: &HashParams,
+) -> Result<(), CliError> {
+    user.password = hash_password(params, password).map_err(|e| CliError::Hash(e.to_string()))?;
+    // HA1 values derive from the old password: all of them are stale now.
+    user.digest.clear();
+    if let Some(realm) = realm {
+        let entry = user.digest.entry(realm.to_owned()).or_default();
+        for alg in [DigestAlgorithm::Sha256, DigestAlgorithm::Md5] {
+            entry.insert(
+                alg.as_str().to_owned(),
+                ha1(alg, &user.userid, realm, password),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `users add --file F USER [--role R]... [--realm R]`: adds a user with a
+/// password read from `input` (and Digest HA1 values for `realm`). The file
+/// is created if missing; an existing user is an error.
+pub fn users_add(
+    file: &Path,
+    username: &str,
+    roles: &[String],
+    realm: Option<&str>,
+    input: &mut dyn BufRead,
+    params: &HashParams,
+) -> Result<(), CliError> {
+    crate::store::NewUser::new(username, "").into_record()?;
+    let mut doc = UsersFile::read(file)?;
+    if doc.get_mut(username).is_some() {
+        return Err(StoreError::Duplicate(username.to_owned()).into());
+    }
+    let password = read_password(input)?;
+    let mut user = FileUser::new(username, String::new(), roles.to_vec());
+    set_password(&mut user, &password, realm, params)?;
+    doc.users.push(user);
+    doc.write(file)?;
+    Ok(())
+}
+
+/// `users passwd --file F USER [--realm R]`: replaces a user's password.
+pub fn users_passwd(
+    file: &Path,
+    username: &str,
+    realm: Option<&str>,
+    input: &mut dyn BufRead,
+    params: &HashParams,
+) -> Result<(), CliError> {
+    let mut doc = UsersFile::read(file)?;
+    let password = read_password(input)?;
+    let user = doc
+        .get_mut(username)
+        .ok_or_else(|| StoreError::NotFound(username.to_owned()))?;
+    set_password(user, &password, realm, params)?;
+    doc.write(file)?;
+    Ok(())
+}
+
+/// `users remove --file F USER`.
+pub fn users_remove(file: &Path, username: &str) -> Result<(), CliError> {
+    let mut doc = UsersFile::read(file)?;
+    let before = doc.users.len();
+    doc.users.retain(|u| u.userid != username);
+    if doc.users.len() == before {
+        return Err(StoreError::NotFound(username.to_owned()).into());
+    }
+    doc.write(file)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::{FileStoreOptions, FileUserStore};
+    use crate::password::verify_password;
+    use crate::store::UserStore;
+
+    fn params() -> HashParams {
+        HashParams::insecure_for_tests()
+    }
+
+    #[test]
+    fn reads_one_line_and_refuses_empty_or_control() {
+        assert_eq!(read_password(&mut "pw\r\nnext".as_bytes()).unwrap(), "pw");
+        assert_eq!(read_password(&mut "123£".as_bytes()).unwrap(), "123£");
+        assert!(read_password(&mut "\n".as_bytes()).is_err());
+        assert!(read_password(&mut "".as_bytes()).is_err());
+        assert!(read_password(&mut "a\tb\n".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn hash_verifies() {
+        let phc = password_hash(&mut "s3cret\n".as_bytes(), &params()).unwrap();
+        assert!(
+            verify_password(&params(), "s3cret", &phc)
+                .unwrap()
+                .is_match()
+        );
+    }
+
+    #[tokio::test]
+    async fn add_passwd_remove_and_the_store_sees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("users.yml");
+        users_add(
+            &file,
+            "Mufasa",
+            &["king".into()],
+            Some("http-auth@example.org"),
+            &mut "Circle of Life\n".as_bytes(),
+            &params(),
+        )
+        .unwrap();
+        assert!(matches!(
+            users_add(&file, "Mufasa", &[], None, &mut "x\n".as_bytes(), &params()),
+            Err(CliError::Store(StoreError::Duplicate(_)))
+        ));
+        let store = FileUserStore::load(&file, FileStoreOptions::default()).unwrap();
+        let user = store.find_user("Mufasa").await.unwrap().unwrap();
+        assert_eq!(user.roles, vec!["king"]);
+        assert!(
+            verify_password(&params(), "Circle of Life", &user.password_hash)
+                .unwrap()
+                .is_match()
+        );
+        // RFC 7616 §3.9.1's user, realm and password.
+        assert_eq!(
+            store
+                .digest_ha1("Mufasa", "http-auth@example.org", "MD5")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("3d78807defe7de2157e2b0b6573a855f")
+        );
+        assert!(
+            store
+                .digest_ha1("Mufasa", "http-auth@example.org", "SHA-256")
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        users_passwd(&file, "Mufasa", None, &mut "new pw\n".as_bytes(), &params()).unwrap();
+        store.reload().unwrap();
+        let user = store.find_user("Mufasa").await.unwrap().unwrap();
+        assert!(
+            verify_password(&params(), "new pw", &user.password_hash)
+                .unwrap()
+                .is_match()
+        );
+        assert!(
+            store
+                .digest_ha1("Mufasa", "http-auth@example.org", "MD5")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("new pw"));
+
+        users_remove(&file, "Mufasa").unwrap();
+        assert!(matches!(
+            users_remove(&file, "Mufasa"),
+            Err(CliError::Store(StoreError::NotFound(_)))
+        ));
+        assert!(matches!(
+            users_passwd(&file, "ghost", None, &mut "x\n".as_bytes(), &params()),
+            Err(CliError::Store(StoreError::NotFound(_)))
+        ));
+        assert!(users_add(&file, "a:b", &[], None, &mut "x\n".as_bytes(), &params()).is_err());
+    }
+}

@@ -1,0 +1,556 @@
+//! Password hashing: argon2id PHC strings by default, bcrypt verified for
+//! migration, and a bounded pool of hashing threads.
+//!
+//! Hashing is deliberately slow, so it never runs on an async worker. A
+//! [`PasswordHasher`] owns a few OS threads and a bounded queue in front of
+//! them; when the queue is full the request is shed at once with
+//! [`AuthError::Unavailable`] (503 + `Retry-After`) instead of piling up, so a
+//! flood of password guesses costs a fixed amount of memory and CPU and the
+//! async workers stay free for other routes.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use auth_core::AuthError;
+
+/// Why a password could not be hashed or a stored hash could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashError {
+    /// The stored string is neither an argon2 PHC string nor a bcrypt hash.
+    #[error("stored password hash has an unknown format")]
+    UnknownFormat,
+    /// The hashing library refused the input or the parameters.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The password is right.
+    Match {
+        /// The stored hash uses another algorithm (bcrypt, argon2i/d) or
+        /// weaker parameters than the current ones, and should be replaced by
+        /// a fresh hash of the password that was just verified.
+        needs_rehash: bool,
+    },
+    /// The password is wrong (or the user is unknown).
+    Mismatch,
+}
+
+impl Verification {
+    /// Whether the password matched.
+    pub fn is_match(self) -> bool {
+        matches!(self, Verification::Match { .. })
+    }
+}
+
+/// The argon2id parameters used for new hashes.
+///
+/// The default is the argon2 crate's: m = 19 MiB, t = 2, p = 1 (OWASP's
+/// first recommendation).
+///
+/// ```
+/// use auth_basic::password::HashParams;
+/// let p = HashParams::default();
+/// assert_eq!((p.memory_kib, p.iterations, p.parallelism), (19_456, 2, 1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Number of passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams {
+            memory_kib: Params::DEFAULT_M_COST,
+            iterations: Params::DEFAULT_T_COST,
+            parallelism: Params::DEFAULT_P_COST,
+        }
+    }
+}
+
+impl HashParams {
+    /// Small parameters for tests only: hashes stay argon2id PHC strings but
+    /// take well under a millisecond. Never use them in production.
+    pub fn insecure_for_tests() -> Self {
+        HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    fn argon2(&self) -> Result<Argon2<'static>, HashError> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| HashError::Hashing(e.to_string()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+/// Hashes `password` into an argon2id PHC string with a random salt.
+///
+/// Blocking and slow by design: call it from a [`PasswordHasher`] or a CLI,
+/// never directly on an async worker.
+///
+/// ```
+/// use auth_basic::password::{hash_password, verify_password, HashParams, Verification};
+/// let params = HashParams::insecure_for_tests();
+/// let phc = hash_password(&params, "s3cret").unwrap();
+/// assert!(phc.starts_with("$argon2id$v=19$"));
+/// assert_eq!(
+///     verify_password(&params, "s3cret", &phc).unwrap(),
+///     Verification::Match { needs_rehash: false }
+/// );
+/// assert_eq!(verify_password(&params, "guess", &phc).unwrap(), Verification::Mismatch);
+/// ```
+pub fn hash_password(params: &HashParams, password: &str) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    params
+        .argon2()?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Hashing(e.to_string()))
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+/// Checks `password` against a stored argon2 PHC string or bcrypt hash.
+///
+/// Both libraries compare the derived hash in constant time. A bcrypt match
+/// always reports `needs_rehash` (migration to argon2id); an argon2 match
+/// reports it when the variant, version or parameters differ from `current`.
+///
+/// ```
+/// use auth_basic::password::{verify_password, HashParams, Verification};
+/// let bcrypt = bcrypt::hash("hunter2", 4).unwrap();
+/// assert_eq!(
+///     verify_password(&HashParams::default(), "hunter2", &bcrypt).unwrap(),
+///     Verification::Match { needs_rehash: true }
+/// );
+/// ```
+pub fn verify_password(
+    current: &HashParams,
+    password: &str,
+    stored: &str,
+) -> Result<Verification, HashError> {
+    if is_bcrypt(stored) {
+        // bcrypt only looks at the first 72 bytes; accepting a longer password
+        // would make every suffix valid, so refuse it instead.
+        if password.len() > 72 {
+            return Ok(Verification::Mismatch);
+        }
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => Ok(Verification::Match { needs_rehash: true }),
+            Ok(false) => Ok(Verification::Mismatch),
+            Err(_) => Err(HashError::UnknownFormat),
+        };
+    }
+    let parsed = PasswordHash::new(stored).map_err(|_| HashError::UnknownFormat)?;
+    if !parsed.algorithm.as_str().starts_with("argon2") {
+        return Err(HashError::UnknownFormat);
+    }
+    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => Ok(Verification::Match {
+            needs_rehash: needs_rehash(current, stored),
+        }),
+        Err(argon2::password_hash::Error::Password) => Ok(Verification::Mismatch),
+        Err(e) => Err(HashError::Hashing(e.to_string())),
+    }
+}
+
+/// Whether a stored hash should be replaced by one made with `current`:
+/// bcrypt, argon2i/argon2d, an older argon2 version, or other parameters.
+///
+/// ```
+/// use auth_basic::password::{hash_password, needs_rehash, HashParams};
+/// let weak = HashParams::insecure_for_tests();
+/// let phc = hash_password(&weak, "pw").unwrap();
+/// assert!(!needs_rehash(&weak, &phc));
+/// assert!(needs_rehash(&HashParams::default(), &phc));
+/// ```
+pub fn needs_rehash(current: &HashParams, stored: &str) -> bool {
+    if is_bcrypt(stored) {
+        return true;
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    if parsed.algorithm != Algorithm::Argon2id.ident() {
+        return true;
+    }
+    if parsed.version != Some(Version::V0x13.into()) {
+        return true;
+    }
+    match Params::try_from(&parsed) {
+        Ok(p) => {
+            p.m_cost() != current.memory_kib
+                || p.t_cost() != current.iterations
+                || p.p_cost() != current.parallelism
+        }
+        Err(_) => true,
+    }
+}
+
+/// Sizing of a [`PasswordHasher`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HasherConfig {
+    /// argon2id parameters for new hashes and for the dummy hash.
+    pub params: HashParams,
+    /// Hashes computed at once (OS threads). Default: the number of CPUs.
+    pub threads: usize,
+    /// Hashes allowed to wait for a thread; one more is shed with 503.
+    /// Default: 4 × threads.
+    pub queue: usize,
+    /// The `Retry-After` sent when a request is shed. Default: 1 s.
+    pub retry_after: Duration,
+}
+
+impl Default for HasherConfig {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        HasherConfig {
+            params: HashParams::default(),
+            threads,
+            queue: threads * 4,
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+struct Inner {
+    tx: SyncSender<Job>,
+    params: HashParams,
+    retry_after: Duration,
+    dummy: Arc<OnceLock<String>>,
+    verifications: AtomicU64,
+    shed: AtomicU64,
+    queued: Arc<AtomicU64>,
+}
+
+/// A bounded pool of hashing threads (cheap to clone; clones share the pool).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+/// let hasher = PasswordHasher::new(HasherConfig {
+///     params: HashParams::insecure_for_tests(),
+///     ..HasherConfig::default()
+/// });
+/// let phc = hasher.hash("s3cret").await.unwrap();
+/// assert!(hasher.verify("s3cret", Some(&phc)).await.unwrap().is_match());
+/// // An unknown user: verified against the dummy hash, never a match.
+/// assert!(!hasher.verify("s3cret", None).await.unwrap().is_match());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.inner.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        PasswordHasher::new(HasherConfig::default())
+    }
+}
+
+impl PasswordHasher {
+    /// Starts `config.threads` hashing threads (at least one).
+    pub fn new(config: HasherConfig) -> Self {
+        let (tx, rx) = sync_channel::<Job>(config.queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..config.threads.max(1) {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("auth-hash-{i}"))
+                .spawn(move || worker(&rx))
+                .expect("spawning a password hashing thread");
+        }
+        PasswordHasher {
+            inner: Arc::new(Inner {
+                tx,
+                params: config.params,
+                retry_after: config.retry_after,
+                dummy: Arc::new(OnceLock::new()),
+                verifications: AtomicU64::new(0),
+                shed: AtomicU64::new(0),
+                queued: Arc::new(AtomicU64::new(0)),
+            }),
+        }
+    }
+
+    /// The parameters used for new hashes.
+    pub fn params(&self) -> HashParams {
+        self.inner.params
+    }
+
+    /// How many verifications have run (including dummy ones). Lets tests and
+    /// metrics see that an unknown user costs one verification, like a wrong
+    /// password.
+    pub fn verifications(&self) -> u64 {
+        self.inner.verifications.load(Ordering::Relaxed)
+    }
+
+    /// How many jobs wait in the queue for a thread right now.
+    pub fn queued(&self) -> u64 {
+        self.inner.queued.load(Ordering::SeqCst)
+    }
+
+    /// How many requests were shed because the queue was full.
+    pub fn shed_count(&self) -> u64 {
+        self.inner.shed.load(Ordering::Relaxed)
+    }
+
+    /// Runs other CPU-heavy work (e.g. computing Digest HA1 values) on the
+    /// pool, under the same bound: a full queue answers 503 at once.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = Arc::clone(&self.inner.queued);
+        // Counted before sending so the worker's decrement can never come first.
+        queued.fetch_add(1, Ordering::SeqCst);
+        let job: Job = Box::new(move || {
+            queued.fetch_sub(1, Ordering::SeqCst);
+            let _ = tx.send(f());
+        });
+        match self.inner.tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.inner.queued.fetch_sub(1, Ordering::SeqCst);
+                self.inner.shed.fetch_add(1, Ordering::Relaxed);
+                return Err(AuthError::Unavailable {
+                    message: "too many password verifications in progress, retry later".into(),
+                    retry_after: Some(self.inner.retry_after),
+                });
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.inner.queued.fetch_sub(1, Ordering::SeqCst);
+                return Err(AuthError::internal("password hashing threads are gone"));
+            }
+        }
+        rx.await
+            .map_err(|_| AuthError::internal("a password hashing job panicked"))
+    }
+
+    /// Hashes a password on the pool (argon2id PHC string).
+    pub async fn hash(&self, password: &str) -> Result<String, AuthError> {
+        let params = self.inner.params;
+        let password = password.to_owned();
+        self.run(move || hash_password(&params, &password))
+            .await?
+            .map_err(|e| AuthError::internal(e.to_string()))
+    }
+
+    /// Verifies a password against `stored`, or, when there is no stored hash
+    /// (unknown user) or it cannot be read, against a dummy hash made with the
+    /// current parameters, so that every path costs one verification.
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<Verification, AuthError> {
+        let params = self.inner.params;
+        let password = password.to_owned();
+        let stored = stored.map(str::to_owned);
+        let dummy = Arc::clone(&self.inner.dummy);
+        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
+        self.run(move || {
+            let real = match stored.as_deref() {
+                Some(s) => match verify_password(&params, &password, s) {
+                    Ok(v) => return v,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "stored password hash is unreadable");
+                        false
+                    }
+                },
+                None => false,
+            };
+            debug_assert!(!real);
+            // Unknown user or unreadable hash: spend the same work, then fail.
+            let dummy = dummy.get_or_init(|| {
+                hash_password(&params, "auth-basic dummy password").unwrap_or_default()
+            });
+            let _ = verify_password(&params, &password, dummy);
+            Verification::Mismatch
+        })
+        .await
+    }
+}
+
+fn worker(rx: &Mutex<Receiver<Job>>) {
+    loop {
+        // Hold the lock only while taking a job, never while running one.
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => {
+                // A panicking job must not kill the thread (and shrink the pool).
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_hasher(threads: usize, queue: usize) -> PasswordHasher {
+        PasswordHasher::new(HasherConfig {
+            params: HashParams::insecure_for_tests(),
+            threads,
+            queue,
+            retry_after: Duration::from_secs(2),
+        })
+    }
+
+    #[test]
+    fn argon2_roundtrip_and_rehash_detection() {
+        let weak = HashParams::insecure_for_tests();
+        let phc = hash_password(&weak, "pässwörd £").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert_eq!(
+            verify_password(&weak, "pässwörd £", &phc).unwrap(),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        let stronger = HashParams {
+            iterations: 2,
+            ..weak
+        };
+        assert_eq!(
+            verify_password(&stronger, "pässwörd £", &phc).unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+        assert_eq!(
+            verify_password(&weak, "pässwörd", &phc).unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[test]
+    fn argon2i_needs_rehash() {
+        let params = Params::new(64, 1, 1, None).unwrap();
+        let a = Argon2::new(Algorithm::Argon2i, Version::V0x13, params);
+        let salt = SaltString::generate(&mut OsRng);
+        let phc = a.hash_password(b"pw", &salt).unwrap().to_string();
+        let weak = HashParams::insecure_for_tests();
+        assert_eq!(
+            verify_password(&weak, "pw", &phc).unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+    }
+
+    #[test]
+    fn bcrypt_is_verified_and_marked_for_rehash() {
+        let h = bcrypt::hash("correct horse", 4).unwrap();
+        let p = HashParams::default();
+        assert_eq!(
+            verify_password(&p, "correct horse", &h).unwrap(),
+            Verification::Match { needs_rehash: true }
+        );
+        assert_eq!(
+            verify_password(&p, "wrong horse", &h).unwrap(),
+            Verification::Mismatch
+        );
+        // A $2y$ hash (PHP) is the same algorithm.
+        let y = h.replacen("$2b$", "$2y$", 1);
+        assert!(verify_password(&p, "correct horse", &y).unwrap().is_match());
+    }
+
+    #[test]
+    fn unknown_formats_are_errors() {
+        let p = HashParams::default();
+        assert_eq!(
+            verify_password(&p, "x", "plaintext"),
+            Err(HashError::UnknownFormat)
+        );
+        assert_eq!(
+            verify_password(&p, "x", "$pbkdf2-sha256$i=1$c2FsdA$aGFzaA"),
+            Err(HashError::UnknownFormat)
+        );
+    }
+
+    #[tokio::test]
+    async fn pool_hashes_and_verifies_unknown_users_against_the_dummy() {
+        let hasher = test_hasher(1, 4);
+        let phc = hasher.hash("pw").await.unwrap();
+        assert!(hasher.verify("pw", Some(&phc)).await.unwrap().is_match());
+        assert_eq!(
+            hasher.verify("pw", None).await.unwrap(),
+            Verification::Mismatch
+        );
+        assert_eq!(
+            hasher.verify("pw", Some("garbage")).await.unwrap(),
+            Verification::Mismatch
+        );
+        assert_eq!(hasher.verifications(), 3);
+        // The dummy was made with the pool's own parameters: same cost.
+        let dummy = hasher.inner.dummy.get().unwrap();
+        assert!(!needs_rehash(&hasher.params(), dummy));
+    }
+
+    #[tokio::test]
+    async fn full_queue_sheds_with_503_and_retry_after() {
+        let hasher = test_hasher(1, 1);
+        // Occupy the only thread until released, then fill the one queue slot.
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let blocker: Job = Box::new(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        assert!(hasher.inner.tx.try_send(blocker).is_ok());
+        started_rx.recv().unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let queued: Job = Box::new(move || done_tx.send(()).unwrap());
+        assert!(hasher.inner.tx.try_send(queued).is_ok());
+
+        let err = hasher.verify("pw", None).await.unwrap_err();
+        match err {
+            AuthError::Unavailable { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(2)))
+            }
+            other => panic!("expected 503, got {other:?}"),
+        }
+        assert_eq!(hasher.shed_count(), 1);
+        release_tx.send(()).unwrap();
+        done_rx.recv().unwrap();
+        // Once the thread is free again, work is accepted.
+        assert!(hasher.hash("later").await.is_ok());
+    }
+}

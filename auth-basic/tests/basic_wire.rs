@@ -1,0 +1,317 @@
+//! Basic over the wire: LoopBack's acceptance cases with their bodies, RFC 7617
+//! examples, the brute-force guard, load shedding, and the unknown-user path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::test as at;
+use actix_web::{App, get};
+use auth_basic::guard::{ManualClock, MemoryCounterStore};
+use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+use auth_basic::{
+    BasicStrategy, BruteForceGuard, GuardConfig, MemoryUserStore, NewUser, PasswordAuthenticator,
+};
+use auth_core::{StrategyRegistry, UserProfile};
+use auth_macros::authenticate;
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+#[get("/whoami")]
+#[authenticate("basic")]
+async fn whoami(user: UserProfile) -> String {
+    format!("{}:{}", user.id, user.roles.join(","))
+}
+
+const CHALLENGE: &str = r#"Basic realm="test", charset="UTF-8""#;
+
+fn hasher() -> PasswordHasher {
+    PasswordHasher::new(HasherConfig {
+        params: HashParams::insecure_for_tests(),
+        threads: 1,
+        queue: 16,
+        ..HasherConfig::default()
+    })
+}
+
+async fn users(hasher: &PasswordHasher) -> MemoryUserStore {
+    let store = MemoryUserStore::new();
+    store.insert(
+        NewUser::new("joe888", hasher.hash("joepa55w0rd").await.unwrap())
+            .with_id("joe-id")
+            .with_roles(["user"]),
+    );
+    store.insert(NewUser::new("test", hasher.hash("123£").await.unwrap()));
+    store.insert(NewUser::new(
+        "Aladdin",
+        hasher.hash("open sesame").await.unwrap(),
+    ));
+    store
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
+}
+
+struct Reply {
+    status: StatusCode,
+    challenge: Option<String>,
+    retry_after: Option<String>,
+    body: Value,
+    text: String,
+}
+
+async fn call(strategy: BasicStrategy, auth: Option<&str>) -> Reply {
+    let registry = StrategyRegistry::builder()
+        .register(strategy)
+        .build()
+        .unwrap();
+    let app = at::init_service(App::new().app_data(registry).service(whoami)).await;
+    call_app(&app, auth).await
+}
+
+async fn call_app<S>(app: &S, auth: Option<&str>) -> Reply
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let mut req = at::TestRequest::get()
+        .uri("/whoami")
+        .peer_addr("192.0.2.10:5000".parse().unwrap());
+    if let Some(auth) = auth {
+        req = req.insert_header(("Authorization", auth));
+    }
+    let resp = at::call_service(app, req.to_request()).await;
+    let status = resp.status();
+    let header = |n: &str| {
+        resp.headers()
+            .get(n)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let challenge = header("www-authenticate");
+    let retry_after = header("retry-after");
+    let bytes = at::read_body(resp).await;
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    Reply {
+        status,
+        challenge,
+        retry_after,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+fn error_body(status: u16, name: &str, message: &str, code: &str) -> Value {
+    json!({"error": {"statusCode": status, "name": name, "message": message, "code": code}})
+}
+
+async fn strategy() -> BasicStrategy {
+    let h = hasher();
+    BasicStrategy::new("test", PasswordAuthenticator::new(users(&h).await, h))
+}
+
+#[actix_web::test]
+async fn authenticates_with_roles_from_the_store() {
+    let r = call(strategy().await, Some(&basic("joe888", "joepa55w0rd"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text, "joe-id:user");
+}
+
+#[actix_web::test]
+async fn rfc7617_examples_over_the_wire() {
+    let r = call(strategy().await, Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")).await;
+    assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, "Aladdin:"));
+    // §2.1: test / 123£ with charset="UTF-8".
+    let r = call(strategy().await, Some("Basic dGVzdDoxMjPCow==")).await;
+    assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, "test:"));
+    let r = call(strategy().await, Some("bAsIc dGVzdDoxMjPCow==")).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn missing_header_is_401_with_the_basic_challenge() {
+    let r = call(strategy().await, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.challenge.as_deref(), Some(CHALLENGE));
+    assert_eq!(r.body["error"]["code"], "USER_PROFILE_NOT_FOUND");
+}
+
+#[actix_web::test]
+async fn other_scheme_is_not_basic() {
+    let r = call(strategy().await, Some("Bearer sometoken")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.challenge.as_deref(), Some(CHALLENGE));
+    assert_eq!(r.body["error"]["code"], "USER_PROFILE_NOT_FOUND");
+}
+
+#[actix_web::test]
+async fn loopback_malformed_cases_are_400_with_loopback_messages() {
+    let cases = [
+        (
+            "Basic xxx yyy",
+            "Authorization header value has too many parts. It must follow the pattern: 'Basic xxyyzz' where xxyyzz is a base64 string.",
+        ),
+        (
+            "Basic am9lODg4am9lcGE1NXcwcmQ=", // "joe888joepa55w0rd": no colon
+            "Authorization header 'Basic' value does not contain two parts separated by ':'.",
+        ),
+        (
+            "Basic am9l!!",
+            "Authorization header 'Basic' value is not valid base64.",
+        ),
+    ];
+    for (header, message) in cases {
+        let r = call(strategy().await, Some(header)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{header}");
+        assert_eq!(
+            r.body,
+            error_body(400, "BadRequestError", message, "INVALID_REQUEST"),
+            "{header}"
+        );
+        assert_eq!(r.challenge.as_deref(), Some(CHALLENGE));
+    }
+    let r = call(strategy().await, Some(&basic("joe\u{1}", "pw"))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[actix_web::test]
+async fn wrong_password_and_unknown_user_get_one_body() {
+    let wrong = call(strategy().await, Some(&basic("joe888", "nope"))).await;
+    let unknown = call(strategy().await, Some(&basic("nobody", "nope"))).await;
+    let expected = error_body(
+        401,
+        "UnauthorizedError",
+        "Invalid username or password.",
+        "INVALID_CREDENTIALS",
+    );
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, expected);
+    assert_eq!(unknown.body, expected);
+    assert_eq!(wrong.challenge.as_deref(), Some(CHALLENGE));
+    assert!(!wrong.text.contains("nope"));
+}
+
+#[actix_web::test]
+async fn unknown_user_and_wrong_password_take_the_same_path() {
+    // Structural: each costs exactly one verification on the pool, and the
+    // unknown user's is against a hash made with the same parameters.
+    let h = hasher();
+    let store = users(&h).await;
+    let auth = PasswordAuthenticator::new(store, h.clone());
+    let before = h.verifications();
+    let registry = StrategyRegistry::builder()
+        .register(BasicStrategy::new("test", auth))
+        .build()
+        .unwrap();
+    let app = at::init_service(App::new().app_data(registry).service(whoami)).await;
+    call_app(&app, Some(&basic("joe888", "nope"))).await;
+    assert_eq!(h.verifications(), before + 1);
+    call_app(&app, Some(&basic("nobody", "nope"))).await;
+    assert_eq!(h.verifications(), before + 2);
+    call_app(&app, Some(&basic("joe888", "joepa55w0rd"))).await;
+    assert_eq!(h.verifications(), before + 3);
+}
+
+#[actix_web::test]
+async fn guard_answers_429_after_n_failures_and_lets_in_after_the_window() {
+    let h = hasher();
+    let clock = ManualClock::new(10_000_000);
+    let guard = BruteForceGuard::with_store(
+        GuardConfig {
+            max_failures_per_user: 3,
+            max_failures_per_client: 10,
+            window: Duration::from_secs(300),
+            trusted_proxies: vec![],
+        },
+        Arc::new(MemoryCounterStore::default()),
+        Arc::new(clock.clone()),
+    );
+    let strategy = BasicStrategy::new(
+        "test",
+        PasswordAuthenticator::new(users(&h).await, h.clone()),
+    )
+    .with_guard(guard);
+    let registry = StrategyRegistry::builder()
+        .register(strategy)
+        .build()
+        .unwrap();
+    let app = at::init_service(App::new().app_data(registry).service(whoami)).await;
+    for _ in 0..3 {
+        let r = call_app(&app, Some(&basic("joe888", "guess"))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let verified = h.verifications();
+    // The 4th attempt, even with the right password, is refused before hashing.
+    let r = call_app(&app, Some(&basic("joe888", "joepa55w0rd"))).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.retry_after.as_deref(), Some("300"));
+    assert_eq!(r.challenge, None);
+    assert_eq!(
+        r.body,
+        error_body(
+            429,
+            "TooManyRequestsError",
+            "too many failed authentication attempts",
+            "TOO_MANY_REQUESTS"
+        )
+    );
+    assert_eq!(h.verifications(), verified);
+    clock.advance(Duration::from_secs(300));
+    let r = call_app(&app, Some(&basic("joe888", "joepa55w0rd"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn full_hash_queue_is_503_with_retry_after() {
+    let h = PasswordHasher::new(HasherConfig {
+        params: HashParams::insecure_for_tests(),
+        threads: 1,
+        queue: 1,
+        retry_after: Duration::from_secs(7),
+    });
+    let store = users(&hasher()).await;
+    let strategy = BasicStrategy::new("test", PasswordAuthenticator::new(store, h.clone()));
+    let registry = StrategyRegistry::builder()
+        .register(strategy)
+        .build()
+        .unwrap();
+    let app = at::init_service(App::new().app_data(registry).service(whoami)).await;
+
+    // Occupy the only thread, then the only queue slot.
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let busy = h.clone();
+    let blocker = tokio::task::spawn_local(async move {
+        busy.run(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        })
+        .await
+    });
+    while started_rx.try_recv().is_err() {
+        tokio::task::yield_now().await;
+    }
+    let filler = h.clone();
+    let filler = tokio::task::spawn_local(async move { filler.run(|| ()).await });
+    while h.queued() < 1 {
+        tokio::task::yield_now().await;
+    }
+
+    let r = call_app(&app, Some(&basic("joe888", "joepa55w0rd"))).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.retry_after.as_deref(), Some("7"));
+    assert_eq!(r.challenge, None);
+    assert_eq!(r.body["error"]["code"], "SERVICE_UNAVAILABLE");
+
+    release_tx.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    filler.await.unwrap().unwrap();
+    let r = call_app(&app, Some(&basic("joe888", "joepa55w0rd"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
