@@ -1,0 +1,211 @@
+//! Sign-up, login, token refresh, logout, `whoAmI` and the admin route.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use auth_basic::{BruteForceGuard, NewUser, PasswordAuthenticator, SqlUserStore, StoreError};
+use auth_core::{AuthError, UserProfile, error_response};
+use auth_jwt::{IssueError, TokenService};
+use auth_macros::authenticate;
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::todos::Todos;
+use crate::validate;
+
+/// What the auth routes share.
+pub struct AuthState {
+    /// Users by e-mail.
+    pub users: Arc<SqlUserStore>,
+    /// Password verification (argon2id, bounded hashing pool).
+    pub passwords: PasswordAuthenticator<SqlUserStore>,
+    /// Access and refresh tokens.
+    pub tokens: TokenService,
+    /// Brute-force guard for `/users/login`.
+    pub guard: BruteForceGuard,
+    /// E-mails that become admins at sign-up.
+    pub admin_emails: Vec<String>,
+}
+
+/// `POST /signup` and `POST /users/login` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// `POST /refresh` and `POST /users/logout` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+fn new_user_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_body(issued: auth_jwt::TokenResponse) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .insert_header(("pragma", "no-cache"))
+        .json(json!({
+            "token": issued.access_token,
+            "refreshToken": issued.refresh_token,
+            "tokenType": issued.token_type,
+            "expiresIn": issued.expires_in,
+        }))
+}
+
+fn issue_failure(req: &HttpRequest, e: IssueError) -> HttpResponse {
+    error_response(req, &AuthError::from(e), &[])
+}
+
+/// `POST /signup {email, password}` → `{id, email}`; 409 for a known e-mail,
+/// 422 for an invalid address or a weak password.
+#[post("/signup")]
+#[authenticate(skip)]
+async fn signup(
+    req: HttpRequest,
+    body: web::Json<Credentials>,
+    state: web::Data<AuthState>,
+) -> Result<HttpResponse, ApiError> {
+    let Credentials { email, password } = body.into_inner();
+    let email = validate::email(&email)?;
+    validate::password(&password, &email)?;
+    let hash = match state.passwords.hasher().hash(&password).await {
+        Ok(hash) => hash,
+        Err(e) => return Ok(error_response(&req, &e, &[])),
+    };
+    let mut roles = vec!["user".to_owned()];
+    if state.admin_emails.contains(&email) {
+        roles.push("admin".to_owned());
+    }
+    let id = new_user_id();
+    let user = NewUser::new(email.clone(), hash)
+        .with_id(id.clone())
+        .with_roles(roles);
+    match state.users.create_user(user).await {
+        Ok(_) => Ok(HttpResponse::Ok().json(json!({"id": id, "email": email}))),
+        Err(StoreError::Duplicate(_)) => Err(ApiError::Conflict(format!(
+            "a user with email {email} already exists"
+        ))),
+        Err(e) => Ok(error_response(&req, &AuthError::from(e), &[])),
+    }
+}
+
+/// `POST /users/login {email, password}` → `{token, refreshToken}`.
+/// Guarded against password guessing per client address and per e-mail.
+#[post("/users/login")]
+#[authenticate(skip)]
+async fn login(
+    req: HttpRequest,
+    body: web::Json<Credentials>,
+    state: web::Data<AuthState>,
+) -> HttpResponse {
+    let Credentials { email, password } = body.into_inner();
+    let email = email.trim().to_ascii_lowercase();
+    let attempt = match state.guard.check_login(&req, &email).await {
+        Ok(attempt) => attempt,
+        Err(refused) => return refused,
+    };
+    let result = state.passwords.verify(&email, &password).await;
+    attempt.record(&result).await;
+    let record = match result {
+        Ok(record) => record,
+        Err(e) => return error_response(&req, &e, &[]),
+    };
+    let profile = record.profile().with_email(email);
+    match state.tokens.issue(&profile).await {
+        Ok(issued) => token_body(issued),
+        Err(e) => issue_failure(&req, e),
+    }
+}
+
+/// `POST /refresh {refreshToken}` → a new `{token, refreshToken}`. The old
+/// refresh token is spent; presenting it again revokes the whole family.
+#[post("/refresh")]
+#[authenticate(skip)]
+async fn refresh(
+    req: HttpRequest,
+    body: web::Json<RefreshBody>,
+    state: web::Data<AuthState>,
+) -> HttpResponse {
+    match state.tokens.refresh(&body.refresh_token).await {
+        Ok(issued) => token_body(issued),
+        Err(e) => issue_failure(&req, e),
+    }
+}
+
+/// `POST /users/logout {refreshToken}` → 204; the refresh family is revoked.
+#[post("/users/logout")]
+#[authenticate(skip)]
+async fn logout(
+    req: HttpRequest,
+    body: web::Json<RefreshBody>,
+    state: web::Data<AuthState>,
+) -> HttpResponse {
+    match state.tokens.revoke(&body.refresh_token).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => issue_failure(&req, e),
+    }
+}
+
+/// `GET /whoAmI`: the caller's profile (LoopBack answers only the id).
+#[get("/whoAmI")]
+#[authenticate("jwt")]
+async fn who_am_i(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "id": user.id,
+        "email": user.email,
+        "roles": user.roles,
+    }))
+}
+
+/// `GET /admin/todos/count`: every user's todos, for administrators, with a
+/// token or with Basic credentials.
+#[get("/admin/todos/count")]
+#[authenticate("jwt", "basic", roles = ["admin"])]
+async fn admin_count(todos: web::Data<Todos>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(json!({"count": todos.count_all().await?})))
+}
+
+/// `GET /`: a short index of the API.
+#[get("/")]
+#[authenticate(skip)]
+async fn index() -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "name": "todo",
+        "endpoints": {
+            "POST /signup": "{email, password} -> {id, email}",
+            "POST /users/login": "{email, password} -> {token, refreshToken}",
+            "POST /refresh": "{refreshToken} -> {token, refreshToken}",
+            "POST /users/logout": "{refreshToken} -> 204",
+            "GET /whoAmI": "Bearer token -> your profile",
+            "GET /todos": "your todos",
+            "GET /todos/count": "{count}",
+            "GET /todos/{id}": "one todo",
+            "POST /todos": "{title, desc?, isComplete?}",
+            "PUT /todos/{id}": "replace",
+            "PATCH /todos/{id}": "change fields",
+            "DELETE /todos/{id}": "204",
+            "GET /admin/todos/count": "admins (Bearer or Basic)"
+        }
+    }))
+}
+
+/// Registers the auth routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(index)
+        .service(signup)
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(who_am_i)
+        .service(admin_count);
+}

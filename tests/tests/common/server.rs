@@ -1,0 +1,118 @@
+//! Starts the real `todo` binary on 127.0.0.1 with a free port and a
+//! temporary data directory, and stops it (by its own PID) when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running todo server.
+pub(crate) struct TodoServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub(crate) base: String,
+    /// The server's data directory (holds the generated signing key).
+    pub(crate) data: tempfile::TempDir,
+}
+
+/// The todo binary built by `cargo build`/`cargo test --workspace`.
+fn binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join("todo");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p todo` (the workspace test run does)",
+        path.display()
+    );
+    path
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl TodoServer {
+    /// Starts the server with `env` on top of a fresh data directory.
+    pub(crate) fn start(env: &[(&str, &str)]) -> TodoServer {
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(binary());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("TODO_DATA_DIR", data.path())
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the todo binary");
+        let (tx, rx) = mpsc::channel::<String>();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            // Keep draining so the server never blocks on a full pipe.
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(strip_ansi(&line));
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        let base = loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(i) = line.find("listening on http://") {
+                        let url = &line[i + "listening on ".len()..];
+                        break url.split_whitespace().next().unwrap().to_owned();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("todo did not start; it printed:\n{}", seen.join("\n"));
+                }
+            }
+        };
+        // Forward later output to the test's own output for diagnosis.
+        std::thread::spawn(move || {
+            for line in rx {
+                println!("[todo] {line}");
+            }
+        });
+        TodoServer { child, base, data }
+    }
+
+    /// `base` + `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for TodoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
