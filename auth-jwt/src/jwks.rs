@@ -158,9 +158,13 @@ impl JwksKeys {
         (s.keys.clone(), s.fetched_at, s.last_attempt)
     }
 
-    /// Fetches and installs a new key set; on failure keeps the old one.
-    /// Returns whether the set changed.
-    async fn fetch(&self) -> bool {
+    /// Fetches the JWK Set now, whatever the refresh interval and cooldown
+    /// say, and installs it. On failure the previous keys stay and the
+    /// reason is returned (it names no key material).
+    ///
+    /// For failing fast at start-up and for one-shot tools such as
+    /// `auth-cli`, which need the reason rather than a 503.
+    pub async fn refresh(&self) -> Result<Arc<KeySet>, String> {
         let _guard = self.fetching.lock().await;
         *self.fetches.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         let now = Instant::now();
@@ -169,12 +173,17 @@ impl JwksKeys {
         });
         let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
         s.last_attempt = Some(now);
-        match result {
-            Ok(keys) => {
-                s.keys = Some(Arc::new(keys));
-                s.fetched_at = Some(now);
-                true
-            }
+        let keys = Arc::new(result?);
+        s.keys = Some(keys.clone());
+        s.fetched_at = Some(now);
+        Ok(keys)
+    }
+
+    /// Fetches and installs a new key set; on failure keeps the old one.
+    /// Returns whether the set changed.
+    async fn fetch(&self) -> bool {
+        match self.refresh().await {
+            Ok(_) => true,
             Err(e) => {
                 tracing::warn!("{e}; keeping the previous keys");
                 false

@@ -265,6 +265,16 @@ impl JwtKey {
         Self::from_jwk_at(jwk, None)
     }
 
+    /// A key from a JWK document (public or private; private members are
+    /// ignored), with the same rules as [`JwtKey::from_jwk`].
+    pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
+        let jwk: Jwk = serde_json::from_str(json).map_err(|e| KeyError::Parse {
+            key: "jwk".into(),
+            reason: e.to_string(),
+        })?;
+        Self::from_jwk(&jwk)
+    }
+
     fn from_jwk_at(jwk: &Jwk, index: Option<usize>) -> Result<Self, KeyError> {
         let kid = jwk.common.key_id.clone();
         let label = key_label(kid.as_deref(), index);
@@ -523,6 +533,16 @@ impl SigningKey {
         })
     }
 
+    /// An HMAC signing key from a base64 secret, decoded exactly as
+    /// [`JwtKey::hmac_base64`] decodes it.
+    pub fn hmac_base64(secret: &str, alg: Algorithm) -> Result<Self, KeyError> {
+        let bytes = decode_base64_any(secret.trim()).ok_or_else(|| KeyError::Parse {
+            key: key_label(None, None),
+            reason: "secret is not base64".into(),
+        })?;
+        Self::hmac(&bytes, alg)
+    }
+
     /// A private key in PEM form (RSA PKCS#1/PKCS#8, EC PKCS#8, Ed25519 PKCS#8).
     pub fn from_pem(pem: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
         let label = key_label(None, None);
@@ -544,6 +564,107 @@ impl SigningKey {
         };
         Ok(SigningKey {
             kid: None,
+            alg,
+            encoding,
+        })
+    }
+
+    /// A signing key from a private JWK: `oct` (HS256/384/512), EC P-256 or
+    /// P-384 with `d`, or OKP Ed25519 with `d`. The algorithm and `kid` follow
+    /// the same rules as [`JwtKey::from_jwk`] (the public half is checked
+    /// first, so a key the verifier would refuse cannot sign either), and the
+    /// private half must match the public one. RSA JWKs are refused: use PEM.
+    ///
+    /// ```
+    /// use auth_jwt::{Algorithm, SigningKey};
+    /// let jwk = r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+    /// let key = SigningKey::from_jwk_json(jwk).unwrap();
+    /// assert_eq!((key.algorithm(), key.kid()), (Algorithm::HS256, Some("k1")));
+    /// ```
+    pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
+        let public = JwtKey::from_jwk_json(json)?;
+        let label = key_label(public.kid(), None);
+        // The typed `Jwk` drops private members, so `d` is read from the raw
+        // document.
+        let raw: serde_json::Value = serde_json::from_str(json).map_err(|e| KeyError::Parse {
+            key: label.clone(),
+            reason: e.to_string(),
+        })?;
+        let member = |name: &str| -> Result<Vec<u8>, KeyError> {
+            let text = raw
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| KeyError::Parse {
+                    key: label.clone(),
+                    reason: format!("no private member {name}: not a private key"),
+                })?;
+            URL_SAFE_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .map_err(|_| KeyError::Parse {
+                    key: label.clone(),
+                    reason: format!("{name} is not base64url"),
+                })
+        };
+        // Error reasons never include the private bytes.
+        let bad = |reason: &str| KeyError::Parse {
+            key: label.clone(),
+            reason: reason.to_owned(),
+        };
+        let alg = public.algorithm();
+        let encoding = if is_hmac(alg) {
+            // Length already checked by JwtKey::from_jwk_json.
+            EncodingKey::from_secret(&member("k")?)
+        } else if alg == Algorithm::ES256 {
+            use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+            use p256::pkcs8::EncodePrivateKey as _;
+            let secret = p256::SecretKey::from_slice(&member("d")?)
+                .map_err(|_| bad("d is not a P-256 private key"))?;
+            let point = secret.public_key().to_encoded_point(false);
+            if point.x().map(|x| x.as_slice()) != Some(&member("x")?[..])
+                || point.y().map(|y| y.as_slice()) != Some(&member("y")?[..])
+            {
+                return Err(bad("d does not match x and y"));
+            }
+            let der = secret
+                .to_pkcs8_der()
+                .map_err(|_| bad("cannot encode the private key"))?;
+            EncodingKey::from_ec_der(der.as_bytes())
+        } else if alg == Algorithm::ES384 {
+            use p384::elliptic_curve::sec1::ToEncodedPoint as _;
+            use p384::pkcs8::EncodePrivateKey as _;
+            let secret = p384::SecretKey::from_slice(&member("d")?)
+                .map_err(|_| bad("d is not a P-384 private key"))?;
+            let point = secret.public_key().to_encoded_point(false);
+            if point.x().map(|x| x.as_slice()) != Some(&member("x")?[..])
+                || point.y().map(|y| y.as_slice()) != Some(&member("y")?[..])
+            {
+                return Err(bad("d does not match x and y"));
+            }
+            let der = secret
+                .to_pkcs8_der()
+                .map_err(|_| bad("cannot encode the private key"))?;
+            EncodingKey::from_ec_der(der.as_bytes())
+        } else if alg == Algorithm::EdDSA {
+            use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+            let d: [u8; 32] = member("d")?
+                .try_into()
+                .map_err(|_| bad("d is not a 32-byte Ed25519 seed"))?;
+            let secret = ed25519_dalek::SigningKey::from_bytes(&d);
+            if secret.verifying_key().as_bytes()[..] != member("x")?[..] {
+                return Err(bad("d does not match x"));
+            }
+            let der = secret
+                .to_pkcs8_der()
+                .map_err(|_| bad("cannot encode the private key"))?;
+            EncodingKey::from_ed_der(der.as_bytes())
+        } else {
+            return Err(KeyError::Algorithm {
+                key: label,
+                reason: format!("signing with a {alg:?} JWK is not supported; use a PEM key"),
+            });
+        };
+        Ok(SigningKey {
+            kid: public.kid,
             alg,
             encoding,
         })

@@ -1,0 +1,173 @@
+//! Key options shared by the commands, loaded only through auth-jwt's own
+//! constructors (`JwtKey`, `KeySet`, `JwksKeys`, `SigningKey`) so the CLI
+//! accepts and refuses exactly the keys the strategy does.
+
+use std::path::{Path, PathBuf};
+
+use auth_jwt::{Algorithm, JwksKeys, JwtKey, KeySet, SigningKey};
+use clap::Args;
+
+use crate::error::CliError;
+
+/// Parses `--alg` with jsonwebtoken's own names (HS256, ES256, EdDSA, ...).
+pub(crate) fn parse_alg(s: &str) -> Result<Algorithm, String> {
+    s.parse()
+        .map_err(|_| "expected one of HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA".to_owned())
+}
+
+/// Where verification keys come from: exactly one of these.
+#[derive(Debug, Args)]
+#[group(id = "verification_key", required = true, multiple = false)]
+pub(crate) struct VerifyKeyArgs {
+    /// HMAC secret, raw bytes of the string (needs --alg HS*). Visible to
+    /// other local users in the process list: prefer --jwk.
+    #[arg(long, value_name = "SECRET")]
+    secret: Option<String>,
+    /// HMAC secret in base64 or base64url (needs --alg HS*).
+    #[arg(long, value_name = "B64")]
+    secret_base64: Option<String>,
+    /// Public key file in PEM form, RSA, EC or Ed25519 (needs --alg).
+    #[arg(long, value_name = "FILE")]
+    pem: Option<PathBuf>,
+    /// One JWK file, public or private; the algorithm comes from the key.
+    #[arg(long, value_name = "FILE")]
+    jwk: Option<PathBuf>,
+    /// A JWK Set file; a token's `kid` picks the key.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// A JWK Set URL (https, or http on a loopback host).
+    #[arg(long, value_name = "URL")]
+    jwks_url: Option<String>,
+}
+
+/// Where a signing key comes from: exactly one of these.
+#[derive(Debug, Args)]
+#[group(id = "signing_key", required = true, multiple = false)]
+pub(crate) struct SignKeyArgs {
+    /// HMAC secret, raw bytes of the string (needs --alg HS*).
+    #[arg(long, value_name = "SECRET")]
+    secret: Option<String>,
+    /// HMAC secret in base64 or base64url (needs --alg HS*).
+    #[arg(long, value_name = "B64")]
+    secret_base64: Option<String>,
+    /// Private key file in PEM form (needs --alg).
+    #[arg(long, value_name = "FILE")]
+    pem: Option<PathBuf>,
+    /// A private JWK file (e.g. from `jwt keygen`); the algorithm comes from
+    /// the key.
+    #[arg(long, value_name = "FILE")]
+    jwk: Option<PathBuf>,
+}
+
+fn read(what: &str, path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::io(what, path, &e))
+}
+
+fn read_text(what: &str, path: &Path) -> Result<String, CliError> {
+    String::from_utf8(read(what, path)?).map_err(|_| {
+        CliError::new(
+            "INVALID_KEY",
+            format!("{what} {} is not UTF-8", path.display()),
+        )
+    })
+}
+
+/// clap makes --alg required for these sources; this guards the invariant
+/// without a panic should the two ever drift apart.
+fn need_alg(alg: Option<Algorithm>, source: &str) -> Result<Algorithm, CliError> {
+    alg.ok_or_else(|| CliError::new("INVALID_ARGUMENT", format!("{source} needs --alg")))
+}
+
+/// `--alg` with a key that carries its own algorithm must agree with it:
+/// silently using another algorithm than the one asked for would hide a
+/// mistake.
+fn check_alg(alg: Option<Algorithm>, key: Algorithm) -> Result<(), CliError> {
+    match alg {
+        Some(a) if a != key => Err(CliError::new(
+            "INVALID_ARGUMENT",
+            format!("--alg {a:?} does not match the key's algorithm {key:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl VerifyKeyArgs {
+    /// Loads the key set. With a JWK Set, `--alg` keeps only the keys of
+    /// that algorithm.
+    pub(crate) fn load(&self, alg: Option<Algorithm>) -> Result<KeySet, CliError> {
+        let single = |key: JwtKey| KeySet::new([key]).map_err(CliError::from);
+        if let Some(secret) = &self.secret {
+            return single(JwtKey::hmac(secret.as_bytes(), need_alg(alg, "--secret")?)?);
+        }
+        if let Some(secret) = &self.secret_base64 {
+            return single(JwtKey::hmac_base64(
+                secret,
+                need_alg(alg, "--secret-base64")?,
+            )?);
+        }
+        if let Some(path) = &self.pem {
+            let alg = need_alg(alg, "--pem")?;
+            return single(JwtKey::from_pem(&read("PEM file", path)?, alg)?);
+        }
+        if let Some(path) = &self.jwk {
+            let key = JwtKey::from_jwk_json(&read_text("JWK file", path)?)?;
+            check_alg(alg, key.algorithm())?;
+            return single(key);
+        }
+        let set = if let Some(path) = &self.jwks {
+            KeySet::from_jwks_json(&read_text("JWK Set file", path)?)?
+        } else if let Some(url) = &self.jwks_url {
+            fetch_jwks(url)?
+        } else {
+            return Err(CliError::new("INVALID_ARGUMENT", "no key given"));
+        };
+        match alg {
+            None => Ok(set),
+            Some(alg) => KeySet::new(set.keys().iter().filter(|k| k.algorithm() == alg).cloned())
+                .map_err(|_| {
+                    CliError::new("INVALID_KEY", format!("no key in the JWK Set uses {alg:?}"))
+                }),
+        }
+    }
+}
+
+/// Fetches a JWK Set through `JwksKeys`, the strategy's own client (https
+/// only except loopback, no redirects, timeouts, size limit, the same
+/// key-set checks).
+fn fetch_jwks(url: &str) -> Result<KeySet, CliError> {
+    let keys = JwksKeys::from_url(url).map_err(|e| CliError::new("INVALID_ARGUMENT", e))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new("INTERNAL", format!("cannot start the runtime: {e}")))?;
+    let set = runtime
+        .block_on(keys.refresh())
+        .map_err(|e| CliError::new("SERVICE_UNAVAILABLE", e))?;
+    Ok((*set).clone())
+}
+
+impl SignKeyArgs {
+    /// Loads the signing key.
+    pub(crate) fn load(&self, alg: Option<Algorithm>) -> Result<SigningKey, CliError> {
+        if let Some(secret) = &self.secret {
+            return Ok(SigningKey::hmac(
+                secret.as_bytes(),
+                need_alg(alg, "--secret")?,
+            )?);
+        }
+        if let Some(secret) = &self.secret_base64 {
+            let alg = need_alg(alg, "--secret-base64")?;
+            return Ok(SigningKey::hmac_base64(secret, alg)?);
+        }
+        if let Some(path) = &self.pem {
+            let alg = need_alg(alg, "--pem")?;
+            return Ok(SigningKey::from_pem(&read("PEM file", path)?, alg)?);
+        }
+        if let Some(path) = &self.jwk {
+            let key = SigningKey::from_jwk_json(&read_text("JWK file", path)?)?;
+            check_alg(alg, key.algorithm())?;
+            return Ok(key);
+        }
+        Err(CliError::new("INVALID_ARGUMENT", "no key given"))
+    }
+}

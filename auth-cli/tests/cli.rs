@@ -1,0 +1,576 @@
+//! Runs the built `auth-cli` binary: exit codes, stdout, stderr.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac as _};
+use serde_json::{Value, json};
+
+const SECRET: &str = "a-cli-test-secret-that-is-long-enough-for-hs256";
+const OTHER: &str = "another-cli-test-secret-long-enough-for-hs256!";
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-cli"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("auth-cli runs");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input).unwrap();
+    }
+    // Closing stdin tells the tool the input is complete.
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// Asserts exit 1 with `<code>: ...` on stderr and nothing on stdout.
+fn assert_fails(o: &Output, code: &str) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with(&format!("{code}: ")), "stderr: {err}");
+    assert!(o.stdout.is_empty());
+    err
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A compact HS256 JWS over arbitrary payload bytes, built here rather than
+/// by the tool under test.
+fn hs256_jws(header: &Value, payload: &[u8], secret: &str) -> String {
+    let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+}
+
+fn hs256_jwt(claims: &Value, secret: &str) -> String {
+    hs256_jws(
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        claims.to_string().as_bytes(),
+        secret,
+    )
+}
+
+fn claims() -> Value {
+    json!({"sub": "alice", "iss": "todo", "aud": "api", "exp": now() + 600})
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../auth-jwt/tests/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn verify_prints_the_claims() {
+    let token = hs256_jwt(&claims(), SECRET);
+    let o = run(
+        &[
+            "jwt", "verify", &token, "--secret", SECRET, "--alg", "HS256", "--iss", "todo",
+            "--aud", "api",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let printed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(printed, claims_without_drift(&printed));
+    assert_eq!(printed["sub"], "alice");
+    assert!(stdout(&o).contains("\n  \"sub\""), "pretty JSON");
+}
+
+/// The claims as minted, with the `exp` the tool saw (the test clock may
+/// tick between minting and comparing).
+fn claims_without_drift(printed: &Value) -> Value {
+    let mut c = claims();
+    c["exp"] = printed["exp"].clone();
+    c
+}
+
+#[test]
+fn token_from_stdin() {
+    let token = hs256_jwt(&claims(), SECRET);
+    let input = format!("{token}\n");
+    let o = run(
+        &["jwt", "verify", "--secret", SECRET, "--alg", "HS256"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["sub"],
+        "alice"
+    );
+    let o = run(
+        &["jwt", "verify", "--secret", SECRET, "--alg", "HS256"],
+        Some(b""),
+    );
+    assert_fails(&o, "INVALID_ARGUMENT");
+}
+
+#[test]
+fn expired_tampered_and_wrong_key_exit_1() {
+    let mut c = claims();
+    c["exp"] = json!(now() - 3600);
+    let expired = hs256_jwt(&c, SECRET);
+    let key = ["--secret", SECRET, "--alg", "HS256"];
+    let verify = |token: &str, key: &[&str]| {
+        let mut args = vec!["jwt", "verify", token];
+        args.extend_from_slice(key);
+        run(&args, None)
+    };
+    let err = assert_fails(&verify(&expired, &key), "TOKEN_EXPIRED");
+    // Neither the token nor the secret is ever echoed.
+    assert!(!err.contains(&expired) && !err.contains(SECRET));
+
+    let good = hs256_jwt(&claims(), SECRET);
+    let (head, rest) = good.split_once('.').unwrap();
+    let (_, sig) = rest.split_once('.').unwrap();
+    let mut forged = claims();
+    forged["sub"] = json!("mallory");
+    let tampered = format!("{head}.{}.{sig}", B64.encode(forged.to_string()));
+    let err = assert_fails(&verify(&tampered, &key), "INVALID_TOKEN");
+    assert!(err.contains("signature"), "{err}");
+
+    let err = assert_fails(
+        &verify(&good, &["--secret", OTHER, "--alg", "HS256"]),
+        "INVALID_TOKEN",
+    );
+    assert!(!err.contains(OTHER));
+
+    // The key pins the algorithm: an HS384 key refuses an HS256 token.
+    assert_fails(
+        &verify(
+            &good,
+            &["--secret", &format!("{SECRET}{SECRET}"), "--alg", "HS384"],
+        ),
+        "INVALID_TOKEN",
+    );
+    assert_fails(&verify("not.a.token", &key), "INVALID_TOKEN");
+    let o = run(
+        &[
+            "jwt", "verify", &good, "--secret", SECRET, "--alg", "HS256", "--iss", "other",
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_TOKEN");
+}
+
+#[test]
+fn bad_keys_and_files_exit_1_without_echoing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = hs256_jwt(&claims(), SECRET);
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            &token,
+            "--secret",
+            "short-secret",
+            "--alg",
+            "HS256",
+        ],
+        None,
+    );
+    let err = assert_fails(&o, "INVALID_KEY");
+    assert!(!err.contains("short-secret"), "{err}");
+
+    let missing = dir.path().join("missing.jwk");
+    let o = run(
+        &["jwt", "verify", &token, "--jwk", missing.to_str().unwrap()],
+        None,
+    );
+    assert_fails(&o, "IO_ERROR");
+
+    let short_k = B64.encode("sixteen byte key");
+    let jwk = write(
+        dir.path(),
+        "short.jwk",
+        &json!({"kty": "oct", "alg": "HS256", "k": short_k}).to_string(),
+    );
+    let o = run(
+        &["jwt", "verify", &token, "--jwk", jwk.to_str().unwrap()],
+        None,
+    );
+    let err = assert_fails(&o, "INVALID_KEY");
+    assert!(!err.contains(&short_k), "{err}");
+
+    let garbage = write(
+        dir.path(),
+        "garbage.pem",
+        "-----BEGIN PUBLIC KEY-----\nxx\n",
+    );
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            &token,
+            "--pem",
+            garbage.to_str().unwrap(),
+            "--alg",
+            "ES256",
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_KEY");
+
+    let o = run(
+        &[
+            "jwt", "mint", "--claims", "[1]", "--secret", SECRET, "--alg", "HS256",
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_ARGUMENT");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    // Two key sources at once.
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            "t",
+            "--secret",
+            SECRET,
+            "--secret-base64",
+            "AAAA",
+            "--alg",
+            "HS256",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains(SECRET));
+    // No key source.
+    assert_eq!(run(&["jwt", "verify", "t"], None).status.code(), Some(2));
+    // A secret without --alg.
+    let o = run(&["jwt", "verify", "t", "--secret", SECRET], None);
+    assert_eq!(o.status.code(), Some(2));
+    // An unknown algorithm name.
+    let o = run(
+        &["jwt", "verify", "t", "--secret", SECRET, "--alg", "none"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+fn keygen(dir: &Path, key_type: &str, kid: &str) -> PathBuf {
+    let o = run(&["jwt", "keygen", "--type", key_type, "--kid", kid], None);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    write(dir, &format!("{kid}.jwk"), &stdout(&o))
+}
+
+#[test]
+fn keygen_mint_verify_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key_type, kty, alg) in [
+        ("hmac", "oct", "HS256"),
+        ("ec", "EC", "ES256"),
+        ("ed25519", "OKP", "EdDSA"),
+    ] {
+        let jwk_path = keygen(dir.path(), key_type, &format!("{key_type}-1"));
+        let jwk: Value =
+            serde_json::from_str(&std::fs::read_to_string(&jwk_path).unwrap()).unwrap();
+        assert_eq!(
+            (jwk["kty"].as_str(), jwk["alg"].as_str()),
+            (Some(kty), Some(alg))
+        );
+        for member in ["k", "d", "x", "y"] {
+            if let Some(v) = jwk[member].as_str() {
+                assert!(!v.contains('=') && !v.contains('+') && !v.contains('/'));
+            }
+        }
+        let jwk_arg = jwk_path.to_str().unwrap();
+        let o = run(
+            &[
+                "jwt",
+                "mint",
+                "--jwk",
+                jwk_arg,
+                "--claims",
+                r#"{"sub":"bob"}"#,
+                "--ttl",
+                "60",
+                "--iss",
+                "cli",
+                "--aud",
+                "api",
+            ],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        let token = stdout(&o).trim().to_owned();
+        let header: Value =
+            serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["alg"], alg);
+        assert_eq!(header["kid"], format!("{key_type}-1"));
+
+        let o = run(
+            &[
+                "jwt", "verify", &token, "--jwk", jwk_arg, "--iss", "cli", "--aud", "api",
+            ],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{key_type}: {}", stderr(&o));
+        let claims: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(claims["sub"], "bob");
+        let ttl = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+        assert_eq!(ttl, 60);
+
+        // A second key of the same type does not verify it: keys are fresh.
+        let other = keygen(dir.path(), key_type, &format!("{key_type}-2"));
+        let o = run(
+            &["jwt", "verify", &token, "--jwk", other.to_str().unwrap()],
+            None,
+        );
+        assert_fails(&o, "INVALID_TOKEN");
+    }
+}
+
+#[test]
+fn keygen_refuses_mismatched_algorithms() {
+    let o = run(
+        &["jwt", "keygen", "--type", "ed25519", "--alg", "ES256"],
+        None,
+    );
+    assert_fails(&o, "INVALID_ARGUMENT");
+    let o = run(&["jwt", "keygen", "--type", "hmac", "--alg", "HS512"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let jwk: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(B64.decode(jwk["k"].as_str().unwrap()).unwrap().len(), 64);
+}
+
+#[test]
+fn pem_mint_and_verify() {
+    for (alg, private, public) in [
+        ("ES256", "ec.pem", "ec.pub.pem"),
+        ("EdDSA", "ed.pem", "ed.pub.pem"),
+        ("RS256", "rsa.pem", "rsa.pub.pem"),
+    ] {
+        let o = run(
+            &[
+                "jwt",
+                "mint",
+                "--pem",
+                &fixture(private),
+                "--alg",
+                alg,
+                "--claims",
+                r#"{"sub":"carol"}"#,
+            ],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{alg}: {}", stderr(&o));
+        let token = stdout(&o);
+        let o = run(
+            &["jwt", "verify", "--pem", &fixture(public), "--alg", alg],
+            Some(token.as_bytes()),
+        );
+        assert_eq!(o.status.code(), Some(0), "{alg}: {}", stderr(&o));
+        assert!(stdout(&o).contains("carol"));
+    }
+    // A weak RSA key is refused when loaded, as the strategy refuses it.
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            "a.b.c",
+            "--pem",
+            &fixture("rsa1024.pub.pem"),
+            "--alg",
+            "RS256",
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_KEY");
+}
+
+#[test]
+fn jws_verify_prints_a_non_json_payload() {
+    let payload: &[u8] = b"not json: \x00\xff binary\n";
+    let jws = hs256_jws(&json!({"alg": "HS256"}), payload, SECRET);
+    let o = run(
+        &["jws", "verify", &jws, "--secret", SECRET, "--alg", "HS256"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(o.stdout, payload);
+    // From stdin too.
+    let o = run(
+        &["jws", "verify", "--secret", SECRET, "--alg", "HS256"],
+        Some(jws.as_bytes()),
+    );
+    assert_eq!(o.stdout, payload);
+    // Wrong key: exit 1 like `jwt verify`.
+    let o = run(
+        &["jws", "verify", &jws, "--secret", OTHER, "--alg", "HS256"],
+        None,
+    );
+    assert_fails(&o, "INVALID_TOKEN");
+    // `jwt verify` needs JSON claims, so it refuses the same JWS.
+    let o = run(
+        &["jwt", "verify", &jws, "--secret", SECRET, "--alg", "HS256"],
+        None,
+    );
+    let err = assert_fails(&o, "INVALID_TOKEN");
+    assert!(err.contains("not a JSON object"), "{err}");
+}
+
+fn jwks_doc() -> String {
+    json!({"keys": [
+        {"kty": "oct", "alg": "HS256", "kid": "k1", "k": B64.encode(SECRET)},
+        {"kty": "oct", "alg": "HS256", "kid": "k2", "k": B64.encode(OTHER)},
+    ]})
+    .to_string()
+}
+
+fn with_kid(kid: &str, secret: &str) -> String {
+    hs256_jws(
+        &json!({"alg": "HS256", "kid": kid}),
+        claims().to_string().as_bytes(),
+        secret,
+    )
+}
+
+#[test]
+fn jwks_file_selects_the_key_by_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "jwks.json", &jwks_doc());
+    let jwks = path.to_str().unwrap();
+    for (kid, secret) in [("k1", SECRET), ("k2", OTHER)] {
+        let o = run(
+            &["jwt", "verify", &with_kid(kid, secret), "--jwks", jwks],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{kid}: {}", stderr(&o));
+    }
+    // k1's name with k2's secret: only k1 is tried.
+    let o = run(
+        &["jwt", "verify", &with_kid("k1", OTHER), "--jwks", jwks],
+        None,
+    );
+    assert_fails(&o, "INVALID_TOKEN");
+    let o = run(
+        &["jwt", "verify", &with_kid("k9", SECRET), "--jwks", jwks],
+        None,
+    );
+    let err = assert_fails(&o, "INVALID_TOKEN");
+    assert!(err.contains("unknown key"), "{err}");
+    // An unsafe set is refused at load, naming the key.
+    let dup = write(
+        dir.path(),
+        "dup.json",
+        &jwks_doc().replace("\"k2\"", "\"k1\""),
+    );
+    let o = run(
+        &["jwt", "verify", "a.b.c", "--jwks", dup.to_str().unwrap()],
+        None,
+    );
+    let err = assert_fails(&o, "INVALID_KEY");
+    assert!(err.contains("'k1'"), "{err}");
+}
+
+/// A one-connection-at-a-time HTTP server on 127.0.0.1 serving `body`
+/// (plain http is accepted for loopback hosts only; see `HttpFetcher`).
+fn serve(body: String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                body.len(),
+                body
+            );
+            let _ = stream.write_all(resp.as_bytes());
+        }
+    });
+    format!("http://{addr}/.well-known/jwks.json")
+}
+
+#[test]
+fn jwks_url_from_a_local_server() {
+    let url = serve(jwks_doc());
+    let o = run(
+        &["jwt", "verify", &with_kid("k2", OTHER), "--jwks-url", &url],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert!(stdout(&o).contains("alice"));
+    let o = run(
+        &["jws", "verify", &with_kid("k1", SECRET), "--jwks-url", &url],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    // --alg narrows the set: no HS384 key, so refused.
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            &with_kid("k1", SECRET),
+            "--jwks-url",
+            &url,
+            "--alg",
+            "HS384",
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_KEY");
+
+    // Plain http is only for loopback; a closed port is unavailable, not a
+    // panic.
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            "a.b.c",
+            "--jwks-url",
+            "http://example.com/jwks",
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_ARGUMENT");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            "a.b.c",
+            "--jwks-url",
+            &format!("http://{closed}/jwks"),
+        ],
+        None,
+    );
+    assert_fails(&o, "SERVICE_UNAVAILABLE");
+}
