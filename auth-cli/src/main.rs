@@ -4,6 +4,7 @@
 //! lives in its own module and returns `Result<(), CliError>`, so adding a
 //! group (e.g. `basic`) is one module, one enum variant and one match arm.
 
+mod basic;
 mod error;
 mod jwt;
 
@@ -30,12 +31,20 @@ enum Command {
     /// Compact JWS whose payload need not be JSON: verify.
     #[command(subcommand)]
     Jws(jwt::JwsCommand),
+    /// Passwords: hash (read from standard input).
+    #[command(subcommand)]
+    Password(basic::PasswordCommand),
+    /// users.yml files: add, remove, passwd.
+    #[command(subcommand)]
+    Users(basic::UsersCommand),
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Jwt(cmd) => jwt::run_jwt(cmd),
         Command::Jws(cmd) => jwt::run_jws(cmd),
+        Command::Password(cmd) => basic::run_password(cmd),
+        Command::Users(cmd) => basic::run_users(cmd),
     }
 }
 
