@@ -90,9 +90,15 @@ pub use verify::{
 /// (both features on through feature unification, or none installed). Every
 /// constructor of this crate calls this, so verification can never panic at
 /// request time; applications may call it early too.
+/// Costs one atomic load after the first call, so the verification and
+/// signing functions call it on every use: a caller that reaches
+/// [`verify_jwt`] without any constructor of this crate is covered too.
 pub fn ensure_crypto_provider() {
-    #[cfg(feature = "aws-lc-rs")]
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    #[cfg(not(feature = "aws-lc-rs"))]
-    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        #[cfg(feature = "aws-lc-rs")]
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    });
 }

@@ -158,6 +158,7 @@ fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
 /// Verifies the signature of a compact JWS against `keys`, with the
 /// algorithm pinned by the key. Claims are not looked at.
 pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<VerifiedJws, VerifyError> {
+    crate::ensure_crypto_provider();
     // SAFETY-NOTE: size first, so an attacker cannot make us base64-decode or
     // parse megabytes.
     if token.len() > max_len {

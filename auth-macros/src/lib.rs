@@ -413,19 +413,23 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
     ));
     let policy_expr = build_policy(&args, profile == ProfileArg::Optional);
 
+    // The policy is built once, on first use, and recorded for the start-up
+    // check (`StrategyRegistry::verify_handlers`).
+    let policy_items = quote! {
+        fn __auth_policy() -> &'static ::auth_core::AuthPolicy {
+            static POLICY: ::auth_core::__private::LazyLock<::auth_core::AuthPolicy> =
+                ::auth_core::__private::LazyLock::new(|| #policy_expr);
+            &POLICY
+        }
+        ::auth_core::__private::inventory::submit! {
+            ::auth_core::HandlerAuth::new(#handler_path, __auth_policy)
+        }
+    };
+
     if args.skip.is_some() {
         return Ok(quote! {
             #func
-            const _: () = {
-                fn __auth_policy() -> &'static ::auth_core::AuthPolicy {
-                    static POLICY: ::auth_core::__private::LazyLock<::auth_core::AuthPolicy> =
-                        ::auth_core::__private::LazyLock::new(|| #policy_expr);
-                    &POLICY
-                }
-                ::auth_core::__private::inventory::submit! {
-                    ::auth_core::HandlerAuth::new(#handler_path, __auth_policy)
-                }
-            };
+            const _: () = { #policy_items };
         });
     }
 
@@ -453,14 +457,7 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
         ) -> ::auth_core::__private::HttpResponse {
             #inner_sig #block
 
-            fn __auth_policy() -> &'static ::auth_core::AuthPolicy {
-                static POLICY: ::auth_core::__private::LazyLock<::auth_core::AuthPolicy> =
-                    ::auth_core::__private::LazyLock::new(|| #policy_expr);
-                &POLICY
-            }
-            ::auth_core::__private::inventory::submit! {
-                ::auth_core::HandlerAuth::new(#handler_path, __auth_policy)
-            }
+            #policy_items
 
             if let ::core::result::Result::Err(response) =
                 ::auth_core::__private::guard(&__auth_req, __auth_policy()).await

@@ -86,6 +86,14 @@ fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("Entity not found: Todo with id {id}"))
 }
 
+/// The todo in `row`, or 404 when the owner-scoped query found none.
+fn found(row: Option<sqlx::any::AnyRow>, id: i64) -> Result<Todo, ApiError> {
+    match row {
+        Some(row) => Ok(from_row(&row)?),
+        None => Err(not_found(id)),
+    }
+}
+
 /// Todo storage on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct Todos {
@@ -157,10 +165,7 @@ impl Todos {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => Ok(from_row(&row)?),
-            None => Err(not_found(id)),
-        }
+        found(row, id)
     }
 
     /// Creates a todo for `owner`.
@@ -193,10 +198,7 @@ impl Todos {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => Ok(from_row(&row)?),
-            None => Err(not_found(id)),
-        }
+        found(row, id)
     }
 
     /// Changes the given fields of one of `owner`'s todos.
