@@ -265,6 +265,26 @@ impl UserStore for FileUserStore {
             ))
             .cloned())
     }
+
+    async fn username_by_userhash(
+        &self,
+        userhash: &str,
+        realm: &str,
+        algorithm: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(alg) = crate::digest::DigestAlgorithm::parse(algorithm) else {
+            return Ok(None);
+        };
+        let wanted = userhash.to_ascii_lowercase();
+        Ok(self
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .users
+            .keys()
+            .find(|u| crate::digest::userhash(alg, u, realm) == wanted)
+            .cloned())
+    }
 }
 
 #[cfg(test)]
