@@ -91,21 +91,28 @@ impl UsersFile {
     /// then a rename), readable by the owner only on Unix.
     pub fn write(&self, path: &Path) -> Result<(), StoreError> {
         let text = yaml_serde::to_string(self).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
         let io = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", path.display()));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(io)?;
+        let mut tmp_name = path.as_os_str().to_owned();
+        tmp_name.push(format!(".{}.tmp", std::process::id()));
+        let tmp = PathBuf::from(tmp_name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))
-                .map_err(io)?;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            // Hashes and HA1 values are secrets: owner only, from creation on.
+            options.mode(0o600);
         }
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        let written = (|| {
+            let mut f = options.open(&tmp)?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(io)
     }
 
     /// The user named `userid`.
@@ -263,6 +270,26 @@ impl UserStore for FileUserStore {
                 realm.to_owned(),
                 algorithm.to_ascii_uppercase(),
             ))
+            .cloned())
+    }
+
+    async fn username_by_userhash(
+        &self,
+        userhash: &str,
+        realm: &str,
+        algorithm: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(alg) = crate::digest::DigestAlgorithm::parse(algorithm) else {
+            return Ok(None);
+        };
+        let wanted = userhash.to_ascii_lowercase();
+        Ok(self
+            .loaded
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .users
+            .keys()
+            .find(|u| crate::digest::userhash(alg, u, realm) == wanted)
             .cloned())
     }
 }

@@ -1,5 +1,7 @@
-//! HTTP Basic authentication (RFC 7617) for the actix-web authentication
-//! framework, with password hashing, user stores and a brute-force guard.
+//! HTTP Basic (RFC 7617) and Digest (RFC 7616) authentication for the
+//! actix-web authentication framework, with password hashing (argon2id, bcrypt
+//! verification), user stores (memory, users.yml, SQLite/PostgreSQL), a
+//! verification cache and a brute-force guard.
 //!
 //! # Getting started
 //!
@@ -42,13 +44,29 @@
 //! - bcrypt passwords longer than 72 bytes never match (bcrypt would ignore
 //!   the rest).
 //! - Shed hashing requests (queue full) and store outages are 503s and are not
-//!   counted by the brute-force guard; malformed Basic headers are.
+//!   counted by the brute-force guard; malformed credentials (400) and wrong
+//!   ones (401) are. A 429 is answered before any hashing and is not counted.
+//! - A successful login clears the username's failure count, not the client
+//!   address's (one valid account must not reset a guessing client).
+//! - Without trusted proxies `X-Forwarded-For` is ignored; with them, the
+//!   right-most entry that is not a trusted proxy is the client.
+//! - Password hashes of unknown format in a store verify like an unknown user
+//!   (dummy hash, 401) and log a warning.
+//! - The users.yml store is read-only at run time (the CLI edits the file;
+//!   call `reload`); plaintext passwords, when allowed, are hashed in memory
+//!   at load so that they take the same verification path.
+//! - SQL: roles are a JSON array in a text column; the table prefix allows
+//!   several stores (or test runs) in one database; changing a password drops
+//!   that user's stored Digest HA1 values.
+//! - Digest: `qop=auth` only (no `auth-int`); an absent `algorithm` means MD5
+//!   (RFC 7616 §3.3); `stale=true` only when the response was right for the
+//!   expired nonce; nonce counts are tracked in memory per instance.
 //!
 //! # Features
 //!
 //! | feature | default? | what |
 //! |---|---|---|
-//! | (none yet) | | SQLite and PostgreSQL support are always compiled in |
+//! | (none) | — | SQLite and PostgreSQL (no TLS) support are always compiled in |
 
 pub mod authenticator;
 pub mod basic;
@@ -64,6 +82,7 @@ pub mod store;
 pub use authenticator::{Authenticator, PasswordAuthenticator, invalid_credentials};
 pub use basic::{BasicCredentials, BasicStrategy};
 pub use cache::VerificationCache;
+pub use digest::DigestStrategy;
 pub use file::{FileStoreOptions, FileUserStore};
 pub use guard::{Attempt, BruteForceGuard, GuardConfig};
 pub use sql::{SqlStoreOptions, SqlUserStore};

@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use auth_core::AuthError;
+use subtle::ConstantTimeEq;
 
 /// Why a password could not be hashed or a stored hash could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,13 +167,53 @@ pub fn verify_password(
     if !parsed.algorithm.as_str().starts_with("argon2") {
         return Err(HashError::UnknownFormat);
     }
-    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Ok(Verification::Match {
+    if verify_argon2(password, &parsed)? {
+        Ok(Verification::Match {
             needs_rehash: needs_rehash(current, stored),
-        }),
-        Err(argon2::password_hash::Error::Password) => Ok(Verification::Mismatch),
-        Err(e) => Err(HashError::Hashing(e.to_string())),
+        })
+    } else {
+        Ok(Verification::Mismatch)
     }
+}
+
+thread_local! {
+    /// argon2's working memory (m_cost KiB), kept per hashing thread and
+    /// reused: allocating 19 MiB per verification let the allocator's
+    /// per-thread arenas grow far past threads × m_cost under a flood.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Recomputes an argon2 hash with the stored parameters and salt into reused
+/// memory, and compares it in constant time.
+fn verify_argon2(password: &str, parsed: &PasswordHash<'_>) -> Result<bool, HashError> {
+    let bad = |e: &dyn fmt::Display| HashError::Hashing(e.to_string());
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|_| HashError::UnknownFormat)?;
+    let version = Version::try_from(parsed.version.unwrap_or(Version::V0x13.into()))
+        .map_err(|_| HashError::UnknownFormat)?;
+    let params = Params::try_from(parsed).map_err(|e| bad(&e))?;
+    let expected = parsed.hash.ok_or(HashError::UnknownFormat)?;
+    let salt = parsed.salt.ok_or(HashError::UnknownFormat)?;
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(|e| bad(&e))?;
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    ARGON2_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::new());
+        }
+        argon2
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                &mut out,
+                &mut memory[..blocks],
+            )
+            .map_err(|e| bad(&e))
+    })?;
+    Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
 /// Whether a stored hash should be replaced by one made with `current`:
@@ -459,6 +500,40 @@ mod tests {
         assert_eq!(
             verify_password(&weak, "pässwörd", &phc).unwrap(),
             Verification::Mismatch
+        );
+    }
+
+    #[test]
+    fn reused_memory_verifies_other_parameters_and_lengths() {
+        // Verification recomputes with the stored parameters into reused
+        // memory: check it against hashes the library made, large then small.
+        for (m, t, p, len) in [(256, 2, 2, 16), (64, 1, 1, 32), (128, 3, 1, 64)] {
+            let params = Params::new(m, t, p, Some(len)).unwrap();
+            let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let salt = SaltString::generate(&mut OsRng);
+            let phc = a.hash_password(b"pw", &salt).unwrap().to_string();
+            let cur = HashParams::insecure_for_tests();
+            assert!(
+                verify_password(&cur, "pw", &phc).unwrap().is_match(),
+                "{phc}"
+            );
+            assert!(
+                !verify_password(&cur, "pX", &phc).unwrap().is_match(),
+                "{phc}"
+            );
+        }
+        let v10 = Argon2::new(
+            Algorithm::Argon2d,
+            Version::V0x10,
+            Params::new(64, 1, 1, None).unwrap(),
+        );
+        let phc = v10
+            .hash_password(b"pw", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            verify_password(&HashParams::insecure_for_tests(), "pw", &phc).unwrap(),
+            Verification::Match { needs_rehash: true }
         );
     }
 

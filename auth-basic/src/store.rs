@@ -172,6 +172,18 @@ pub trait UserStore: Send + Sync + 'static {
         let _ = (username, realm, algorithm);
         Ok(None)
     }
+
+    /// The username whose Digest `userhash` (`H(username:realm)`) is
+    /// `userhash`, if the store can tell (RFC 7616 §3.4.4).
+    async fn username_by_userhash(
+        &self,
+        userhash: &str,
+        realm: &str,
+        algorithm: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let _ = (userhash, realm, algorithm);
+        Ok(None)
+    }
 }
 
 /// A user store in memory (tests, demos, a fixed set of service accounts).

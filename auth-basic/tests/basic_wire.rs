@@ -315,3 +315,77 @@ async fn full_hash_queue_is_503_with_retry_after() {
     let r = call_app(&app, Some(&basic("joe888", "joepa55w0rd"))).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+mod login {
+    use super::*;
+    use actix_web::{HttpRequest, HttpResponse, post, web};
+    use auth_basic::Authenticator;
+
+    #[derive(serde::Deserialize)]
+    struct Login {
+        username: String,
+        password: String,
+    }
+
+    #[post("/login")]
+    async fn login(
+        req: HttpRequest,
+        body: web::Json<Login>,
+        guard: web::Data<BruteForceGuard>,
+        auth: web::Data<PasswordAuthenticator<MemoryUserStore>>,
+    ) -> HttpResponse {
+        let attempt = match guard.check_login(&req, &body.username).await {
+            Ok(attempt) => attempt,
+            Err(response) => return response,
+        };
+        let result = auth.authenticate(&body.username, &body.password).await;
+        attempt.record(&result).await;
+        match result {
+            Ok(profile) => HttpResponse::Ok().json(profile),
+            Err(e) => auth_core::error_response(&req, &e, &[]),
+        }
+    }
+
+    #[actix_web::test]
+    async fn login_handler_uses_the_guard() {
+        let h = hasher();
+        let clock = ManualClock::new(0);
+        let guard = BruteForceGuard::with_store(
+            GuardConfig {
+                max_failures_per_user: 2,
+                ..GuardConfig::default()
+            },
+            Arc::new(MemoryCounterStore::default()),
+            Arc::new(clock.clone()),
+        );
+        let auth = PasswordAuthenticator::new(users(&h).await, h);
+        let app = at::init_service(
+            App::new()
+                .app_data(web::Data::new(guard))
+                .app_data(web::Data::new(auth))
+                .service(login),
+        )
+        .await;
+        let post = |pw: &str| {
+            at::TestRequest::post()
+                .uri("/login")
+                .peer_addr("192.0.2.1:1".parse().unwrap())
+                .set_json(json!({"username": "joe888", "password": pw}))
+                .to_request()
+        };
+        for _ in 0..2 {
+            let resp = at::call_service(&app, post("bad")).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        }
+        let resp = at::call_service(&app, post("joepa55w0rd")).await;
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "900");
+        let body: Value = at::read_body_json(resp).await;
+        assert_eq!(body["error"]["code"], "TOO_MANY_REQUESTS");
+        clock.advance(Duration::from_secs(900));
+        let resp = at::call_service(&app, post("joepa55w0rd")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = at::read_body_json(resp).await;
+        assert_eq!(body["securityId"], "joe-id");
+    }
+}

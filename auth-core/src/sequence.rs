@@ -126,9 +126,9 @@ pub async fn run_sequence(
                 401 => tried
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, s)| s.challenge((i == index).then_some(&error)))
+                    .flat_map(|(i, s)| s.challenges((i == index).then_some(&error)))
                     .collect(),
-                400 | 403 => tried[index].challenge(Some(&error)).into_iter().collect(),
+                400 | 403 => tried[index].challenges(Some(&error)),
                 _ => Vec::new(),
             };
             Err(Rejection::new(error, challenges))
@@ -142,7 +142,7 @@ pub async fn run_sequence(
                 "no credentials found (tried: {})",
                 names.join(", ")
             ));
-            let challenges = tried.iter().filter_map(|s| s.challenge(None)).collect();
+            let challenges = tried.iter().flat_map(|s| s.challenges(None)).collect();
             Err(Rejection::new(error, challenges))
         }
     }
@@ -185,10 +185,11 @@ pub fn authorize(
     match error {
         None => Ok(()),
         Some(error) => {
-            let challenge = registry
+            let challenges = registry
                 .and_then(|r| r.get(&profile.strategy))
-                .and_then(|s| s.challenge(Some(&error)));
-            Err(Rejection::new(error, challenge.into_iter().collect()))
+                .map(|s| s.challenges(Some(&error)))
+                .unwrap_or_default();
+            Err(Rejection::new(error, challenges))
         }
     }
 }

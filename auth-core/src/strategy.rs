@@ -224,6 +224,14 @@ pub trait AuthenticationStrategy: Send + Sync + 'static {
         let _ = failure;
         None
     }
+
+    /// All the challenges this strategy contributes, in order of preference
+    /// (Digest offers SHA-256, then MD5). The sequence calls this one; the
+    /// default is [`challenge`](Self::challenge)'s, if any, so a strategy with
+    /// one challenge only implements `challenge`.
+    fn challenges(&self, failure: Option<&AuthError>) -> Vec<Challenge> {
+        self.challenge(failure).into_iter().collect()
+    }
 }
 
 type BoxedFn = dyn Fn(
