@@ -192,7 +192,9 @@ pub mod __private {
 
     /// Runs the policy; `Err` is the complete response to send.
     pub async fn guard(req: &HttpRequest, policy: &crate::AuthPolicy) -> Result<(), HttpResponse> {
-        crate::sequence::authenticate(req, policy).await.map(|_| ())
+        crate::sequence::authenticate_in_place(req, policy)
+            .await
+            .map(|_| ())
     }
 
     /// Runs one of the handler's own extractors after authentication.

@@ -138,7 +138,8 @@ where
         let public = self.is_public(&req);
         Box::pin(async move {
             if !public
-                && let Err(response) = crate::sequence::authenticate(req.request(), &policy).await
+                && let Err(response) =
+                    crate::sequence::authenticate_in_place(req.request(), &policy).await
             {
                 return Ok(req.into_response(response).map_into_right_body());
             }

@@ -1,5 +1,7 @@
 //! The authenticated principal: [`UserProfile`] and [`PrincipalKind`].
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -77,8 +79,12 @@ pub struct UserProfile {
     #[serde(default)]
     pub strategy: String,
     /// Everything else the credential carried (token claims, store attributes).
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub claims: Map<String, Value>,
+    ///
+    /// Shared, so that cloning a profile (the extractor hands each handler its
+    /// own copy) never copies the claims; [`UserProfile::with_claim`] and
+    /// [`Arc::make_mut`] write to a private copy.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub claims: Arc<Map<String, Value>>,
 }
 
 impl UserProfile {
@@ -130,7 +136,7 @@ impl UserProfile {
 
     /// Adds one claim.
     pub fn with_claim(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.claims.insert(key.into(), value.into());
+        Arc::make_mut(&mut self.claims).insert(key.into(), value.into());
         self
     }
 
@@ -150,4 +156,9 @@ impl UserProfile {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+}
+
+/// `skip_serializing_if` for the shared claims.
+fn is_empty(claims: &Arc<Map<String, Value>>) -> bool {
+    claims.is_empty()
 }

@@ -32,7 +32,9 @@ pub struct StrategyRegistry {
 }
 
 struct Inner {
-    strategies: HashMap<Box<str>, Arc<dyn AuthenticationStrategy>>,
+    // Names come from the application, never from a request, so a fast
+    // hasher is safe here; the lookup runs for every strategy attempt.
+    strategies: HashMap<Box<str>, Arc<dyn AuthenticationStrategy>, foldhash::fast::RandomState>,
     renderer: Arc<dyn ErrorRenderer>,
 }
 
@@ -156,7 +158,8 @@ impl StrategyRegistryBuilder {
 
     /// Finishes the registry; fails on a duplicate or malformed name.
     pub fn build(self) -> Result<StrategyRegistry, ConfigError> {
-        let mut strategies = HashMap::with_capacity(self.strategies.len());
+        let mut strategies =
+            HashMap::with_capacity_and_hasher(self.strategies.len(), Default::default());
         for strategy in self.strategies {
             let name = strategy.name().to_owned();
             if !valid_name(&name) {

@@ -70,8 +70,9 @@ pub async fn run_sequence(
     req: &HttpRequest,
     policy: &AuthPolicy,
 ) -> Result<SequenceOutcome, Rejection> {
-    let mut tried: Vec<&Arc<dyn AuthenticationStrategy>> =
-        Vec::with_capacity(policy.strategies().len());
+    // How many strategies ran; the failure paths below look them up again
+    // for their challenges, so the success path allocates nothing here.
+    let mut tried = 0;
     let mut first_error: Option<(usize, AuthError)> = None;
 
     for spec in policy.strategies() {
@@ -83,7 +84,7 @@ pub async fn run_sequence(
                 Vec::new(),
             ));
         };
-        tried.push(strategy);
+        tried += 1;
         let span = tracing::debug_span!(
             "auth.strategy",
             strategy = spec.name(),
@@ -109,7 +110,7 @@ pub async fn run_sequence(
             Err(error) => {
                 span.record("outcome", error.code());
                 if first_error.is_none() {
-                    first_error = Some((tried.len() - 1, error));
+                    first_error = Some((tried - 1, error));
                 }
                 if policy.is_fail_on_error() {
                     break;
@@ -118,6 +119,10 @@ pub async fn run_sequence(
         }
     }
 
+    let tried: Vec<&Arc<dyn AuthenticationStrategy>> = policy.strategies()[..tried]
+        .iter()
+        .filter_map(|spec| registry.get(spec.name()))
+        .collect();
     match first_error {
         Some((index, error)) => {
             let challenges = match error.status().as_u16() {
@@ -206,39 +211,57 @@ pub async fn authenticate(
     req: &HttpRequest,
     policy: &AuthPolicy,
 ) -> Result<Option<UserProfile>, HttpResponse> {
+    if authenticate_in_place(req, policy).await? {
+        Ok(req.extensions().get::<UserProfile>().cloned())
+    } else {
+        Ok(None)
+    }
+}
+
+/// [`authenticate`] without handing back a copy of the profile: `Ok(true)`
+/// when an authorized profile is in the request extensions. The attribute
+/// and the middleware use this, so a request copies its profile only when
+/// a handler extracts it.
+pub(crate) async fn authenticate_in_place(
+    req: &HttpRequest,
+    policy: &AuthPolicy,
+) -> Result<bool, HttpResponse> {
     if policy.is_skip() {
-        return Ok(None);
+        return Ok(false);
     }
     let registry = req.app_data::<StrategyRegistry>();
-    let existing = req
+    let reused = req
         .extensions()
         .get::<UserProfile>()
-        .filter(|p| policy.strategies().iter().any(|s| s.name() == p.strategy))
-        .cloned();
-    let profile = match existing {
-        Some(profile) => profile,
-        None => {
-            let Some(registry) = registry else {
-                let error = AuthError::internal(
-                    "no StrategyRegistry in app_data: add `.app_data(registry.clone())` to the App",
-                );
-                return Err(error_response(req, &error, &[]));
-            };
-            match run_sequence(registry, req, policy).await {
-                Ok(SequenceOutcome::Authenticated(profile)) => {
-                    req.extensions_mut().insert(profile.clone());
-                    profile
-                }
-                Ok(SequenceOutcome::Anonymous) => return Ok(None),
-                Ok(SequenceOutcome::Redirect(redirect)) => {
-                    return Err(redirect_response(&redirect));
-                }
-                Err(rejection) => return Err(rejection.into_response(req)),
+        .is_some_and(|p| policy.strategies().iter().any(|s| s.name() == p.strategy));
+    if !reused {
+        let Some(registry) = registry else {
+            let error = AuthError::internal(
+                "no StrategyRegistry in app_data: add `.app_data(registry.clone())` to the App",
+            );
+            return Err(error_response(req, &error, &[]));
+        };
+        match run_sequence(registry, req, policy).await {
+            Ok(SequenceOutcome::Authenticated(profile)) => {
+                req.extensions_mut().insert(profile);
             }
+            Ok(SequenceOutcome::Anonymous) => return Ok(false),
+            Ok(SequenceOutcome::Redirect(redirect)) => {
+                return Err(redirect_response(&redirect));
+            }
+            Err(rejection) => return Err(rejection.into_response(req)),
         }
+    }
+    // The extensions borrow ends before a response is built from `req`.
+    let verdict = match req.extensions().get::<UserProfile>() {
+        Some(profile) => authorize(registry, profile, policy),
+        None => Err(Rejection::new(
+            AuthError::internal("the authenticated profile left the request"),
+            Vec::new(),
+        )),
     };
-    match authorize(registry, &profile, policy) {
-        Ok(()) => Ok(Some(profile)),
+    match verdict {
+        Ok(()) => Ok(true),
         Err(rejection) => Err(rejection.into_response(req)),
     }
 }

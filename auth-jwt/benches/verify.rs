@@ -141,11 +141,11 @@ fn bench(c: &mut Criterion) {
         .unwrap();
         assert_eq!(
             raw.claims,
-            check(ready(case.cold.verify_token(&case.token))).claims
+            *check(ready(case.cold.verify_token(&case.token))).claims
         );
         assert_eq!(
             raw.claims,
-            check(ready(case.cached.verify_token(&case.token))).claims
+            *check(ready(case.cached.verify_token(&case.token))).claims
         );
 
         let mut group = c.benchmark_group(format!("verify/{}", case.name));

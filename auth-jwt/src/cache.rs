@@ -1,9 +1,14 @@
 //! The verified-token cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use auth_core::UserProfile;
 use serde_json::{Map, Value};
+
+/// The profile built from a cached token's claims, built on first use and
+/// shared by every later hit (emptied with its entry).
+pub(crate) type ProfileSlot = Arc<OnceLock<UserProfile>>;
 
 /// What is remembered about a token whose signature and claims checked out.
 #[derive(Debug, Clone)]
@@ -12,6 +17,7 @@ pub(crate) struct CachedToken {
     pub(crate) claims: Arc<Map<String, Value>>,
     pub(crate) exp: Option<i64>,
     pub(crate) nbf: Option<i64>,
+    pub(crate) profile: ProfileSlot,
     generation: u64,
 }
 
@@ -30,7 +36,11 @@ pub(crate) struct TokenCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<Box<str>, CachedToken>,
+    // foldhash rather than SipHash: the key is a whole token (hundreds of
+    // bytes) hashed on every request. Flooding attacks on the hash need many
+    // colliding entries in the table, and only tokens whose signature
+    // verified are ever inserted, so an attacker cannot choose the keys.
+    map: HashMap<Box<str>, CachedToken, foldhash::fast::RandomState>,
     generation: u64,
 }
 
@@ -70,15 +80,15 @@ impl TokenCache {
         generation: u64,
         header: Arc<Map<String, Value>>,
         claims: Arc<Map<String, Value>>,
-    ) {
+    ) -> Option<ProfileSlot> {
         if self.capacity == 0 {
-            return;
+            return None;
         }
         let exp = claims.get("exp").and_then(as_i64);
         let nbf = claims.get("nbf").and_then(as_i64);
         let mut inner = self.lock();
         if inner.generation != generation {
-            return;
+            return None;
         }
         if inner.map.len() >= self.capacity && !inner.map.contains_key(token) {
             // Evict an arbitrary entry: HashMap order is randomised per
@@ -87,6 +97,7 @@ impl TokenCache {
                 inner.map.remove(&victim);
             }
         }
+        let profile = ProfileSlot::default();
         inner.map.insert(
             token.into(),
             CachedToken {
@@ -94,9 +105,11 @@ impl TokenCache {
                 claims,
                 exp,
                 nbf,
+                profile: Arc::clone(&profile),
                 generation,
             },
         );
+        Some(profile)
     }
 
     pub(crate) fn clear(&self) {

@@ -302,7 +302,7 @@ impl TokenService {
         let now = (self.clock)();
         // Token claims the profile carried come first, so the standard ones
         // below always win.
-        let mut c = profile.claims.clone();
+        let mut c = Map::clone(&profile.claims);
         for k in ["iat", "nbf", "exp", "jti", "iss", "aud", "sub"] {
             c.remove(k);
         }

@@ -1,5 +1,6 @@
 //! [`JwtStrategy`]: bearer-token authentication for actix-web.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
@@ -12,7 +13,7 @@ use auth_core::{
 };
 use serde_json::{Map, Value};
 
-use crate::cache::TokenCache;
+use crate::cache::{ProfileSlot, TokenCache};
 use crate::key::{JwtKey, KeyError, KeySet};
 use crate::verify::{self, ClaimRules, VerifyError};
 
@@ -345,6 +346,15 @@ impl JwtStrategy {
     /// Verifies a token and returns its header and claims, using and filling
     /// the cache. This is the path every request takes.
     pub async fn verify_token(&self, token: &str) -> Result<crate::VerifiedToken, VerifyError> {
+        self.check_token(token).await.map(|(verified, _)| verified)
+    }
+
+    /// [`JwtStrategy::verify_token`], also returning the profile slot of the
+    /// token's cache entry (none when the cache is off).
+    async fn check_token(
+        &self,
+        token: &str,
+    ) -> Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError> {
         let rules = &self.inner.rules;
         if token.len() > rules.max_len {
             return Err(VerifyError::TooLarge);
@@ -354,10 +364,11 @@ impl JwtStrategy {
             // SAFETY-NOTE: time-based claims are re-checked on every hit; a
             // cached token must expire exactly when an uncached one would.
             verify::check_time_values(hit.exp, hit.nbf, rules.require_exp, rules.leeway, now)?;
-            return Ok(crate::VerifiedToken {
-                header: (*hit.header).clone(),
-                claims: (*hit.claims).clone(),
-            });
+            let verified = crate::VerifiedToken {
+                header: hit.header,
+                claims: hit.claims,
+            };
+            return Ok((verified, Some(hit.profile)));
         }
         let generation = self.inner.cache.generation();
         let kid = peek_kid(token);
@@ -372,28 +383,40 @@ impl JwtStrategy {
             result = verify::verify_jwt(token, &keys, rules);
         }
         let verified = result?;
-        self.inner.cache.insert(
+        let slot = self.inner.cache.insert(
             token,
             generation,
-            Arc::new(verified.header.clone()),
-            Arc::new(verified.claims.clone()),
+            Arc::clone(&verified.header),
+            Arc::clone(&verified.claims),
         );
-        Ok(verified)
+        Ok((verified, slot))
     }
 
     /// Verifies a token that did not come from an HTTP header (e.g. from a
     /// WebSocket message, see [`token_from_ws_message`]) and maps it to a
     /// profile, running the extra verifier.
     pub async fn authenticate_token(&self, token: &str) -> Result<UserProfile, AuthError> {
-        let verified = self.verify_token(token).await.map_err(to_auth_error)?;
-        let profile = self.profile(verified.claims)?;
+        let (verified, slot) = self.check_token(token).await.map_err(to_auth_error)?;
+        // A repeated token reuses the profile built the first time: its
+        // claims are the same and the time checks above ran again.
+        let profile = match slot.as_deref().and_then(|s| s.get()) {
+            Some(profile) => profile.clone(),
+            None => {
+                let profile = self.profile(verified.claims)?;
+                if let Some(slot) = slot {
+                    // Another request may have filled it meanwhile: same value.
+                    let _ = slot.set(profile.clone());
+                }
+                profile
+            }
+        };
         match &self.inner.verifier {
             Some(v) => v(profile).await,
             None => Ok(profile),
         }
     }
 
-    fn profile(&self, claims: Map<String, Value>) -> Result<UserProfile, AuthError> {
+    fn profile(&self, claims: Arc<Map<String, Value>>) -> Result<UserProfile, AuthError> {
         let id = match claims.get(&self.inner.username_claim) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
@@ -415,7 +438,7 @@ impl JwtStrategy {
         if let Some(email) = claims.get("email").and_then(Value::as_str) {
             profile = profile.with_email(email);
         }
-        let mut roles = strings(claim_path(&claims, &self.inner.roles_claim));
+        let mut roles = strings(claim_path(claims.as_ref(), &self.inner.roles_claim));
         for r in &self.inner.fixed_roles {
             if !roles.contains(r) {
                 roles.push(r.clone());
@@ -434,14 +457,16 @@ impl JwtStrategy {
         Ok(profile)
     }
 
-    fn find_token(&self, req: &HttpRequest) -> Result<Option<String>, AuthError> {
-        let mut found: Option<String> = None;
+    fn find_token<'r>(&self, req: &'r HttpRequest) -> Result<Option<Cow<'r, str>>, AuthError> {
+        let mut found: Option<Cow<'r, str>> = None;
         for source in &self.inner.sources {
             let token = match source {
-                TokenSource::Bearer => bearer_token(req.headers())?,
-                TokenSource::Cookie(name) => req.cookie(name).map(|c| c.value().to_owned()),
-                TokenSource::Query => query_token(req.query_string())?,
-                TokenSource::WebSocketProtocol(marker) => ws_protocol_token(req.headers(), marker)?,
+                TokenSource::Bearer => bearer_token(req.headers())?.map(Cow::Borrowed),
+                TokenSource::Cookie(name) => req.cookie(name).map(|c| c.value().to_owned().into()),
+                TokenSource::Query => query_token(req.query_string())?.map(Cow::Owned),
+                TokenSource::WebSocketProtocol(marker) => {
+                    ws_protocol_token(req.headers(), marker)?.map(Cow::Owned)
+                }
             };
             if let Some(token) = token {
                 if found.is_some() {
@@ -501,12 +526,12 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, AuthError> {
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION);
     let Some(value) = values.next() else {
         return Ok(None);
     };
-    let Ok(value) = value.to_str() else {
+    let Some(value) = visible_ascii(value.as_bytes()) else {
         return Err(AuthError::invalid_request(
             "the Authorization header is not visible ASCII",
         ));
@@ -523,13 +548,28 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, AuthError> {
         ));
     }
     match (parts.next(), parts.next()) {
-        (Some(token), None) => Ok(Some(token.to_owned())),
+        (Some(token), None) => Ok(Some(token)),
         (None, _) => Err(AuthError::invalid_request(
             "the Authorization header has an empty bearer token",
         )),
         (Some(_), Some(_)) => Err(AuthError::invalid_request(
             "the Authorization header value has too many parts: use 'Bearer <token>'",
         )),
+    }
+}
+
+/// The header value as text if every byte is visible ASCII, space or tab
+/// (what `HeaderValue::to_str` accepts). Written as a fold without early
+/// exit so the compiler vectorises it: a bearer header is hundreds of bytes
+/// and this runs on every request.
+fn visible_ascii(bytes: &[u8]) -> Option<&str> {
+    let ok = bytes.iter().fold(true, |ok, &b| {
+        ok & ((0x20..0x7f).contains(&b) | (b == b'\t'))
+    });
+    if ok {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
     }
 }
 
@@ -610,5 +650,35 @@ impl AuthenticationStrategy for JwtStrategy {
 
     fn challenge(&self, failure: Option<&AuthError>) -> Option<Challenge> {
         Some(Challenge::bearer(&self.inner.realm, failure))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+
+    use super::visible_ascii;
+
+    /// The vectorised check accepts exactly what `HeaderValue::to_str` does,
+    /// for every byte in every position of a bearer-sized value.
+    #[test]
+    fn visible_ascii_agrees_with_header_value_to_str() {
+        for byte in 0..=u8::MAX {
+            for at in [0, 7, 199] {
+                let mut value = vec![b'a'; 200];
+                value[at] = byte;
+                let expected = HeaderValue::from_bytes(&value)
+                    .ok()
+                    .and_then(|v| v.to_str().ok().map(str::to_owned));
+                // Bytes a HeaderValue cannot hold at all (CR, LF, NUL) are
+                // refused by both.
+                let got = visible_ascii(&value).map(str::to_owned);
+                if HeaderValue::from_bytes(&value).is_ok() {
+                    assert_eq!(got, expected, "byte {byte:#04x} at {at}");
+                } else {
+                    assert_eq!(got, None, "byte {byte:#04x} at {at}");
+                }
+            }
+        }
     }
 }

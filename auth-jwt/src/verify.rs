@@ -139,9 +139,9 @@ pub struct VerifiedJws {
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
     /// The protected header.
-    pub header: Map<String, Value>,
-    /// The claims.
-    pub claims: Map<String, Value>,
+    pub header: Arc<Map<String, Value>>,
+    /// The claims, shared with the verified-token cache and the profile.
+    pub claims: Arc<Map<String, Value>>,
 }
 
 /// Header parameters this library understands when listed in `crit`.
@@ -246,8 +246,8 @@ pub fn verify_jwt(
     check_times(&claims, rules, (rules.clock)())?;
     check_iss_aud(&claims, rules)?;
     Ok(VerifiedToken {
-        header: jws.header,
-        claims,
+        header: Arc::new(jws.header),
+        claims: Arc::new(claims),
     })
 }
 

@@ -438,3 +438,46 @@ async fn cache_never_serves_expired_tampered_or_old_key_tokens() {
         VerifyError::Signature
     );
 }
+
+/// The profile built from a cached token is reused, but every hit still
+/// re-checks the clock and runs the extra verifier; a key change drops it.
+#[actix_web::test]
+async fn cached_profile_is_rechecked_on_every_hit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let clock = Arc::new(AtomicU64::new(now()));
+    let verifier_calls = Arc::new(AtomicUsize::new(0));
+    let (c, v) = (clock.clone(), verifier_calls.clone());
+    let s = JwtStrategy::builder()
+        .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .leeway(0)
+        .fixed_roles(["member"])
+        .clock(move || c.load(Ordering::SeqCst))
+        .verifier(move |profile| {
+            v.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(profile) }
+        })
+        .build()
+        .unwrap();
+    let token = hs256(&json!({"sub": "a", "name": "Ann", "roles": ["admin"], "exp": now() + 100}));
+    let first = s.authenticate_token(&token).await.unwrap();
+    let second = s.authenticate_token(&token).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.id, "a");
+    assert_eq!(first.roles, ["admin", "member"]);
+    assert_eq!(s.cached_tokens(), 1);
+    assert_eq!(verifier_calls.load(Ordering::SeqCst), 2);
+
+    clock.store(now() + 101, Ordering::SeqCst);
+    let expired = s.authenticate_token(&token).await.unwrap_err();
+    assert_eq!(expired.status(), 401);
+    assert_eq!(expired.code(), "TOKEN_EXPIRED");
+    assert_eq!(verifier_calls.load(Ordering::SeqCst), 2);
+
+    clock.store(now(), Ordering::SeqCst);
+    s.set_keys(KeySet::new([JwtKey::hmac(&[9u8; 32], Algorithm::HS256).unwrap()]).unwrap());
+    assert_eq!(
+        s.authenticate_token(&token).await.unwrap_err().status(),
+        401
+    );
+}

@@ -161,7 +161,7 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
         rules.leeway = leeway;
     }
     let verified = verify_jwt(&token, &keys, &rules)?;
-    let mut json = serde_json::to_string_pretty(&Value::Object(verified.claims))
+    let mut json = serde_json::to_string_pretty(&*verified.claims)
         .map_err(|e| CliError::new("INTERNAL", e.to_string()))?;
     json.push('\n');
     write_stdout(json.as_bytes())
