@@ -254,7 +254,10 @@ pub fn needs_rehash(current: &HashParams, stored: &str) -> bool {
 pub struct HasherConfig {
     /// argon2id parameters for new hashes and for the dummy hash.
     pub params: HashParams,
-    /// Hashes computed at once (OS threads). Default: the number of CPUs.
+    /// Hashes computed at once (OS threads). Default: one less than the
+    /// number of CPUs (at least one), so that a flood of password guesses
+    /// keeps every hashing thread busy and still leaves a CPU to the async
+    /// workers serving the other routes.
     pub threads: usize,
     /// Hashes allowed to wait for a thread; one more is shed with 503.
     /// Default: 4 × threads.
@@ -266,8 +269,8 @@ pub struct HasherConfig {
 impl Default for HasherConfig {
     fn default() -> Self {
         let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+            .map(|n| n.get().saturating_sub(1).max(1))
+            .unwrap_or(1);
         HasherConfig {
             params: HashParams::default(),
             threads,
