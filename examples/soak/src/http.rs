@@ -485,4 +485,70 @@ mod tests {
                 .ends_with(b"content-length: 8388608\r\n\r\n")
         );
     }
+
+    /// A one-connection server that reads the request head, then acts.
+    async fn server(act: &'static [u8], close: bool) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            while head_end(&buf).is_none() && read_more(&mut stream, &mut buf).await > 0 {}
+            stream.write_all(act).await.unwrap();
+            if !close {
+                std::future::pending::<()>().await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn outcomes_of_servers_that_misbehave() {
+        let timeout = Duration::from_millis(500);
+        let get = RawRequest::new("GET", "/");
+        let cases: [(&'static [u8], bool, Outcome); 5] = [
+            (
+                b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\nno",
+                false,
+                Outcome::Status(401),
+            ),
+            (b"", true, Outcome::Closed),
+            (b"HTTP/1.1 4", true, Outcome::Closed),
+            (b"SSH-2.0-OpenSSH_9.6\r\n", true, Outcome::BadResponse),
+            (b"", false, Outcome::Timeout),
+        ];
+        for (answer, close, expected) in cases {
+            let addr = server(answer, close).await;
+            let (outcome, body) = Connection::new(addr, timeout).send(&get).await;
+            assert_eq!(outcome, expected, "{}", answer.escape_ascii());
+            if expected == Outcome::Status(401) {
+                assert_eq!(body, b"no");
+            }
+        }
+        // Nothing listens on a port just freed.
+        let addr = server(b"", true).await;
+        let _ = TcpStream::connect(addr).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            Connection::new(addr, timeout).send(&get).await.0,
+            Outcome::Refused
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_before_the_body_is_seen_and_the_connection_dropped() {
+        // The server answers after the head and never reads the 8 MiB body.
+        let addr = server(
+            b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n",
+            false,
+        )
+        .await;
+        let mut conn = Connection::new(addr, Duration::from_secs(5));
+        let huge = RawRequest::new("POST", "/").body(Body::Filler {
+            announced: 8 << 20,
+            sent: 8 << 20,
+        });
+        assert_eq!(conn.send(&huge).await.0, Outcome::Status(401));
+        assert!(conn.stream.is_none());
+    }
 }
