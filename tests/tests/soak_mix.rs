@@ -1,36 +1,28 @@
-//! Every category of the soak mix, sent to the todo application on a real
-//! socket, gets an answer the wire contract allows: the raw requests are
-//! what they claim to be, and the status-line parsing reads them back.
+//! The soak tool's mix (`examples/soak`, driven by `scripts/soak.sh`)
+//! against the real todo binary: every category gets an answer the wire
+//! contract allows, so the raw requests are what they claim to be and
+//! their status lines are read back.
 
+// The shared fixture; this test uses only part of it.
+#[allow(dead_code)]
+#[path = "common/server.rs"]
+mod server;
+
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use actix_web::{App, HttpServer};
 use auth_jwt::{Algorithm, SigningKey};
 use base64::Engine as _;
 use rand::SeedableRng as _;
+use server::TodoServer;
 use soak::http::{Connection, Outcome};
 use soak::mix::Category;
 
-#[actix_web::test]
-async fn every_category_gets_an_allowed_answer() {
-    let dir = tempfile::tempdir().unwrap();
+#[tokio::test]
+async fn every_soak_category_gets_an_allowed_answer() {
     let secret = base64::engine::general_purpose::STANDARD.encode([7u8; 48]);
-    let config = todo::config::Config::from_lookup(|name| match name {
-        "TODO_DATA_DIR" => Some(dir.path().display().to_string()),
-        "JWT_SECRET" => Some(secret.clone()),
-        _ => None,
-    })
-    .unwrap();
-    let state = todo::build(&config).await.unwrap();
-    let server = HttpServer::new(move || App::new().configure(todo::configure(state.clone())))
-        .workers(1)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-
+    let server = TodoServer::start(&[("JWT_SECRET", &secret)]);
+    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     let key = SigningKey::hmac_base64(&secret, Algorithm::HS256).unwrap();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -58,17 +50,10 @@ async fn every_category_gets_an_allowed_answer() {
         }
     }
 
-    // The driving loop itself: a short run, everything allowed.
-    let tally = soak::drive(
-        addr,
-        Duration::from_secs(30),
-        &user,
-        2,
-        Instant::now() + Duration::from_millis(500),
-    )
-    .await;
+    // The driving loop itself: a short run, every answer allowed.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    let tally = soak::drive(addr, Duration::from_secs(30), &user, 2, deadline).await;
     assert!(tally.total() > 0);
     assert_eq!(tally.unexpected(), 0, "{}", tally.markdown());
     assert_eq!(tally.count(|_, o| o == Outcome::Timeout), 0);
-    handle.stop(true).await;
 }
