@@ -89,12 +89,12 @@ pub async fn drive(
     let mut created = VecDeque::new();
     let mut tally = Tally::default();
     while Instant::now() < deadline {
-        let (category, todo) = match created.len() > KEEP_TODOS {
-            true => (
-                Category::ValidDelete,
-                created.pop_front().unwrap_or_default(),
-            ),
-            false => (Category::ALL[mix.sample(&mut rng)], 0),
+        let (category, todo) = if created.len() > KEEP_TODOS
+            && let Some(oldest) = created.pop_front()
+        {
+            (Category::ValidDelete, oldest)
+        } else {
+            (Category::ALL[mix.sample(&mut rng)], 0)
         };
         let (outcome, body) = conn.send(&category.request(user, todo, &mut rng)).await;
         tally.record(category, outcome);

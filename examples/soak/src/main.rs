@@ -3,8 +3,8 @@
 //! HMAC key as base64 (the tool signs the expired tokens with it).
 //!
 //! Output: the Markdown table, then `key=value` lines for scripts
-//! (`requests`, `server_errors`, `shed_503`, `timeouts`, `unexpected`,
-//! `final_check`). The exit status is 0 when the run happened, whatever its
+//! (`requests`, `elapsed_secs`, `requests_per_sec`, `server_errors`,
+//! `shed_503`, `closed`, `timeouts`, `unexpected`, `final_check`). The exit status is 0 when the run happened, whatever its
 //! results; 2 when it could not start.
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
