@@ -88,7 +88,7 @@ check /jwt/hs256 "Authorization: Bearer ${HS256}x" 401
 to_ms() { awk -v v="$1" 'BEGIN {
   n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
   if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-  printf "%.2f", n }'; }
+  printf "%.2f\n", n }'; }
 
 # run NAME PATH CONNS [HEADER]: wrk with one thread (the other core is the
 # server's), results into $TMP/NAME.{rps,p50,p99,non2xx}.
@@ -98,7 +98,8 @@ run() {
   awk '/^Requests\/sec:/ {print $2}' "$TMP/$name.wrk" >"$TMP/$name.rps"
   to_ms "$(awk '$1 == "50%" {print $2}' "$TMP/$name.wrk")" >"$TMP/$name.p50"
   to_ms "$(awk '$1 == "99%" {print $2}' "$TMP/$name.wrk")" >"$TMP/$name.p99"
-  { awk '/Non-2xx/ {print $NF}' "$TMP/$name.wrk"; echo 0; } | head -n 1 >"$TMP/$name.non2xx"
+  # One awk, no pipe into head: under pipefail a SIGPIPE would end the run.
+  awk '/Non-2xx/ {n = $NF} END {print n + 0}' "$TMP/$name.wrk" >"$TMP/$name.non2xx"
   echo "  $name: $(cat "$TMP/$name.rps") req/s, p99 $(cat "$TMP/$name.p99") ms" >&2
 }
 
@@ -139,7 +140,7 @@ for r in $(seq 1 "$ROUNDS"); do
   wait "$FLOOD_PID" || true
   FLOOD_PID=
   awk '/^Requests\/sec:/ {print $2}' "$TMP/flood.r$r.wrk" >"$TMP/flood.r$r.rps"
-  { awk '/Non-2xx/ {print $NF}' "$TMP/flood.r$r.wrk"; echo 0; } | head -n 1 >"$TMP/flood.r$r.non2xx"
+  awk '/Non-2xx/ {n = $NF} END {print n + 0}' "$TMP/flood.r$r.wrk" >"$TMP/flood.r$r.non2xx"
 done
 FLOOD_RPS=$(median flood rps)
 FLOOD_NON2XX=$(median flood non2xx)
