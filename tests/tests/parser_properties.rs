@@ -13,6 +13,7 @@ use std::task::{Context, Poll, Waker};
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::test::TestRequest;
 use auth_basic::basic::parse_basic;
+use auth_basic::digest::{DigestStrategy, parse_params};
 use auth_basic::file::{FileUser, UsersFile};
 use auth_core::{AuthOutcome, AuthenticationStrategy, StrategyOptions};
 use auth_jwt::{Algorithm, ClaimRules, JwtKey, JwtStrategy, KeySet, SigningKey, verify_jwt};
@@ -71,6 +72,17 @@ fn authenticate(value: HeaderValue) -> Result<AuthOutcome, auth_core::AuthError>
         .to_http_request();
     ready(STRATEGY.authenticate(&req, &StrategyOptions::default()))
 }
+
+/// A Digest strategy over an empty users.yml: no header can authenticate,
+/// so every answer must be "not mine" or a 4xx.
+static DIGEST: LazyLock<(tempfile::TempDir, DigestStrategy)> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.yml");
+    std::fs::write(&file, "users: []\n").unwrap();
+    let store = auth_basic::FileUserStore::load(&file, Default::default()).unwrap();
+    let strategy = DigestStrategy::new("props@example.org", std::sync::Arc::new(store));
+    (dir, strategy)
+});
 
 /// Visible characters and spaces, never control characters (RFC 7617 §2).
 fn credential_text() -> impl Strategy<Value = String> {
@@ -285,5 +297,48 @@ proptest! {
         let path = dir.path().join("users.yml");
         doc.write(&path).unwrap();
         prop_assert_eq!(UsersFile::read(&path).unwrap(), doc);
+    }
+
+    #[test]
+    fn digest_params_never_panic(text in ".{0,300}") {
+        if let Ok(params) = parse_params(&text) {
+            prop_assert!(params.keys().all(|k| !k.is_empty() && k.bytes().all(|b| !b.is_ascii_uppercase())));
+        }
+    }
+
+    #[test]
+    fn digest_params_round_trip_quoted_values(
+        pairs in proptest::collection::btree_map("[a-zA-Z][a-zA-Z0-9_-]{0,10}", "[^\\p{Cc}]{0,30}", 0..6),
+    ) {
+        // Names are case-insensitive: keep one spelling per lower-cased name.
+        let pairs: std::collections::BTreeMap<String, String> =
+            pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let header = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let parsed = parse_params(&header).unwrap();
+        prop_assert_eq!(parsed.len(), pairs.len());
+        for (k, v) in &pairs {
+            prop_assert_eq!(&parsed[k], v);
+        }
+    }
+
+    #[test]
+    fn digest_strategy_is_4xx_or_not_mine(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut value = b"Digest ".to_vec();
+        value.extend_from_slice(&tail);
+        let Ok(value) = HeaderValue::from_bytes(&value) else {
+            return Ok(());
+        };
+        let req = TestRequest::default()
+            .insert_header((AUTHORIZATION, value))
+            .to_http_request();
+        match ready(DIGEST.1.authenticate(&req, &StrategyOptions::default())) {
+            Ok(AuthOutcome::Authenticated(p)) => prop_assert!(false, "authenticated {}", p.id),
+            Ok(_) => {}
+            Err(e) => prop_assert!(e.status().is_client_error(), "{:?} is not a 4xx", e),
+        }
     }
 }
