@@ -11,10 +11,10 @@ use std::sync::{Arc, LazyLock};
 
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::test::TestRequest;
-use auth_core::{AuthOutcome, AuthenticationStrategy, StrategyOptions};
 use auth_basic::digest::{DigestStrategy, parse_params};
 use auth_basic::file::{FileStoreOptions, FileUserStore};
 use auth_basic::password::HashParams;
+use auth_core::{AuthOutcome, AuthenticationStrategy, StrategyOptions};
 use auth_jwt::JwtStrategy;
 use libfuzzer_sys::fuzz_target;
 
@@ -65,7 +65,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(params) = parse_params(text) {
             // Names come out lower-cased and unique.
-            assert!(params.keys().all(|k| k.chars().all(|c| !c.is_ascii_uppercase())));
+            assert!(
+                params
+                    .keys()
+                    .all(|k| k.chars().all(|c| !c.is_ascii_uppercase()))
+            );
         }
     }
 

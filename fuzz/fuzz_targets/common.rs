@@ -15,7 +15,9 @@ pub const SECRET: &[u8] = b"fuzzing-secret-that-is-long-enough-for-hs256";
 
 pub fn key_set() -> KeySet {
     KeySet::new([
-        JwtKey::hmac(SECRET, Algorithm::HS256).unwrap().with_kid("hs"),
+        JwtKey::hmac(SECRET, Algorithm::HS256)
+            .unwrap()
+            .with_kid("hs"),
         JwtKey::from_pem(
             include_bytes!("../../auth-jwt/tests/keys/rsa.pub.pem"),
             Algorithm::RS256,

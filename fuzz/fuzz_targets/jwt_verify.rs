@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
                     &base64_decode(p).unwrap_or_default(),
                 )
             };
-            assert_eq!(token, expected, "verified a token not signed with the secret: {v:?}");
+            assert_eq!(
+                token, expected,
+                "verified a token not signed with the secret: {v:?}"
+            );
         }
     } else {
         let split = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
@@ -57,5 +60,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
 }
