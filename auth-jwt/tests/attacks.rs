@@ -19,13 +19,33 @@ const EC_PUB: &[u8] = include_bytes!("keys/ec.pub.pem");
 const ED_PRIV: &[u8] = include_bytes!("keys/ed.pem");
 const ED_PUB: &[u8] = include_bytes!("keys/ed.pub.pem");
 
-/// RFC 7515 appendix A.1 (also the RFC 7519 §3.1 example).
+/// The payload shared by the RFC 7515 appendix A examples (and RFC 7519
+/// §3.1): `iss` "joe", `exp` 1300819380, `http://example.com/is_root` true.
+const A_PAYLOAD: &str = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+/// A moment before the examples' `exp`.
+const A_BEFORE_EXP: u64 = 1_300_819_000;
+
+/// RFC 7515 appendix A.1, HS256 (also the RFC 7519 §3.1 example).
 const A1_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const A1_JWKS: &str = r#"{"keys":[{"kty":"oct","alg":"HS256","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}]}"#;
 
-fn a1_strategy(clock: Option<u64>) -> JwtStrategy {
+/// RFC 7515 appendix A.2, RS256, with the example's RSA public key.
+const A2_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+const A2_JWKS: &str = r#"{"keys":[{"kty":"RSA","alg":"RS256","e":"AQAB","n":"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ"}]}"#;
+
+/// RFC 7515 appendix A.3, ES256, with the example's P-256 public key.
+const A3_TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+const A3_JWKS: &str = r#"{"keys":[{"kty":"EC","alg":"ES256","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+
+/// RFC 7515 appendix A.5: the unsecured JWS (`{"alg":"none"}`, empty
+/// signature) over the same payload.
+const A5_TOKEN: &str = "eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.";
+
+/// A strategy over one example key set, mapping `iss` to the user id, with
+/// the clock at `clock` (or the real clock).
+fn example_strategy(jwks: &str, clock: Option<u64>) -> JwtStrategy {
     let mut b = JwtStrategy::builder()
-        .key_set(KeySet::from_jwks_json(A1_JWKS).unwrap())
+        .key_set(KeySet::from_jwks_json(jwks).unwrap())
         .username_claim("iss");
     if let Some(t) = clock {
         b = b.clock(move || t);
@@ -33,21 +53,24 @@ fn a1_strategy(clock: Option<u64>) -> JwtStrategy {
     b.build().unwrap()
 }
 
-#[actix_web::test]
-async fn rfc7515_a1_verifies_with_clock_override() {
-    let s = a1_strategy(Some(1_300_819_000));
-    let v = s.verify_token(A1_TOKEN).await.unwrap();
-    assert_eq!(v.claims["iss"], "joe");
-    assert_eq!(v.claims["http://example.com/is_root"], true);
-    let p = s.authenticate_token(A1_TOKEN).await.unwrap();
-    assert_eq!(p.id, "joe");
+fn a1_strategy(clock: Option<u64>) -> JwtStrategy {
+    example_strategy(A1_JWKS, clock)
 }
 
-#[actix_web::test]
-async fn rfc7515_a1_is_expired_today() {
-    let app = app(a1_strategy(None)).await;
+/// An appendix A example verifies before its `exp` (claims and profile as
+/// published), and is expired today, on the wire.
+async fn assert_example_verdicts(token: &str, jwks: &str) {
+    assert!(token.contains(A_PAYLOAD));
+    let s = example_strategy(jwks, Some(A_BEFORE_EXP));
+    let v = s.verify_token(token).await.unwrap();
+    assert_eq!(v.claims["iss"], "joe");
+    assert_eq!(v.claims["exp"], 1_300_819_380);
+    assert_eq!(v.claims["http://example.com/is_root"], true);
+    assert_eq!(s.authenticate_token(token).await.unwrap().id, "joe");
+
+    let app = app(example_strategy(jwks, None)).await;
     let (status, challenges, body) =
-        call(&app, "/whoami", &[("authorization", &bearer(A1_TOKEN))]).await;
+        call(&app, "/whoami", &[("authorization", &bearer(token))]).await;
     assert_eq!(status, 401);
     assert_eq!(
         challenges,
@@ -57,6 +80,79 @@ async fn rfc7515_a1_is_expired_today() {
         ]
     );
     assert_eq!(body["error"]["code"], "TOKEN_EXPIRED");
+}
+
+#[actix_web::test]
+async fn rfc7515_a1_hs256_verdicts() {
+    assert_example_verdicts(A1_TOKEN, A1_JWKS).await;
+}
+
+#[actix_web::test]
+async fn rfc7515_a2_rs256_verdicts() {
+    assert_example_verdicts(A2_TOKEN, A2_JWKS).await;
+}
+
+#[actix_web::test]
+async fn rfc7515_a3_es256_verdicts() {
+    assert_example_verdicts(A3_TOKEN, A3_JWKS).await;
+}
+
+/// The examples' signatures are bound to their keys: swapping keys or one
+/// signature bit fails even with the clock before `exp`.
+#[actix_web::test]
+async fn rfc7515_examples_fail_with_the_wrong_key_or_a_flipped_bit() {
+    for (token, other) in [
+        (A2_TOKEN, A3_JWKS),
+        (A3_TOKEN, A2_JWKS),
+        (A1_TOKEN, A2_JWKS),
+    ] {
+        let s = example_strategy(other, Some(A_BEFORE_EXP));
+        assert!(s.verify_token(token).await.is_err());
+    }
+    for (token, jwks) in [(A2_TOKEN, A2_JWKS), (A3_TOKEN, A3_JWKS)] {
+        let mut bytes = token.as_bytes().to_vec();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(bytes).unwrap();
+        let s = example_strategy(jwks, Some(A_BEFORE_EXP));
+        assert_eq!(
+            s.verify_token(&flipped).await.unwrap_err(),
+            VerifyError::Signature
+        );
+    }
+}
+
+/// A.4 is ES512 over P-521, which this library does not offer (jsonwebtoken
+/// has no ES512): a P-521 JWK is refused when loaded, naming the key and the
+/// reason, and a token claiming ES512 never verifies against the keys we do
+/// load.
+#[actix_web::test]
+async fn rfc7515_a4_es512_is_refused_cleanly() {
+    let p521 = r#"{"keys":[{"kty":"EC","kid":"p521","crv":"P-521","x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk","y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"}]}"#;
+    let err = KeySet::from_jwks_json(p521).unwrap_err();
+    assert_eq!(err.to_string(), "key 'p521': unsupported curve");
+    let es512 = format!("eyJhbGciOiJFUzUxMiJ9.{A_PAYLOAD}.AAAA");
+    let s = example_strategy(A3_JWKS, Some(A_BEFORE_EXP));
+    assert!(s.verify_token(&es512).await.is_err());
+}
+
+/// A.5, the unsecured JWS, is refused whatever the clock and key set.
+#[actix_web::test]
+async fn rfc7515_a5_unsecured_is_refused() {
+    for jwks in [A1_JWKS, A2_JWKS, A3_JWKS] {
+        let s = example_strategy(jwks, Some(A_BEFORE_EXP));
+        assert!(s.verify_token(A5_TOKEN).await.is_err());
+    }
+    let app = app(a1_strategy(Some(A_BEFORE_EXP))).await;
+    let (status, challenges, body) =
+        call(&app, "/whoami", &[("authorization", &bearer(A5_TOKEN))]).await;
+    assert_eq!(status, 401);
+    assert_eq!(challenges.len(), 1);
+    assert!(
+        challenges[0].starts_with(r#"Bearer realm="api", error="invalid_token""#),
+        "{challenges:?}"
+    );
+    assert_eq!(body["error"]["statusCode"], 401);
 }
 
 #[actix_web::test]
