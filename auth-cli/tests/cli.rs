@@ -1,8 +1,10 @@
 //! Runs the built `auth-cli` binary: exit codes, stdout, stderr.
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -13,20 +15,7 @@ const SECRET: &str = "a-cli-test-secret-that-is-long-enough-for-hs256";
 const OTHER: &str = "another-cli-test-secret-long-enough-for-hs256!";
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-cli"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("auth-cli runs");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(input) = stdin {
-        pipe.write_all(input).unwrap();
-    }
-    // Closing stdin tells the tool the input is complete.
-    drop(pipe);
-    child.wait_with_output().unwrap()
+    common::run_cli(args, stdin.unwrap_or_default())
 }
 
 fn stdout(o: &Output) -> String {

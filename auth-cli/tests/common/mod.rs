@@ -1,0 +1,23 @@
+//! Runs the real `auth-cli` binary.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `auth-cli ARGS` with `stdin` as its standard input (closed after it).
+pub(crate) fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-cli"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("auth-cli runs");
+    // A command that fails before reading its input (e.g. the user already
+    // exists) may exit first: the pipe is then closed, which is not an error
+    // of the test. Dropping the pipe tells the tool the input is complete.
+    match child.stdin.take().unwrap().write_all(stdin) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        result => result.unwrap(),
+    }
+    child.wait_with_output().unwrap()
+}
