@@ -16,32 +16,18 @@ use auth_basic::basic::parse_basic;
 use auth_basic::digest::{DigestStrategy, parse_params};
 use auth_basic::file::{FileUser, UsersFile};
 use auth_core::{AuthOutcome, AuthenticationStrategy, StrategyOptions};
-use auth_jwt::{Algorithm, ClaimRules, JwtKey, JwtStrategy, KeySet, SigningKey, verify_jwt};
+use auth_jwt::{Algorithm, ClaimRules, JwtStrategy, KeySet, SigningKey, verify_jwt};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 
 const SECRET: &[u8] = b"property-test-secret-long-enough-for-hs256";
 
+#[path = "../../auth-jwt/tests/keys/fixed_key_set.rs"]
+mod fixed_key_set;
+
 fn key_set() -> KeySet {
-    KeySet::new([
-        JwtKey::hmac(SECRET, Algorithm::HS256)
-            .unwrap()
-            .with_kid("hs"),
-        JwtKey::from_pem(
-            include_bytes!("../../auth-jwt/tests/keys/rsa.pub.pem"),
-            Algorithm::RS256,
-        )
-        .unwrap()
-        .with_kid("rs"),
-        JwtKey::from_pem(
-            include_bytes!("../../auth-jwt/tests/keys/ec.pub.pem"),
-            Algorithm::ES256,
-        )
-        .unwrap()
-        .with_kid("es"),
-    ])
-    .unwrap()
+    fixed_key_set::fixed_key_set(SECRET)
 }
 
 static KEYS: LazyLock<KeySet> = LazyLock::new(key_set);
