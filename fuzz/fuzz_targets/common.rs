@@ -7,37 +7,17 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use auth_jwt::{Algorithm, JwtKey, KeySet};
+use auth_jwt::KeySet;
 
 /// The HS256 secret of the fixed key set; targets sign with it so that the
 /// claim checks behind the signature are reached, not only the parser.
 pub const SECRET: &[u8] = b"fuzzing-secret-that-is-long-enough-for-hs256";
 
+#[path = "../../auth-jwt/tests/keys/fixed_key_set.rs"]
+mod fixed_key_set;
+
 pub fn key_set() -> KeySet {
-    KeySet::new([
-        JwtKey::hmac(SECRET, Algorithm::HS256)
-            .unwrap()
-            .with_kid("hs"),
-        JwtKey::from_pem(
-            include_bytes!("../../auth-jwt/tests/keys/rsa.pub.pem"),
-            Algorithm::RS256,
-        )
-        .unwrap()
-        .with_kid("rs"),
-        JwtKey::from_pem(
-            include_bytes!("../../auth-jwt/tests/keys/ec.pub.pem"),
-            Algorithm::ES256,
-        )
-        .unwrap()
-        .with_kid("es"),
-        JwtKey::from_pem(
-            include_bytes!("../../auth-jwt/tests/keys/ed.pub.pem"),
-            Algorithm::EdDSA,
-        )
-        .unwrap()
-        .with_kid("ed"),
-    ])
-    .unwrap()
+    fixed_key_set::fixed_key_set(SECRET)
 }
 
 /// HS256-signs `header.payload` (both taken as given, base64url-encoded
