@@ -99,6 +99,7 @@ mod error;
 mod extract;
 mod middleware;
 mod policy;
+mod probe;
 mod profile;
 mod registry;
 mod render;
@@ -182,13 +183,14 @@ pub fn handler_policy(handler: &str) -> Option<&'static AuthPolicy> {
 /// Support for the code `#[authenticate]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::probe::{ArgProbe, OptionalProfileArg, OtherArg};
     pub use actix_web::web::Payload;
-    pub use actix_web::{HttpRequest, HttpResponse};
+    pub use actix_web::{HttpRequest, HttpResponse, Responder};
     pub use inventory;
     pub use serde_json;
     pub use std::sync::LazyLock;
 
-    use actix_web::{FromRequest, Responder};
+    use actix_web::FromRequest;
 
     /// Runs the policy; `Err` is the complete response to send.
     pub async fn guard(req: &HttpRequest, policy: &crate::AuthPolicy) -> Result<(), HttpResponse> {
@@ -205,6 +207,48 @@ pub mod __private {
         T::from_request(req, payload)
             .await
             .map_err(|e| HttpResponse::from_error(e.into()))
+    }
+
+    /// What an `#[authenticate]` handler may return: any actix-web
+    /// [`Responder`]. A trait of its own so that the compiler's message
+    /// names the rule, at the handler's return type.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not an actix-web `Responder`, so an `#[authenticate]` handler cannot return it",
+        label = "the return type of an `#[authenticate]` handler must implement `actix_web::Responder`"
+    )]
+    pub trait HandlerReturn {
+        /// The response for `req`.
+        fn into_handler_response(self, req: &HttpRequest) -> HttpResponse;
+    }
+
+    impl<R: Responder> HandlerReturn for R {
+        fn into_handler_response(self, req: &HttpRequest) -> HttpResponse {
+            respond(self, req)
+        }
+    }
+
+    /// What an `#[authenticate]` handler's arguments must be: actix-web
+    /// extractors ([`FromRequest`]), run after authentication.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not an actix-web extractor, so it cannot be an argument of an `#[authenticate]` handler",
+        label = "arguments of an `#[authenticate]` handler must implement `actix_web::FromRequest`"
+    )]
+    pub trait HandlerArg: Sized {
+        /// Extracts the argument after authentication; `Err` is the
+        /// complete response to send.
+        fn extract_arg(
+            req: &HttpRequest,
+            payload: &mut actix_web::dev::Payload,
+        ) -> impl std::future::Future<Output = Result<Self, HttpResponse>>;
+    }
+
+    impl<T: FromRequest> HandlerArg for T {
+        fn extract_arg(
+            req: &HttpRequest,
+            payload: &mut actix_web::dev::Payload,
+        ) -> impl std::future::Future<Output = Result<Self, HttpResponse>> {
+            extract::<T>(req, payload)
+        }
     }
 
     /// Turns the handler's return value into a response.

@@ -45,6 +45,14 @@
 //! (authentication becomes optional), `Authenticated<T>` or
 //! `Option<Authenticated<T>>`. A handler that takes none is still protected.
 //!
+//! The macro reads types as written. A profile argument behind a type alias
+//! (`type MaybeUser = Option<UserProfile>;`) is still recognised: the
+//! generated code asks the compiler which kind of argument each remaining
+//! type is, so an aliased `Option<UserProfile>` makes authentication optional
+//! exactly as the spelt-out type does. Every other argument must be an
+//! actix-web extractor and the return type an actix-web `Responder`; the
+//! compiler reports a type that is not at that type.
+//!
 //! Each annotated handler is recorded so that
 //! `StrategyRegistry::verify_handlers()` can refuse to start an application
 //! whose handlers name an unregistered strategy.
@@ -411,7 +419,18 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
         "::",
         ::core::stringify!(#name)
     ));
-    let policy_expr = build_policy(&args, profile == ProfileArg::Optional);
+    // An argument whose type the tokens do not reveal (a type alias of
+    // `Option<UserProfile>`, say) is classified by the compiler at run time
+    // of the policy's construction; see `auth_core::__private::ArgProbe`.
+    let probes: Vec<&Type> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(pat) if classify(&pat.ty) == ProfileArg::None => Some(&*pat.ty),
+            _ => None,
+        })
+        .collect();
+    let policy_expr = build_policy(&args, profile == ProfileArg::Optional, &probes);
 
     // The policy is built once, on first use, and recorded for the start-up
     // check (`StrategyRegistry::verify_handlers`).
@@ -442,12 +461,23 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
         .collect();
     let extracts = types.iter().zip(&arg_names).map(|(ty, arg)| {
         quote_spanned! {ty.span()=>
-            let #arg = match ::auth_core::__private::extract::<#ty>(&__auth_req, &mut __auth_payload).await {
+            let #arg = match <#ty as ::auth_core::__private::HandlerArg>::extract_arg(&__auth_req, &mut __auth_payload).await {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(response) => return response,
             };
         }
     });
+
+    // The return value becomes a response through `Responder` called by
+    // name at the span of the declared return type, so a type that is not a
+    // `Responder` is reported there, not at the attribute.
+    let output_span = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => sig.ident.span(),
+    };
+    let respond = quote_spanned! {output_span=>
+        ::auth_core::__private::HandlerReturn::into_handler_response(__auth_value, &__auth_req)
+    };
 
     Ok(quote! {
         #(#attrs)*
@@ -466,12 +496,13 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
             }
             let mut __auth_payload = __auth_payload.into_inner();
             #(#extracts)*
-            ::auth_core::__private::respond(#name(#(#arg_names),*).await, &__auth_req)
+            let __auth_value = #name(#(#arg_names),*).await;
+            #respond
         }
     })
 }
 
-fn build_policy(args: &Args, optional: bool) -> TokenStream2 {
+fn build_policy(args: &Args, optional: bool, probes: &[&Type]) -> TokenStream2 {
     if args.skip.is_some() {
         return quote!(::auth_core::AuthPolicy::skip());
     }
@@ -499,7 +530,14 @@ fn build_policy(args: &Args, optional: bool) -> TokenStream2 {
         ::auth_core::AuthPolicy::new()
             #(#strategies)*
             .fail_on_error(#fail)
-            .optional(#optional)
+            .optional(#optional #(|| {
+                #[allow(unused_imports)]
+                use ::auth_core::__private::{OptionalProfileArg as _, OtherArg as _};
+                // The borrow selects the trait (see `ArgProbe`).
+                #[allow(clippy::needless_borrow)]
+                let optional = (&::auth_core::__private::ArgProbe::<#probes>::new()).is_optional_profile();
+                optional
+            })*)
             #(#roles)*
             #(#scopes)*
             #(#principal)*
