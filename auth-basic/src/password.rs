@@ -11,6 +11,8 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -262,6 +264,12 @@ pub struct HasherConfig {
     /// Hashes allowed to wait for a thread; one more is shed with 503.
     /// Default: 4 × threads.
     pub queue: usize,
+    /// Hashes one client may have running or waiting at once (its share of
+    /// `threads + queue`); one more from the same client is refused at once
+    /// with 429 + `Retry-After`. Default: 2. Work not attributed to a client
+    /// ([`PasswordHasher::verify`], [`PasswordHasher::hash`]) is bound by the
+    /// queue only. Values below 1 are read as 1.
+    pub per_client: usize,
     /// The `Retry-After` sent when a request is shed. Default: 1 s.
     pub retry_after: Duration,
 }
@@ -275,6 +283,7 @@ impl Default for HasherConfig {
             params: HashParams::default(),
             threads,
             queue: threads * 4,
+            per_client: 2,
             retry_after: Duration::from_secs(1),
         }
     }
@@ -286,13 +295,52 @@ struct Inner {
     tx: SyncSender<Job>,
     params: HashParams,
     retry_after: Duration,
+    per_client: usize,
     dummy: Arc<OnceLock<String>>,
-    verifications: AtomicU64,
+    verifications: Arc<AtomicU64>,
     shed: AtomicU64,
     queued: Arc<AtomicU64>,
+    /// Jobs running or waiting, per client. An entry exists only while its
+    /// count is above zero, so the map never holds more than
+    /// `threads + queue` entries.
+    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One client's claim on the pool, released when the job is done (or dropped
+/// unrun): held by the job itself, so a client that hangs up does not free
+/// its share while its hash still runs.
+struct ClientSlot {
+    client: IpAddr,
+    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// A bounded pool of hashing threads (cheap to clone; clones share the pool).
+///
+/// # Fair shedding
+///
+/// The pool holds `threads + queue` jobs (running or waiting); past that a
+/// request is shed with 503 + `Retry-After`. Work done for a client
+/// ([`verify_for`](Self::verify_for), [`run_for`](Self::run_for), which
+/// [`BasicStrategy`](crate::BasicStrategy) uses with the client address the
+/// [`BruteForceGuard`](crate::BruteForceGuard) sees) is also bounded per
+/// client: one client holds at most [`HasherConfig::per_client`] of those
+/// places, and one more of its requests is refused at once with 429 +
+/// `Retry-After`, which the guard counts as a failure of that client. So a
+/// client flooding wrong passwords over many connections occupies two places,
+/// reaches the guard's limit within its first burst, and the rest of the pool
+/// stays free for everyone else.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -305,6 +353,8 @@ struct Inner {
 /// assert!(hasher.verify("s3cret", Some(&phc)).await.unwrap().is_match());
 /// // An unknown user: verified against the dummy hash, never a match.
 /// assert!(!hasher.verify("s3cret", None).await.unwrap().is_match());
+/// // Counters: verifications that ran, requests shed.
+/// assert_eq!((hasher.verifications(), hasher.shed()), (2, 0));
 /// # }
 /// ```
 #[derive(Clone)]
@@ -316,6 +366,7 @@ impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasswordHasher")
             .field("params", &self.inner.params)
+            .field("per_client", &self.inner.per_client)
             .finish_non_exhaustive()
     }
 }
@@ -343,10 +394,12 @@ impl PasswordHasher {
                 tx,
                 params: config.params,
                 retry_after: config.retry_after,
+                per_client: config.per_client.max(1),
                 dummy: Arc::new(OnceLock::new()),
-                verifications: AtomicU64::new(0),
+                verifications: Arc::new(AtomicU64::new(0)),
                 shed: AtomicU64::new(0),
                 queued: Arc::new(AtomicU64::new(0)),
+                in_flight: Arc::new(Mutex::new(HashMap::new())),
             }),
         }
     }
@@ -356,11 +409,19 @@ impl PasswordHasher {
         self.inner.params
     }
 
-    /// How many verifications have run (including dummy ones). Lets tests and
-    /// metrics see that an unknown user costs one verification, like a wrong
-    /// password.
+    /// How many password verifications have run on the pool (including
+    /// those against the dummy hash for unknown users). A shed request is not
+    /// counted here but in [`shed`](Self::shed). Lets tests and metrics see
+    /// that an unknown user costs one verification, like a wrong password.
     pub fn verifications(&self) -> u64 {
         self.inner.verifications.load(Ordering::Relaxed)
+    }
+
+    /// How many requests (verifications, hashes, other jobs) were refused
+    /// without running: the pool was full (503) or the client had its share
+    /// in flight already (429).
+    pub fn shed(&self) -> u64 {
+        self.inner.shed.load(Ordering::Relaxed)
     }
 
     /// How many jobs wait in the queue for a thread right now.
@@ -368,9 +429,15 @@ impl PasswordHasher {
         self.inner.queued.load(Ordering::SeqCst)
     }
 
-    /// How many requests were shed because the queue was full.
-    pub fn shed_count(&self) -> u64 {
-        self.inner.shed.load(Ordering::Relaxed)
+    /// How many jobs (running or waiting) `client` has on the pool right now.
+    pub fn in_flight(&self, client: IpAddr) -> usize {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&client)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Runs other CPU-heavy work (e.g. computing Digest HA1 values) on the
@@ -379,14 +446,53 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
+        self.run_for(None, f).await
+    }
+
+    /// [`run`](Self::run) on behalf of `client`, within its share of the pool
+    /// (see [fair shedding](Self#fair-shedding)): when the client already
+    /// has [`HasherConfig::per_client`] jobs running or waiting, the answer is
+    /// [`AuthError::TooManyRequests`] (429) at once. `None` is work for
+    /// nobody in particular (bounded by the queue only).
+    pub async fn run_for<T: Send + 'static>(
+        &self,
+        client: Option<IpAddr>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let slot = match client {
+            Some(client) => {
+                let mut map = self
+                    .inner
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let n = map.entry(client).or_insert(0);
+                if *n >= self.inner.per_client {
+                    drop(map);
+                    self.inner.shed.fetch_add(1, Ordering::Relaxed);
+                    return Err(AuthError::too_many_requests(self.inner.retry_after));
+                }
+                *n += 1;
+                Some(ClientSlot {
+                    client,
+                    in_flight: Arc::clone(&self.inner.in_flight),
+                })
+            }
+            None => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let queued = Arc::clone(&self.inner.queued);
         // Counted before sending so the worker's decrement can never come first.
         queued.fetch_add(1, Ordering::SeqCst);
         let job: Job = Box::new(move || {
             queued.fetch_sub(1, Ordering::SeqCst);
-            let _ = tx.send(f());
+            let out = f();
+            // The client's place is free once the work is done, not when its
+            // request is answered.
+            drop(slot);
+            let _ = tx.send(out);
         });
+        // A refused job is dropped here, and its slot with it.
         match self.inner.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -423,12 +529,25 @@ impl PasswordHasher {
         password: &str,
         stored: Option<&str>,
     ) -> Result<Verification, AuthError> {
+        self.verify_for(None, password, stored).await
+    }
+
+    /// [`verify`](Self::verify) on behalf of `client`, within its share of
+    /// the pool (see [`run_for`](Self::run_for)).
+    pub async fn verify_for(
+        &self,
+        client: Option<IpAddr>,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<Verification, AuthError> {
         let params = self.inner.params;
         let password = password.to_owned();
         let stored = stored.map(str::to_owned);
         let dummy = Arc::clone(&self.inner.dummy);
-        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
-        self.run(move || {
+        let verifications = Arc::clone(&self.inner.verifications);
+        self.run_for(client, move || {
+            // Counted when it runs: a shed request never gets here.
+            verifications.fetch_add(1, Ordering::Relaxed);
             let real = match stored.as_deref() {
                 Some(s) => match verify_password(&params, &password, s) {
                     Ok(v) => return v,
@@ -477,6 +596,7 @@ mod tests {
             params: HashParams::insecure_for_tests(),
             threads,
             queue,
+            per_client: 2,
             retry_after: Duration::from_secs(2),
         })
     }
@@ -625,7 +745,7 @@ mod tests {
             }
             other => panic!("expected 503, got {other:?}"),
         }
-        assert_eq!(hasher.shed_count(), 1);
+        assert_eq!(hasher.shed(), 1);
         release_tx.send(()).unwrap();
         done_rx.recv().unwrap();
         // Once the thread is free again, work is accepted.
