@@ -240,12 +240,13 @@ impl SqlUserStore {
     /// Computes the `userhash` of HA1 rows written before migration 3 (or by
     /// hand without it). Idempotent; touches nothing when every row has one.
     async fn fill_userhashes(&self) -> Result<(), StoreError> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT username, realm, algorithm FROM {p}user_digest WHERE userhash IS NULL",
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let rows =
+            sqlx::query(&self.sql(
+                "SELECT username, realm, algorithm FROM {p}user_digest WHERE userhash IS NULL",
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         for row in rows {
             let username: String = row.try_get("username").map_err(backend)?;
             let realm: String = row.try_get("realm").map_err(backend)?;

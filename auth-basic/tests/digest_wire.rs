@@ -119,7 +119,10 @@ fn answer(
     let cnonce = "0a4f113b";
     let ha1 = h(hash_with, &format!("{user}:{REALM}:{password}"));
     let ha2 = h(hash_with, &format!("GET:{uri}"));
-    let resp = h(hash_with, &format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    let resp = h(
+        hash_with,
+        &format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"),
+    );
     let username = if hashed {
         h(hash_with, &format!("{user}:{REALM}"))
     } else {
@@ -182,12 +185,12 @@ async fn default_challenge_is_sha256_only_whatever_the_request() {
         let mut f = fixture(userhash);
         let app = app!(f.strategy.take().unwrap());
         let first = send(&app, None, "/dir/index.html").await;
-        let nonce = parse_params(first.challenges[0].strip_prefix("Digest ").unwrap()).unwrap()
-            ["nonce"]
-            .clone();
-        let opaque = parse_params(first.challenges[0].strip_prefix("Digest ").unwrap()).unwrap()
-            ["opaque"]
-            .clone();
+        let nonce =
+            parse_params(first.challenges[0].strip_prefix("Digest ").unwrap()).unwrap()["nonce"]
+                .clone();
+        let opaque =
+            parse_params(first.challenges[0].strip_prefix("Digest ").unwrap()).unwrap()["opaque"]
+                .clone();
         let wrong = authorization(
             &first.challenges[0],
             "Mufasa",
@@ -213,14 +216,17 @@ async fn default_challenge_is_sha256_only_whatever_the_request() {
             ("Basic", Some("Basic TXVmYXNhOkNpcmNsZSBvZiBMaWZl".into())),
             ("wrong password", Some(wrong)),
             ("an MD5 answer", Some(md5)),
-            ("an unknown user", Some(authorization(
-                &first.challenges[0],
-                "Scar",
-                "x",
-                3,
-                "/dir/index.html",
-                false,
-            ))),
+            (
+                "an unknown user",
+                Some(authorization(
+                    &first.challenges[0],
+                    "Scar",
+                    "x",
+                    3,
+                    "/dir/index.html",
+                    false,
+                )),
+            ),
         ];
         let mut replies = vec![first];
         for (what, auth) in &shapes {
@@ -244,7 +250,9 @@ async fn default_challenge_is_sha256_only_whatever_the_request() {
         for r in &replies {
             assert_eq!(offered(&r.challenges), ["SHA-256"], "{:?}", r.challenges);
             assert!(
-                r.challenges.iter().all(|c| !c.contains("MD5") && !c.contains("512")),
+                r.challenges
+                    .iter()
+                    .all(|c| !c.contains("MD5") && !c.contains("512")),
                 "{:?}",
                 r.challenges
             );
@@ -261,7 +269,11 @@ async fn opt_in_algorithms_are_offered_strongest_first_and_each_logs_in() {
             &["SHA-512-256", "SHA-256", "MD5"],
         ),
         (
-            |s| s.with_sha512_256().dangerously_allow_md5().with_sha512_256(),
+            |s| {
+                s.with_sha512_256()
+                    .dangerously_allow_md5()
+                    .with_sha512_256()
+            },
             &["SHA-512-256", "SHA-256", "MD5"],
         ),
         (|s| s.with_sha512_256(), &["SHA-512-256", "SHA-256"]),
@@ -313,7 +325,11 @@ async fn a_response_with_an_algorithm_not_offered_is_401_with_a_fresh_challenge(
         (|s| s, Some("SHA-256-sess"), "SHA-256"),
         (|s| s, Some("SHA-1"), "SHA-256"),
         (|s| s.with_sha512_256(), Some("md5"), "MD5"),
-        (|s| s.dangerously_allow_md5(), Some("SHA-512-256"), "SHA-512-256"),
+        (
+            |s| s.dangerously_allow_md5(),
+            Some("SHA-512-256"),
+            "SHA-512-256",
+        ),
     ];
     for (build, wire, hash_with) in cases {
         let mut f = fixture(false);
@@ -340,7 +356,10 @@ async fn a_response_with_an_algorithm_not_offered_is_401_with_a_fresh_challenge(
         );
         let r = send(&app, Some(&auth), "/dir/index.html").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{wire:?}");
-        assert_eq!(r.body["error"]["code"], "DIGEST_ALGORITHM_NOT_OFFERED", "{wire:?}");
+        assert_eq!(
+            r.body["error"]["code"], "DIGEST_ALGORITHM_NOT_OFFERED",
+            "{wire:?}"
+        );
         assert_eq!(offered(&r.challenges), on_offer, "{wire:?}");
         let fresh = parse_params(r.challenges[0].strip_prefix("Digest ").unwrap()).unwrap();
         assert_ne!(fresh["nonce"], params["nonce"], "{wire:?}");
@@ -516,4 +535,216 @@ async fn userhash_hides_the_username() {
     assert!(!auth.contains("Mufasa"));
     let ok = send(&app, Some(&auth), "/dir/index.html").await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+}
+
+/// `userhash` with the SQL store, SQLite and PostgreSQL (issue 11.8).
+mod sql {
+    use super::*;
+    use auth_basic::{NewUser, SqlStoreOptions, SqlUserStore, UserStore};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The PostgreSQL URL, or `None` (with a message) outside CI. In CI a
+    /// missing URL is a failure, so the PostgreSQL path is never skipped
+    /// silently.
+    fn postgres_url() -> Option<String> {
+        match std::env::var("AUTH_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("CI=true but AUTH_TEST_POSTGRES_URL is not set: source .ci/services.sh")
+            }
+            _ => {
+                eprintln!("skipping PostgreSQL test: AUTH_TEST_POSTGRES_URL is not set");
+                None
+            }
+        }
+    }
+
+    async fn postgres(test: &str) -> Option<(SqlUserStore, String)> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let url = postgres_url()?;
+        let prefix = format!(
+            "t{}_{}_{}_",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            test
+        );
+        let options = SqlStoreOptions {
+            table_prefix: prefix.clone(),
+            max_connections: 2,
+            ..SqlStoreOptions::default()
+        };
+        Some((
+            SqlUserStore::connect_with(&url, options).await.unwrap(),
+            prefix,
+        ))
+    }
+
+    async fn sqlite(dir: &tempfile::TempDir) -> SqlUserStore {
+        SqlUserStore::sqlite(dir.path().join("users.db"))
+            .await
+            .unwrap()
+    }
+
+    async fn add(store: &SqlUserStore, user: &str, password: &str, roles: &[&str]) {
+        store
+            .create_user(
+                NewUser::new(user, "$argon2id$unused-here").with_roles(roles.iter().copied()),
+            )
+            .await
+            .unwrap();
+        for alg in ["SHA-512-256", "SHA-256", "MD5"] {
+            let ha1 = h(alg, &format!("{user}:{REALM}:{password}"));
+            store.set_digest_ha1(user, REALM, alg, &ha1).await.unwrap();
+        }
+    }
+
+    async fn login_by_userhash(store: SqlUserStore) {
+        add(&store, "Mufasa", "Circle of Life", &["king"]).await;
+        add(&store, "Nala", "pride rock", &[]).await;
+        let strategy = DigestStrategy::new(REALM, Arc::new(store.clone()))
+            .with_userhash(true)
+            .with_sha512_256();
+        let app = app!(strategy);
+        let r = send(&app, None, "/dir/index.html").await;
+        assert_eq!(offered(&r.challenges), ["SHA-512-256", "SHA-256"]);
+        let mut nc = 0;
+        for challenge in &r.challenges {
+            assert!(challenge.contains("userhash=true"), "{challenge}");
+            for (user, password, body) in [
+                ("Mufasa", "Circle of Life", "Mufasa:king"),
+                ("Nala", "pride rock", "Nala:"),
+            ] {
+                nc += 1;
+                let auth = authorization(challenge, user, password, nc, "/dir/index.html", true);
+                assert!(!auth.contains(user), "{auth}");
+                let req = at::TestRequest::get()
+                    .uri("/dir/index.html")
+                    .insert_header(("Authorization", auth))
+                    .to_request();
+                let resp = at::call_service(&app, req).await;
+                assert_eq!(resp.status(), StatusCode::OK, "{user} {challenge}");
+                assert_eq!(at::read_body(resp).await, body.as_bytes());
+            }
+            // The userhash of a user who does not exist, and a right password
+            // under another user's hash, are 401.
+            nc += 1;
+            let scar = authorization(challenge, "Scar", "x", nc, "/dir/index.html", true);
+            assert_eq!(
+                send(&app, Some(&scar), "/dir/index.html").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+            nc += 1;
+            let swapped = authorization(
+                challenge,
+                "Nala",
+                "Circle of Life",
+                nc,
+                "/dir/index.html",
+                true,
+            );
+            assert_eq!(
+                send(&app, Some(&swapped), "/dir/index.html").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        // A password change drops the HA1 rows, and their userhash with them.
+        store
+            .update_password_hash("Mufasa", "$argon2id$another")
+            .await
+            .unwrap();
+        let r = send(&app, None, "/dir/index.html").await;
+        let auth = authorization(
+            &r.challenges[1],
+            "Mufasa",
+            "Circle of Life",
+            1,
+            "/dir/index.html",
+            true,
+        );
+        assert_eq!(
+            send(&app, Some(&auth), "/dir/index.html").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    /// HA1 rows written before the userhash column existed get their hash
+    /// from `migrate`.
+    async fn migrate_fills_in_older_rows(store: SqlUserStore, prefix: &str) {
+        store
+            .create_user(NewUser::new("Mufasa", "$argon2id$unused-here"))
+            .await
+            .unwrap();
+        let ha1 = h("SHA-256", &format!("Mufasa:{REALM}:Circle of Life"));
+        sqlx::query(&format!(
+            "INSERT INTO {prefix}user_digest (username, realm, algorithm, ha1) VALUES ($1, $2, $3, $4)"
+        ))
+        .bind("Mufasa")
+        .bind(REALM)
+        .bind("SHA-256")
+        .bind(&ha1)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let hashed = h("SHA-256", &format!("Mufasa:{REALM}"));
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed, REALM, "SHA-256")
+                .await
+                .unwrap(),
+            None
+        );
+        store.migrate().await.unwrap();
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed.to_uppercase(), REALM, "sha-256")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("Mufasa")
+        );
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed, "other realm", "SHA-256")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed, REALM, "MD5")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[actix_web::test]
+    async fn userhash_logs_in_with_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        login_by_userhash(sqlite(&dir).await).await;
+    }
+
+    #[actix_web::test]
+    async fn userhash_logs_in_with_postgres() {
+        let Some((store, _)) = postgres("uh").await else {
+            return;
+        };
+        login_by_userhash(store.clone()).await;
+        store.drop_tables().await.unwrap();
+    }
+
+    #[actix_web::test]
+    async fn migrate_computes_the_userhash_of_older_rows_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        migrate_fills_in_older_rows(sqlite(&dir).await, "").await;
+    }
+
+    #[actix_web::test]
+    async fn migrate_computes_the_userhash_of_older_rows_postgres() {
+        let Some((store, prefix)) = postgres("uhm").await else {
+            return;
+        };
+        migrate_fills_in_older_rows(store.clone(), &prefix).await;
+        store.drop_tables().await.unwrap();
+    }
 }
