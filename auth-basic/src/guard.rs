@@ -735,4 +735,38 @@ mod tests {
         }
         assert_eq!(store.len(), 2);
     }
+
+    #[tokio::test]
+    async fn a_429_from_the_hashing_pool_counts_against_the_client_only() {
+        let clock = ManualClock::new(0);
+        let g = guard(&clock, &[]);
+        // Client limit 5, user limit 3: five refusals for one username lock
+        // the client out, not the username.
+        for _ in 0..5 {
+            let attempt = g
+                .check_addr(ip("198.51.100.66"), Some("ada"))
+                .await
+                .unwrap();
+            assert_eq!(attempt.client(), ip("198.51.100.66"));
+            let shed: Result<(), AuthError> =
+                Err(AuthError::too_many_requests(Duration::from_secs(1)));
+            attempt.record(&shed).await;
+        }
+        let err = g
+            .check_addr(ip("198.51.100.66"), Some("other"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status().as_u16(), 429);
+        assert!(g.check_addr(ip("192.0.2.1"), Some("ada")).await.is_ok());
+        // A 503 (pool full for everyone) counts for nobody.
+        for _ in 0..10 {
+            let unavailable: Result<(), AuthError> = Err(AuthError::unavailable("busy"));
+            g.check_addr(ip("192.0.2.2"), Some("bob"))
+                .await
+                .unwrap()
+                .record(&unavailable)
+                .await;
+        }
+        assert!(g.check_addr(ip("192.0.2.2"), Some("bob")).await.is_ok());
+    }
 }

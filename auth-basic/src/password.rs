@@ -751,4 +751,146 @@ mod tests {
         // Once the thread is free again, work is accepted.
         assert!(hasher.hash("later").await.is_ok());
     }
+
+    /// Occupies the only thread of `hasher` until the returned sender is
+    /// used (or dropped).
+    fn occupy(hasher: &PasswordHasher) -> std::sync::mpsc::Sender<()> {
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let blocker: Job = Box::new(move || {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
+        assert!(hasher.inner.tx.try_send(blocker).is_ok());
+        started_rx.recv().unwrap();
+        release_tx
+    }
+
+    fn status(r: &Result<Verification, AuthError>) -> u16 {
+        match r {
+            Ok(_) => 200,
+            Err(e) => e.status().as_u16(),
+        }
+    }
+
+    /// Starts `n` verifications for `client` at once and waits until each
+    /// has been queued or refused.
+    async fn flood(
+        hasher: &PasswordHasher,
+        set: &mut tokio::task::JoinSet<(Option<IpAddr>, Result<Verification, AuthError>)>,
+        client: Option<IpAddr>,
+        n: u64,
+    ) {
+        let settled = hasher.queued() + hasher.shed() + n;
+        for _ in 0..n {
+            let h = hasher.clone();
+            set.spawn(async move { (client, h.verify_for(client, "guess", None).await) });
+        }
+        while hasher.queued() + hasher.shed() < settled {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn verifications_count_hashes_that_ran_and_shed_counts_the_rest() {
+        for (queue, n) in [(2u64, 10u64), (1, 7), (5, 5), (3, 40)] {
+            let hasher = test_hasher(1, queue as usize);
+            let release = occupy(&hasher);
+            let mut set = tokio::task::JoinSet::new();
+            flood(&hasher, &mut set, None, n).await;
+            let ran = n.min(queue);
+            assert_eq!(hasher.shed(), n - ran, "queue {queue}, flood {n}");
+            assert_eq!(hasher.verifications(), 0, "nothing ran yet");
+            release.send(()).unwrap();
+            let mut statuses = Vec::new();
+            while let Some(joined) = set.join_next().await {
+                statuses.push(status(&joined.unwrap().1));
+            }
+            assert_eq!(hasher.verifications(), ran, "queue {queue}, flood {n}");
+            assert_eq!(hasher.shed(), n - ran);
+            assert_eq!(statuses.iter().filter(|&&s| s == 200).count() as u64, ran);
+            assert_eq!(
+                statuses.iter().filter(|&&s| s == 503).count() as u64,
+                n - ran
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_gets_its_share_and_the_rest_is_left_to_others() {
+        let a: Option<IpAddr> = Some("198.51.100.66".parse().unwrap());
+        let b: Option<IpAddr> = Some("203.0.113.7".parse().unwrap());
+        let c: Option<IpAddr> = Some("2001:db8::7".parse().unwrap());
+        let hasher = PasswordHasher::new(HasherConfig {
+            params: HashParams::insecure_for_tests(),
+            threads: 1,
+            queue: 8,
+            per_client: 2,
+            retry_after: Duration::from_secs(3),
+        });
+        let release = occupy(&hasher);
+        let mut set = tokio::task::JoinSet::new();
+        flood(&hasher, &mut set, a, 30).await;
+        assert_eq!(hasher.in_flight(a.unwrap()), 2);
+        assert_eq!(hasher.shed(), 28);
+        // Others still get in: two more clients, and work for nobody.
+        flood(&hasher, &mut set, b, 1).await;
+        flood(&hasher, &mut set, c, 3).await;
+        flood(&hasher, &mut set, None, 2).await;
+        assert_eq!(hasher.shed(), 29);
+        assert_eq!(hasher.queued(), 2 + 1 + 2 + 2);
+        release.send(()).unwrap();
+        let mut by_client = HashMap::<Option<IpAddr>, Vec<u16>>::new();
+        while let Some(joined) = set.join_next().await {
+            let (client, result) = joined.unwrap();
+            if let Err(AuthError::TooManyRequests { retry_after }) = &result {
+                assert_eq!(*retry_after, Duration::from_secs(3));
+            }
+            by_client.entry(client).or_default().push(status(&result));
+        }
+        let count = |client, s| by_client[&client].iter().filter(|&&x| x == s).count();
+        assert_eq!((count(a, 200), count(a, 429)), (2, 28));
+        assert_eq!((count(b, 200), count(b, 429)), (1, 0));
+        assert_eq!((count(c, 200), count(c, 429)), (2, 1));
+        assert_eq!((count(None, 200), count(None, 429)), (2, 0));
+        assert_eq!(hasher.verifications(), 7);
+        // Every place is given back once the work is done.
+        for client in [a, b, c] {
+            assert_eq!(hasher.in_flight(client.unwrap()), 0);
+        }
+        assert!(hasher.inner.in_flight.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_place_is_held_until_the_hash_is_done_and_freed_when_the_pool_sheds() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let hasher = PasswordHasher::new(HasherConfig {
+            params: HashParams::insecure_for_tests(),
+            threads: 1,
+            queue: 1,
+            per_client: 2,
+            retry_after: Duration::from_secs(1),
+        });
+        let release = occupy(&hasher);
+        // The client hangs up while its verification waits: the place stays
+        // taken until the work is done.
+        let h = hasher.clone();
+        let waiting = tokio::spawn(async move { h.verify_for(Some(a), "pw", None).await });
+        while hasher.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(hasher.in_flight(a), 1);
+        // The pool is full (503): the refused request gives its place back.
+        let err = hasher.verify_for(Some(a), "pw", None).await.unwrap_err();
+        assert_eq!(err.status().as_u16(), 503);
+        assert_eq!(hasher.in_flight(a), 1);
+        release.send(()).unwrap();
+        while hasher.in_flight(a) > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(hasher.verifications(), 1);
+        assert_eq!(hasher.shed(), 1);
+    }
 }
