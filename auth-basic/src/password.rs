@@ -6,7 +6,9 @@
 //! them; when the queue is full the request is shed at once with
 //! [`AuthError::Unavailable`] (503 + `Retry-After`) instead of piling up, so a
 //! flood of password guesses costs a fixed amount of memory and CPU and the
-//! async workers stay free for other routes.
+//! async workers stay free for other routes. Each client gets only its share
+//! of the pool ([`HasherConfig::per_client`]); see
+//! [fair shedding](PasswordHasher#fair-shedding).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,5 +1,8 @@
-//! Digest (RFC 7616) over the wire: both challenges in order, SHA-256 and MD5
-//! logins, replayed nonce counts, stale nonces, userhash, bad input.
+//! Digest (RFC 7616) over the wire: SHA-256 only by default, SHA-512-256 and
+//! MD5 on request (strongest first), algorithms not offered refused with a
+//! fresh challenge, replayed nonce counts, stale nonces, userhash (users.yml,
+//! SQLite, PostgreSQL), bad input. The test client computes its responses
+//! with the hash crates directly, not with the crate's helpers.
 
 use std::sync::Arc;
 use std::time::Duration;

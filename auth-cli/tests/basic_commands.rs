@@ -65,7 +65,13 @@ fn users_add_passwd_remove() {
     assert!(text.contains("ada") && text.contains("admin") && text.contains("$argon2id$"));
     assert!(!text.contains("s3cret pass"));
     // Digest HA1 for realm "api": H("ada:api:s3cret pass"), computed
-    // independently with sha256sum and md5sum.
+    // independently with sha256sum, md5sum and `openssl dgst -sha512-256`.
+    assert!(
+        text.contains(
+            "SHA-512-256: 5a5d89342847f8a5962332f927b82baa65e51e2ee9a5da66aa907a5289652347"
+        ),
+        "{text}"
+    );
     assert!(
         text.contains("SHA-256: f82dda1c4a4a9477351b473b0fee8b602617f26f7d300cf4f0761a41106624e4"),
         "{text}"
