@@ -820,9 +820,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_gets_its_share_and_the_rest_is_left_to_others() {
-        let a: Option<IpAddr> = Some("198.51.100.66".parse().unwrap());
-        let b: Option<IpAddr> = Some("203.0.113.7".parse().unwrap());
-        let c: Option<IpAddr> = Some("2001:db8::7".parse().unwrap());
+        let ip = |s: &str| -> Option<IpAddr> { s.parse().ok() };
+        let (a, b, c) = (ip("198.51.100.66"), ip("203.0.113.7"), ip("2001:db8::7"));
         let hasher = PasswordHasher::new(HasherConfig {
             params: HashParams::insecure_for_tests(),
             threads: 1,
