@@ -108,3 +108,47 @@ fn users_add_passwd_remove() {
         Some(1)
     );
 }
+
+/// `users passwd` with the real binary, then a reload: the old password is
+/// refused at once even though it was in the verification cache (issue 18.2).
+#[test]
+fn a_password_changed_with_users_passwd_is_refused_after_a_reload_even_when_cached() {
+    use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+    use auth_basic::{FileStoreOptions, FileUserStore, PasswordAuthenticator, VerificationCache};
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.yml");
+    let file_arg = file.to_str().unwrap();
+    let mut add = vec!["users", "add", "--file", file_arg, "ada"];
+    add.extend(CHEAP);
+    assert!(run(&add, "first password\n").status.success());
+
+    let store =
+        std::sync::Arc::new(FileUserStore::load(&file, FileStoreOptions::default()).unwrap());
+    let hasher = PasswordHasher::new(HasherConfig {
+        params: HashParams::insecure_for_tests(),
+        ..HasherConfig::default()
+    });
+    let auth = PasswordAuthenticator::from_arc(store.clone(), hasher.clone())
+        .with_cache(VerificationCache::new(std::time::Duration::from_secs(3600)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        auth.verify("ada", "first password").await.unwrap();
+        let ran = hasher.verifications();
+        auth.verify("ada", "first password").await.unwrap();
+        assert_eq!(hasher.verifications(), ran, "served from the cache");
+
+        let mut passwd = vec!["users", "passwd", "--file", file_arg, "ada"];
+        passwd.extend(CHEAP);
+        assert!(run(&passwd, "second password\n").status.success());
+        // Before the reload the running server still has the old users.
+        auth.verify("ada", "first password").await.unwrap();
+        store.reload().unwrap();
+
+        let err = auth.verify("ada", "first password").await.unwrap_err();
+        assert_eq!(err.status().as_u16(), 401);
+        auth.verify("ada", "second password").await.unwrap();
+    });
+}
