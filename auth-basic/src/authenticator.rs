@@ -2,6 +2,7 @@
 //! store-backed [`PasswordAuthenticator`].
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use auth_core::{AuthError, UserProfile};
@@ -57,6 +58,23 @@ pub fn invalid_credentials() -> AuthError {
 pub trait Authenticator: Send + Sync + 'static {
     /// Verifies the credentials.
     async fn authenticate(&self, username: &str, password: &str) -> Result<UserProfile, AuthError>;
+
+    /// Verifies the credentials on behalf of `client` (the address the
+    /// [`BruteForceGuard`](crate::BruteForceGuard) counts), so that work
+    /// shared between clients, such as the hashing pool, can give each
+    /// client only its share. [`BasicStrategy`](crate::BasicStrategy) calls
+    /// this. The default ignores the client and calls
+    /// [`authenticate`](Self::authenticate); [`PasswordAuthenticator`]
+    /// passes it to [`PasswordHasher::verify_for`].
+    async fn authenticate_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<UserProfile, AuthError> {
+        let _ = client;
+        self.authenticate(username, password).await
+    }
 }
 
 #[auth_core::async_trait(?Send)]
@@ -75,6 +93,15 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
     async fn authenticate(&self, username: &str, password: &str) -> Result<UserProfile, AuthError> {
         (**self).authenticate(username, password).await
     }
+
+    async fn authenticate_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<UserProfile, AuthError> {
+        (**self).authenticate_from(client, username, password).await
+    }
 }
 
 /// Verifies passwords against a [`UserStore`] on a [`PasswordHasher`].
@@ -85,7 +112,12 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
 ///   an outdated hash (bcrypt, older argon2 parameters) stores a fresh argon2id
 ///   hash; failures to store it are logged and do not fail the login;
 /// - with [`with_cache`](Self::with_cache), successful verifications are
-///   remembered for a while.
+///   remembered for a while, each bound to the stored hash it was checked
+///   against: the store is read on every request and a changed hash (by
+///   whatever means) misses the cache;
+/// - [`verify_from`](Self::verify_from) / [`authenticate_from`](Authenticator::authenticate_from)
+///   hash within the client's share of the pool
+///   ([`HasherConfig::per_client`](crate::password::HasherConfig::per_client)).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -153,9 +185,11 @@ impl<S: UserStore> PasswordAuthenticator<S> {
         self
     }
 
-    /// Remember successful verifications in `cache` (off by default). Share
-    /// the same cache with the code that changes passwords, or call
-    /// [`VerificationCache::invalidate_user`] there.
+    /// Remember successful verifications in `cache` (off by default). An
+    /// entry only matches while the store still holds the hash it was
+    /// verified against, so a password changed anywhere (this
+    /// authenticator, the store directly, the CLI and a reload) takes effect
+    /// on the next request.
     pub fn with_cache(mut self, cache: VerificationCache) -> Self {
         self.cache = Some(cache);
         self
@@ -176,7 +210,8 @@ impl<S: UserStore> PasswordAuthenticator<S> {
         self.cache.as_ref()
     }
 
-    /// Hashes `new_password`, stores it, and empties the cache for the user.
+    /// Hashes `new_password`, stores it, and drops the user's cache entry
+    /// (which would no longer match the stored hash anyway).
     pub async fn change_password(
         &self,
         username: &str,
@@ -194,38 +229,74 @@ impl<S: UserStore> PasswordAuthenticator<S> {
     }
 
     /// Verifies and returns the stored record (for a login handler that
-    /// needs more than the profile).
+    /// needs more than the profile). Not attributed to a client: a login
+    /// handler should call [`verify_from`](Self::verify_from) with
+    /// [`Attempt::client`](crate::Attempt::client).
     pub async fn verify(&self, username: &str, password: &str) -> Result<UserRecord, AuthError> {
-        if let Some(cache) = &self.cache
-            && let Some(record) = cache.get(username, password)
-        {
-            return Ok(record);
-        }
+        self.verify_from(None, username, password).await
+    }
+
+    /// [`verify`](Self::verify) on behalf of `client`: the hash runs within
+    /// the client's share of the pool, and a client that has its share in
+    /// flight already gets 429 at once.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use auth_basic::{MemoryUserStore, NewUser, PasswordAuthenticator};
+    /// use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+    ///
+    /// let hasher = PasswordHasher::new(HasherConfig {
+    ///     params: HashParams::insecure_for_tests(),
+    ///     ..HasherConfig::default()
+    /// });
+    /// let store = MemoryUserStore::new();
+    /// store.insert(NewUser::new("ada", hasher.hash("pw").await.unwrap()));
+    /// let auth = PasswordAuthenticator::new(store, hasher);
+    /// let client = Some("192.0.2.1".parse().unwrap());
+    /// assert_eq!(auth.verify_from(client, "ada", "pw").await.unwrap().username, "ada");
+    /// # });
+    /// ```
+    pub async fn verify_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<UserRecord, AuthError> {
+        // The store is read on every request, cached or not: a cache entry is
+        // only good for the hash it was verified against (issue 18.2).
         let record = self
             .store
             .find_user(username)
             .await
             .map_err(AuthError::from)?;
+        if let (Some(cache), Some(record)) = (&self.cache, &record)
+            && cache.is_verified(record, password)
+        {
+            return Ok(record.clone());
+        }
         let verification = self
             .hasher
-            .verify(password, record.as_ref().map(|r| r.password_hash.as_str()))
+            .verify_for(
+                client,
+                password,
+                record.as_ref().map(|r| r.password_hash.as_str()),
+            )
             .await?;
-        let (record, needs_rehash) = match (record, verification) {
+        let (mut record, needs_rehash) = match (record, verification) {
             (Some(record), Verification::Match { needs_rehash }) => (record, needs_rehash),
             _ => return Err(invalid_credentials()),
         };
         if needs_rehash && self.rehash {
             match self.hasher.hash(password).await {
-                Ok(fresh) => {
-                    if let Err(e) = self.store.update_password_hash(username, &fresh).await {
-                        tracing::warn!(error = %e, "could not store a rehashed password");
-                    }
-                }
+                Ok(fresh) => match self.store.update_password_hash(username, &fresh).await {
+                    Ok(()) => record.password_hash = fresh,
+                    Err(e) => tracing::warn!(error = %e, "could not store a rehashed password"),
+                },
                 Err(e) => tracing::warn!(error = %e, "could not rehash a password"),
             }
         }
         if let Some(cache) = &self.cache {
-            cache.insert(username, password, record.clone());
+            cache.insert(&record, password);
         }
         Ok(record)
     }
@@ -235,5 +306,16 @@ impl<S: UserStore> PasswordAuthenticator<S> {
 impl<S: UserStore> Authenticator for PasswordAuthenticator<S> {
     async fn authenticate(&self, username: &str, password: &str) -> Result<UserProfile, AuthError> {
         self.verify(username, password).await.map(|r| r.profile())
+    }
+
+    async fn authenticate_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> Result<UserProfile, AuthError> {
+        self.verify_from(client, username, password)
+            .await
+            .map(|r| r.profile())
     }
 }

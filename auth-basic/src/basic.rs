@@ -186,9 +186,15 @@ impl AuthenticationStrategy for BasicStrategy {
             Some(guard) => Some(guard.check(req, Some(&credentials.username)).await?),
             None => None,
         };
+        // The hashing pool gives each client its share; the client is the
+        // one the guard counts (trusted proxies applied), else the peer.
+        let client = match &attempt {
+            Some(attempt) => attempt.client(),
+            None => req.peer_addr().map(|a| a.ip()),
+        };
         let result = self
             .authenticator
-            .authenticate(&credentials.username, &credentials.password)
+            .authenticate_from(client, &credentials.username, &credentials.password)
             .await;
         if let Some(attempt) = attempt {
             attempt.record(&result).await;

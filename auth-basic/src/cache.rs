@@ -1,9 +1,19 @@
 //! An opt-in cache of successful password verifications.
 //!
-//! Keyed by username and a SHA-256 of (a per-process random key, the
-//! password), so the cache never holds a password or an unsalted hash of one.
-//! Entries expire after a TTL and are emptied for a user when that user's
-//! password changes.
+//! An entry is bound to the stored hash it was verified against: it holds
+//! an HMAC (under a per-process random key) of the username, the stored
+//! password hash (the PHC string) and the password, so the cache never holds
+//! a password or an unsalted hash of one. A lookup is given the record just
+//! read from the store, recomputes the HMAC with the store's *current* hash
+//! and compares it in constant time. So whatever changes a password (the
+//! authenticator's [`change_password`](crate::PasswordAuthenticator::change_password),
+//! [`UserStore::update_password_hash`](crate::UserStore::update_password_hash)
+//! called directly, another instance writing the same database, `auth-cli
+//! users passwd` followed by [`FileUserStore::reload`](crate::FileUserStore::reload)),
+//! the old password stops matching on the next request. The cost is one
+//! store read per request, cached or not; what the cache saves is the
+//! password hash, which is the expensive part. Entries also expire after a
+//! TTL.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +28,6 @@ use crate::store::UserRecord;
 
 struct Entry {
     digest: [u8; 32],
-    record: UserRecord,
     expires: Instant,
 }
 
@@ -36,12 +45,13 @@ struct Inner {
 /// use auth_basic::{VerificationCache, UserRecord};
 ///
 /// let cache = VerificationCache::new(Duration::from_secs(60));
-/// let ada = UserRecord::new("1", "ada", "$argon2id$...", vec![]);
-/// cache.insert("ada", "pw", ada.clone());
-/// assert_eq!(cache.get("ada", "pw"), Some(ada));
-/// assert_eq!(cache.get("ada", "other"), None);
-/// cache.invalidate_user("ada");
-/// assert_eq!(cache.get("ada", "pw"), None);
+/// let ada = UserRecord::new("1", "ada", "$argon2id$v=19$...$first", vec![]);
+/// cache.insert(&ada, "pw");
+/// assert!(cache.is_verified(&ada, "pw"));
+/// assert!(!cache.is_verified(&ada, "other"));
+/// // The stored hash changed (by any means): the entry no longer matches.
+/// let changed = UserRecord::new("1", "ada", "$argon2id$v=19$...$second", vec![]);
+/// assert!(!cache.is_verified(&changed, "pw"));
 /// ```
 #[derive(Clone)]
 pub struct VerificationCache {
@@ -77,42 +87,45 @@ impl VerificationCache {
         }
     }
 
-    fn digest(&self, username: &str, password: &str) -> [u8; 32] {
+    /// HMAC(key, username, stored hash, password), each but the last
+    /// length-prefixed so that no two triples give the same input.
+    fn digest(&self, record: &UserRecord, password: &str) -> [u8; 32] {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.inner.key).expect("any key length");
-        mac.update(username.as_bytes());
-        mac.update(&[0]);
+        for part in [&record.username, &record.password_hash] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
         mac.update(password.as_bytes());
         mac.finalize().into_bytes().into()
     }
 
-    /// The cached record, when `password` is the one that last succeeded for
-    /// `username` within the TTL.
-    pub fn get(&self, username: &str, password: &str) -> Option<UserRecord> {
-        self.get_at(username, password, Instant::now())
+    /// Whether `password` succeeded for this user, against exactly this
+    /// stored hash (`record.password_hash`, read from the store for this
+    /// request), within the TTL.
+    pub fn is_verified(&self, record: &UserRecord, password: &str) -> bool {
+        self.is_verified_at(record, password, Instant::now())
     }
 
-    fn get_at(&self, username: &str, password: &str, now: Instant) -> Option<UserRecord> {
-        let digest = self.digest(username, password);
+    fn is_verified_at(&self, record: &UserRecord, password: &str, now: Instant) -> bool {
+        let digest = self.digest(record, password);
         let mut entries = self.inner.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(username)?;
+        let Some(entry) = entries.get(&record.username) else {
+            return false;
+        };
         if entry.expires <= now {
-            entries.remove(username);
-            return None;
+            entries.remove(&record.username);
+            return false;
         }
-        if bool::from(entry.digest.ct_eq(&digest)) {
-            Some(entry.record.clone())
-        } else {
-            None
-        }
+        bool::from(entry.digest.ct_eq(&digest))
     }
 
-    /// Remembers a successful verification.
-    pub fn insert(&self, username: &str, password: &str, record: UserRecord) {
-        let digest = self.digest(username, password);
+    /// Remembers that `password` matched `record.password_hash`.
+    pub fn insert(&self, record: &UserRecord, password: &str) {
+        let digest = self.digest(record, password);
         let now = Instant::now();
         let mut entries = self.inner.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.inner.max_entries && !entries.contains_key(username) {
+        if entries.len() >= self.inner.max_entries && !entries.contains_key(&record.username) {
             entries.retain(|_, e| e.expires > now);
             if entries.len() >= self.inner.max_entries {
                 // Still full of live entries: skip caching rather than grow.
@@ -120,16 +133,16 @@ impl VerificationCache {
             }
         }
         entries.insert(
-            username.to_owned(),
+            record.username.clone(),
             Entry {
                 digest,
-                record,
                 expires: now + self.inner.ttl,
             },
         );
     }
 
-    /// Forgets a user (call on password change, role change, deletion).
+    /// Forgets a user. Not needed for correctness after a password change
+    /// (entries are bound to the stored hash); it frees the entry at once.
     pub fn invalidate_user(&self, username: &str) {
         self.inner
             .entries
@@ -152,26 +165,48 @@ impl VerificationCache {
 mod tests {
     use super::*;
 
+    fn rec(user: &str, hash: &str) -> UserRecord {
+        UserRecord::new(user, user, hash, vec![])
+    }
+
     #[test]
     fn entries_expire() {
         let cache = VerificationCache::new(Duration::from_secs(10));
-        let r = UserRecord::new("1", "ada", "h", vec![]);
-        cache.insert("ada", "pw", r.clone());
+        let r = rec("ada", "h");
+        cache.insert(&r, "pw");
         let now = Instant::now();
-        assert_eq!(cache.get_at("ada", "pw", now), Some(r));
-        assert_eq!(
-            cache.get_at("ada", "pw", now + Duration::from_secs(11)),
-            None
-        );
+        assert!(cache.is_verified_at(&r, "pw", now));
+        assert!(!cache.is_verified_at(&r, "pw", now + Duration::from_secs(11)));
     }
 
     #[test]
     fn capacity_is_bounded() {
         let cache = VerificationCache::with_capacity(Duration::from_secs(10), 2);
         for u in ["a", "b", "c"] {
-            cache.insert(u, "pw", UserRecord::new(u, u, "h", vec![]));
+            cache.insert(&rec(u, "h"), "pw");
         }
-        assert!(cache.get("a", "pw").is_some());
-        assert!(cache.get("c", "pw").is_none());
+        assert!(cache.is_verified(&rec("a", "h"), "pw"));
+        assert!(!cache.is_verified(&rec("c", "h"), "pw"));
+    }
+
+    #[test]
+    fn an_entry_is_bound_to_the_stored_hash() {
+        let cache = VerificationCache::new(Duration::from_secs(10));
+        let first = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAA";
+        cache.insert(&rec("ada", first), "pw");
+        assert!(cache.is_verified(&rec("ada", first), "pw"));
+        // Any other stored hash: a new PHC string, one character changed, a
+        // bcrypt hash, an empty one.
+        for other in [
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$BBBB",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAB",
+            "$2b$04$UOLbnnp8M7k4XdEwKBPVlOTKLwuGlAfHmz2uu/cN3o9RtjM7ezJVq",
+            "",
+        ] {
+            assert!(!cache.is_verified(&rec("ada", other), "pw"), "{other}");
+        }
+        // The boundaries between the parts are unambiguous.
+        cache.insert(&rec("ab", "c"), "pw");
+        assert!(!cache.is_verified(&rec("ab", "cp"), "w"));
     }
 }

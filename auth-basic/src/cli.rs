@@ -82,7 +82,7 @@ fn set_password(
     user.digest.clear();
     if let Some(realm) = realm {
         let entry = user.digest.entry(realm.to_owned()).or_default();
-        for alg in [DigestAlgorithm::Sha256, DigestAlgorithm::Md5] {
+        for alg in DigestAlgorithm::ALL {
             entry.insert(
                 alg.as_str().to_owned(),
                 ha1(alg, &user.userid, realm, password),

@@ -15,44 +15,73 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use rand::RngCore;
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest as _, Sha256, Sha512_256};
 use subtle::ConstantTimeEq;
 
 use crate::guard::{BruteForceGuard, Clock, SystemClock};
 use crate::store::UserStore;
 
-/// A Digest hash algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A Digest hash algorithm (RFC 7616 §3.2 names).
+///
+/// Ordered from the strongest to the weakest; a strategy offers SHA-256
+/// alone unless told otherwise ([`DigestStrategy::with_sha512_256`],
+/// [`DigestStrategy::dangerously_allow_md5`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum DigestAlgorithm {
-    /// SHA-256 (preferred, offered first).
+    /// SHA-512/256 (FIPS 180-4 §6.7, RFC 7616's `SHA-512-256`): opt-in.
+    Sha512_256,
+    /// SHA-256: the default, and the only algorithm offered by default.
     Sha256,
-    /// MD5 (for older clients).
+    /// MD5: broken, for old clients only; opt-in.
     Md5,
 }
 
 impl DigestAlgorithm {
-    /// The name used on the wire and in stores: `"SHA-256"` or `"MD5"`.
+    /// Every algorithm this crate knows, strongest first.
+    pub const ALL: [DigestAlgorithm; 3] = [
+        DigestAlgorithm::Sha512_256,
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Md5,
+    ];
+
+    /// The name used on the wire and in stores: `"SHA-512-256"`,
+    /// `"SHA-256"` or `"MD5"`.
     pub fn as_str(self) -> &'static str {
         match self {
+            DigestAlgorithm::Sha512_256 => "SHA-512-256",
             DigestAlgorithm::Sha256 => "SHA-256",
             DigestAlgorithm::Md5 => "MD5",
         }
     }
 
-    /// Parses a wire name (case-insensitive).
+    /// Parses a wire name (case-insensitive). The `-sess` variants are not
+    /// supported.
+    ///
+    /// ```
+    /// use auth_basic::digest::DigestAlgorithm;
+    /// assert_eq!(DigestAlgorithm::parse("sha-512-256"), Some(DigestAlgorithm::Sha512_256));
+    /// assert_eq!(DigestAlgorithm::parse("SHA-256-sess"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Self> {
-        if name.eq_ignore_ascii_case("SHA-256") {
-            Some(DigestAlgorithm::Sha256)
-        } else if name.eq_ignore_ascii_case("MD5") {
-            Some(DigestAlgorithm::Md5)
-        } else {
-            None
-        }
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(name))
     }
 
     /// `H(data)` as lower-case hex.
+    ///
+    /// ```
+    /// use auth_basic::digest::DigestAlgorithm;
+    /// // FIPS 180-4 example (NIST CSRC): SHA-512/256("abc").
+    /// assert_eq!(
+    ///     DigestAlgorithm::Sha512_256.hex(b"abc"),
+    ///     "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23"
+    /// );
+    /// ```
     pub fn hex(self, data: &[u8]) -> String {
         match self {
+            DigestAlgorithm::Sha512_256 => to_hex(&Sha512_256::digest(data)),
             DigestAlgorithm::Sha256 => to_hex(&Sha256::digest(data)),
             DigestAlgorithm::Md5 => to_hex(&Md5::digest(data)),
         }
@@ -178,10 +207,34 @@ pub fn parse_params(input: &str) -> Result<HashMap<String, String>, &'static str
 
 const NONCE_LEN: usize = 8 + 8 + 16;
 
-/// The Digest strategy (RFC 7616): SHA-256 and MD5 challenges (SHA-256
-/// first), `qop="auth"`, stateless nonces (timestamp + random + HMAC, so any
-/// instance with the same key validates them), `stale=true` for an expired
-/// nonce, nonce-count replay rejected, optional `userhash`.
+/// The Digest strategy (RFC 7616): a SHA-256 challenge by default
+/// (SHA-512-256 and MD5 only when enabled, one challenge per enabled
+/// algorithm, strongest first), `qop="auth"`, stateless nonces (timestamp +
+/// random + HMAC, so any instance with the same key validates them),
+/// `stale=true` for an expired nonce, nonce-count replay rejected, optional
+/// `userhash`.
+///
+/// A response computed with an algorithm that is not enabled (including a
+/// response without `algorithm`, which RFC 7616 §3.3 reads as MD5) is a 401
+/// with code `DIGEST_ALGORITHM_NOT_OFFERED` and fresh challenges, so the
+/// client can answer again with an algorithm on offer.
+///
+/// ```
+/// use std::sync::Arc;
+/// use auth_basic::digest::{DigestAlgorithm, DigestStrategy};
+/// use auth_basic::MemoryUserStore;
+///
+/// let store = Arc::new(MemoryUserStore::new());
+/// let default = DigestStrategy::new("api", store.clone());
+/// assert_eq!(default.algorithms(), [DigestAlgorithm::Sha256]);
+/// let legacy = DigestStrategy::new("api", store)
+///     .dangerously_allow_md5()
+///     .with_sha512_256();
+/// assert_eq!(
+///     legacy.algorithms(),
+///     [DigestAlgorithm::Sha512_256, DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+/// );
+/// ```
 ///
 /// The store must hold HA1 values for the realm ([`UserStore::digest_ha1`]);
 /// the CLI writes them (`users add --realm`), [`crate::SqlUserStore::set_digest_ha1`]
@@ -218,6 +271,10 @@ impl std::fmt::Debug for DigestStrategy {
 /// The 401 code of an expired nonce (answered with `stale=true`).
 pub const STALE_NONCE: &str = "STALE_NONCE";
 
+/// The 401 code of a response computed with an algorithm that is not
+/// offered (answered with fresh challenges).
+pub const ALGORITHM_NOT_OFFERED: &str = "DIGEST_ALGORITHM_NOT_OFFERED";
+
 impl DigestStrategy {
     /// A strategy named `"digest"` for `realm`, with a random nonce key (use
     /// [`with_key`](Self::with_key) to share one between instances).
@@ -233,7 +290,7 @@ impl DigestStrategy {
             key,
             nonce_ttl: Duration::from_secs(300),
             clock: Arc::new(SystemClock),
-            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            algorithms: vec![DigestAlgorithm::Sha256],
             userhash: false,
             guard: None,
             max_tracked_nonces: 100_000,
@@ -269,10 +326,32 @@ impl DigestStrategy {
         self
     }
 
-    /// The algorithms offered, in order (default SHA-256, MD5).
-    pub fn with_algorithms(mut self, algorithms: Vec<DigestAlgorithm>) -> Self {
-        self.algorithms = algorithms;
+    fn enable(mut self, algorithm: DigestAlgorithm) -> Self {
+        if !self.algorithms.contains(&algorithm) {
+            self.algorithms.push(algorithm);
+            // Strongest first (the enum's order), whatever the call order.
+            self.algorithms.sort();
+        }
         self
+    }
+
+    /// Also offers SHA-512-256 (RFC 7616 §3.2), first. The store needs HA1
+    /// values for it (the CLI writes them).
+    pub fn with_sha512_256(self) -> Self {
+        self.enable(DigestAlgorithm::Sha512_256)
+    }
+
+    /// Also offers MD5, last, for clients that know nothing else. MD5 is
+    /// broken and its HA1 values are cheap to attack; enable it only for
+    /// such clients. A response without `algorithm` is read as MD5 (RFC 7616
+    /// §3.3) and is refused unless this is set.
+    pub fn dangerously_allow_md5(self) -> Self {
+        self.enable(DigestAlgorithm::Md5)
+    }
+
+    /// The algorithms offered, strongest first: one challenge each.
+    pub fn algorithms(&self) -> &[DigestAlgorithm] {
+        &self.algorithms
     }
 
     /// Offers `userhash=true` (the client may send `H(username:realm)`).
@@ -382,12 +461,20 @@ impl DigestStrategy {
             .then(|| u64::from_str_radix(nc, 16).ok())
             .flatten()
             .ok_or_else(|| AuthError::invalid_request("Digest 'nc' must be 8 hex digits."))?;
+        // RFC 7616 §3.3: an absent `algorithm` means MD5. An algorithm we do
+        // not offer is a 401 with fresh challenges (not a 400): the request
+        // is well formed, and the client can answer again with one on offer.
         let algorithm = match p.get("algorithm") {
-            None => DigestAlgorithm::Md5, // RFC 7616 §3.3: absent means MD5
-            Some(a) => DigestAlgorithm::parse(a)
-                .filter(|a| self.algorithms.contains(a))
-                .ok_or_else(|| AuthError::invalid_request("Digest algorithm is not supported."))?,
-        };
+            None => Some(DigestAlgorithm::Md5),
+            Some(a) => DigestAlgorithm::parse(a),
+        }
+        .filter(|a| self.algorithms.contains(a))
+        .ok_or_else(|| {
+            AuthError::invalid_credentials(
+                ALGORITHM_NOT_OFFERED,
+                "The Digest algorithm is not offered; answer one of the challenges.",
+            )
+        })?;
         let expected_uri = req
             .uri()
             .path_and_query()
@@ -615,11 +702,49 @@ mod tests {
 
     #[test]
     fn userhash_matches_the_rfc() {
-        // RFC 7616 §3.9.2's example uses SHA-512-256, which is not offered;
-        // check the construction instead.
+        // RFC 7616 §3.9.2's user and realm, SHA-512-256. The expected value
+        // was computed with OpenSSL (Python's `hashlib.new("sha512_256")`)
+        // over the UTF-8 bytes of "Jäsøn Doe:api@example.org". The userhash
+        // printed in the RFC's example (4888694…) is not what that
+        // construction gives with OpenSSL either, so it is not used here.
+        assert_eq!(
+            userhash(
+                DigestAlgorithm::Sha512_256,
+                "J\u{e4}s\u{f8}n Doe",
+                "api@example.org"
+            ),
+            "793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b"
+        );
         assert_eq!(
             userhash(DigestAlgorithm::Md5, "Mufasa", "http-auth@example.org"),
             DigestAlgorithm::Md5.hex(b"Mufasa:http-auth@example.org")
         );
+    }
+
+    #[test]
+    fn sha512_256_is_the_truncated_sha512_variant_not_a_truncated_sha512() {
+        // FIPS 180-4 / NIST CSRC examples: SHA-512/256 of "abc" and of the
+        // two-block message; the first 256 bits of SHA-512 differ.
+        assert_eq!(
+            DigestAlgorithm::Sha512_256.hex(b"abc"),
+            "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23"
+        );
+        assert_eq!(
+            DigestAlgorithm::Sha512_256.hex(
+                b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"
+            ),
+            "3928e184fb8690f840da3988121d31be65cb9d3ef83ee6146feac861e19b563a"
+        );
+        let sha512 = to_hex(&sha2::Sha512::digest(b"abc"));
+        assert_ne!(DigestAlgorithm::Sha512_256.hex(b"abc"), sha512[..64]);
+        for name in ["SHA-512-256", "sha-512-256", "Sha-512-256"] {
+            assert_eq!(
+                DigestAlgorithm::parse(name),
+                Some(DigestAlgorithm::Sha512_256)
+            );
+        }
+        for name in ["SHA-512", "SHA-512/256", "SHA-512-256-sess", "SHA256", ""] {
+            assert_eq!(DigestAlgorithm::parse(name), None, "{name}");
+        }
     }
 }

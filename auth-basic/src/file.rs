@@ -134,6 +134,9 @@ pub struct FileStoreOptions {
 struct Loaded {
     users: HashMap<String, UserRecord>,
     digest: HashMap<(String, String, String), String>,
+    /// (realm, ALGORITHM, userhash) → username, for every user with an HA1
+    /// for that realm and algorithm (only they can log in with Digest).
+    userhash: HashMap<(String, String, String), String>,
 }
 
 /// Users from a users.yml file, held in memory.
@@ -210,6 +213,16 @@ impl FileUserStore {
             };
             for (realm, by_alg) in &user.digest {
                 for (alg, ha1) in by_alg {
+                    if let Some(parsed) = crate::digest::DigestAlgorithm::parse(alg) {
+                        loaded.userhash.insert(
+                            (
+                                realm.clone(),
+                                parsed.as_str().to_owned(),
+                                crate::digest::userhash(parsed, &user.userid, realm),
+                            ),
+                            user.userid.clone(),
+                        );
+                    }
                     loaded.digest.insert(
                         (user.userid.clone(), realm.clone(), alg.to_ascii_uppercase()),
                         ha1.to_ascii_lowercase(),
@@ -273,23 +286,23 @@ impl UserStore for FileUserStore {
             .cloned())
     }
 
+    /// Looked up in a map computed at load from the users' HA1 entries.
     async fn username_by_userhash(
         &self,
         userhash: &str,
         realm: &str,
         algorithm: &str,
     ) -> Result<Option<String>, StoreError> {
-        let Some(alg) = crate::digest::DigestAlgorithm::parse(algorithm) else {
-            return Ok(None);
-        };
-        let wanted = userhash.to_ascii_lowercase();
         Ok(self
             .loaded
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .users
-            .keys()
-            .find(|u| crate::digest::userhash(alg, u, realm) == wanted)
+            .userhash
+            .get(&(
+                realm.to_owned(),
+                algorithm.to_ascii_uppercase(),
+                userhash.to_ascii_lowercase(),
+            ))
             .cloned())
     }
 }

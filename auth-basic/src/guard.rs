@@ -26,7 +26,10 @@
 //!         Ok(attempt) => attempt,
 //!         Err(response) => return response,
 //!     };
-//!     let result = auth.authenticate(&body.username, &body.password).await;
+//!     // The client's address bounds its share of the hashing pool.
+//!     let result = auth
+//!         .authenticate_from(attempt.client(), &body.username, &body.password)
+//!         .await;
 //!     attempt.record(&result).await; // failure counted, success clears the user's count
 //!     match result {
 //!         Ok(profile) => HttpResponse::Ok().json(profile),
@@ -329,11 +332,17 @@ struct GuardInner {
 /// A failure is counted when it is recorded, after the password check. So
 /// attempts that run at the same time all pass the check before any of them
 /// is counted, and a client can exceed the limit by the number of its
-/// attempts in flight at once. The password hasher bounds that number
-/// (threads plus queue; 5 on 2 CPUs by default). The soak test saw 24
-/// failures get through before the first 429 against a limit of 20. Counting
-/// attempts in flight instead would refuse honest clients that send many
-/// requests with Basic credentials in parallel.
+/// attempts in flight at once. The password hasher bounds that number per
+/// client ([`HasherConfig::per_client`](crate::password::HasherConfig::per_client),
+/// 2 by default, when the client's address is passed on as
+/// [`BasicStrategy`](crate::BasicStrategy) does): its further attempts at the
+/// same time are refused with 429 and counted against the client, so a flood
+/// over many connections reaches the limit within its first burst. (Before
+/// this bound, the soak test saw 24 failures get through against a limit of
+/// 20.) Counting attempts in flight as failures instead would refuse honest
+/// clients that send many requests with Basic credentials in parallel; with
+/// the [`VerificationCache`](crate::VerificationCache) such clients do not
+/// hash at all after their first success.
 ///
 /// ```
 /// use auth_basic::{BruteForceGuard, GuardConfig};
@@ -470,6 +479,7 @@ impl BruteForceGuard {
         }
         Ok(Attempt {
             guard: self.clone(),
+            client,
             client_key,
             user_key,
         })
@@ -501,29 +511,58 @@ fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
 #[must_use = "record the outcome, or failures are never counted"]
 pub struct Attempt {
     guard: BruteForceGuard,
+    client: Option<IpAddr>,
     client_key: String,
     user_key: Option<String>,
 }
 
 impl Attempt {
+    /// The client address the guard counts this attempt against: pass it on
+    /// to [`PasswordAuthenticator::verify_from`](crate::PasswordAuthenticator::verify_from)
+    /// (or [`Authenticator::authenticate_from`](crate::Authenticator::authenticate_from))
+    /// so the hashing pool limits this client to its share.
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
+    }
+
     /// Counts a failed attempt against the client and the username.
     pub async fn record_failure(self) {
+        self.record_client_failure_inner().await;
         let inner = &self.guard.inner;
         let now = inner.clock.now_ms();
         let window = inner.config.window.as_millis() as u64;
         let cfg = &inner.config;
-        if let Err(e) = inner
-            .store
-            .record_failure(&self.client_key, now, window, cfg.max_failures_per_client)
-            .await
-        {
-            tracing::warn!(error = %e, "could not record an authentication failure");
-        }
         if let Some(user_key) = &self.user_key
             && let Err(e) = inner
                 .store
                 .record_failure(user_key, now, window, cfg.max_failures_per_user)
                 .await
+        {
+            tracing::warn!(error = %e, "could not record an authentication failure");
+        }
+    }
+
+    /// Counts a failure against the client only: an attempt refused because
+    /// the client already had its share of the hashing pool in flight. No
+    /// password was tried, so the username's count is left alone (a flood
+    /// must not lock its target out faster than guessing would).
+    pub async fn record_client_failure(self) {
+        self.record_client_failure_inner().await;
+    }
+
+    async fn record_client_failure_inner(&self) {
+        let inner = &self.guard.inner;
+        let now = inner.clock.now_ms();
+        let window = inner.config.window.as_millis() as u64;
+        if let Err(e) = inner
+            .store
+            .record_failure(
+                &self.client_key,
+                now,
+                window,
+                inner.config.max_failures_per_client,
+            )
+            .await
         {
             tracing::warn!(error = %e, "could not record an authentication failure");
         }
@@ -541,13 +580,18 @@ impl Attempt {
     }
 
     /// Records by result: wrong credentials (401) and malformed ones (400)
-    /// count as failures; a 503 (backend down, load shed) counts as neither.
+    /// count as failures of the client and the username; a 429 (the client
+    /// had its share of the hashing pool in flight already, see
+    /// [`PasswordHasher`](crate::password::PasswordHasher)) counts as a
+    /// failure of the client; a 503 (backend down, pool full) counts as
+    /// neither.
     pub async fn record<T>(self, result: &Result<T, AuthError>) {
         match result {
             Ok(_) => self.record_success().await,
             Err(AuthError::InvalidCredentials { .. } | AuthError::InvalidRequest { .. }) => {
                 self.record_failure().await
             }
+            Err(AuthError::TooManyRequests { .. }) => self.record_client_failure().await,
             Err(_) => {}
         }
     }
@@ -690,5 +734,39 @@ mod tests {
             store.record_failure(k, 0, 1000, 5).await.unwrap();
         }
         assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_429_from_the_hashing_pool_counts_against_the_client_only() {
+        let clock = ManualClock::new(0);
+        let g = guard(&clock, &[]);
+        // Client limit 5, user limit 3: five refusals for one username lock
+        // the client out, not the username.
+        for _ in 0..5 {
+            let attempt = g
+                .check_addr(ip("198.51.100.66"), Some("ada"))
+                .await
+                .unwrap();
+            assert_eq!(attempt.client(), ip("198.51.100.66"));
+            let shed: Result<(), AuthError> =
+                Err(AuthError::too_many_requests(Duration::from_secs(1)));
+            attempt.record(&shed).await;
+        }
+        let err = g
+            .check_addr(ip("198.51.100.66"), Some("other"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status().as_u16(), 429);
+        assert!(g.check_addr(ip("192.0.2.1"), Some("ada")).await.is_ok());
+        // A 503 (pool full for everyone) counts for nobody.
+        for _ in 0..10 {
+            let unavailable: Result<(), AuthError> = Err(AuthError::unavailable("busy"));
+            g.check_addr(ip("192.0.2.2"), Some("bob"))
+                .await
+                .unwrap()
+                .record(&unavailable)
+                .await;
+        }
+        assert!(g.check_addr(ip("192.0.2.2"), Some("bob")).await.is_ok());
     }
 }

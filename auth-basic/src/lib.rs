@@ -43,9 +43,29 @@
 //!   `Invalid username or password.`, code `INVALID_CREDENTIALS`.
 //! - bcrypt passwords longer than 72 bytes never match (bcrypt would ignore
 //!   the rest).
-//! - Shed hashing requests (queue full) and store outages are 503s and are not
-//!   counted by the brute-force guard; malformed credentials (400) and wrong
-//!   ones (401) are. A 429 is answered before any hashing and is not counted.
+//! - Hashing is shed fairly: one client (the address the brute-force guard
+//!   counts, trusted proxies applied) holds at most
+//!   [`HasherConfig::per_client`](password::HasherConfig::per_client) places
+//!   of the pool (2 by default; the pool has `threads + queue`, 5 on 2 CPUs).
+//!   One more request from it is refused at once with 429 + `Retry-After`
+//!   and counted by the guard as a failure of that client (not of the
+//!   username), so a client flooding wrong passwords over many connections
+//!   reaches the guard's limit within its first burst while other clients
+//!   keep their places and log in. A request shed because the whole pool is
+//!   full, and a store outage, are 503s counted by nobody; malformed
+//!   credentials (400) and wrong ones (401) count against the client and the
+//!   username. The guard's own 429 is answered before any hashing and is not
+//!   counted. Many addresses (a botnet, an IPv6 prefix) are many clients.
+//! - [`PasswordHasher::verifications`](password::PasswordHasher::verifications)
+//!   counts verifications that ran; [`PasswordHasher::shed`](password::PasswordHasher::shed)
+//!   counts requests refused without running (503 or 429).
+//! - The verification cache is bound to the stored hash: an entry holds an
+//!   HMAC of username, stored PHC string and password, the store is read on
+//!   every request (cached or not) and the entry matches only while the
+//!   store's current hash is the one it was verified against (compared in
+//!   constant time). A password changed by any means (the authenticator,
+//!   `update_password_hash`, SQL from elsewhere, `auth-cli users passwd` and
+//!   a reload) is refused from the next request on.
 //! - A successful login clears the username's failure count, not the client
 //!   address's (one valid account must not reset a guessing client).
 //! - Without trusted proxies `X-Forwarded-For` is ignored; with them, the
@@ -58,9 +78,17 @@
 //! - SQL: roles are a JSON array in a text column; the table prefix allows
 //!   several stores (or test runs) in one database; changing a password drops
 //!   that user's stored Digest HA1 values.
-//! - Digest: `qop=auth` only (no `auth-int`); an absent `algorithm` means MD5
-//!   (RFC 7616 §3.3); `stale=true` only when the response was right for the
-//!   expired nonce; nonce counts are tracked in memory per instance.
+//! - Digest: SHA-256 only by default. SHA-512-256 (`with_sha512_256`) and
+//!   MD5 (`dangerously_allow_md5`) are opt-in per strategy; the challenges
+//!   list exactly the enabled algorithms, strongest first. A response with
+//!   an algorithm not enabled (an absent `algorithm` means MD5, RFC 7616
+//!   §3.3) is a 401 `DIGEST_ALGORITHM_NOT_OFFERED` with fresh challenges.
+//!   `qop=auth` only (no `auth-int`), no `-sess` algorithms; `stale=true`
+//!   only when the response was right for the expired nonce; nonce counts
+//!   are tracked in memory per instance.
+//! - Digest `userhash` works with every store that can find a user by
+//!   `H(username:realm)`: users.yml (a map computed at load) and SQL (an
+//!   indexed column next to each HA1 value; see [`sql`] for why).
 //!
 //! # Features
 //!

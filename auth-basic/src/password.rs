@@ -6,9 +6,13 @@
 //! them; when the queue is full the request is shed at once with
 //! [`AuthError::Unavailable`] (503 + `Retry-After`) instead of piling up, so a
 //! flood of password guesses costs a fixed amount of memory and CPU and the
-//! async workers stay free for other routes.
+//! async workers stay free for other routes. Each client gets only its share
+//! of the pool ([`HasherConfig::per_client`]); see
+//! [fair shedding](PasswordHasher#fair-shedding).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -262,6 +266,12 @@ pub struct HasherConfig {
     /// Hashes allowed to wait for a thread; one more is shed with 503.
     /// Default: 4 × threads.
     pub queue: usize,
+    /// Hashes one client may have running or waiting at once (its share of
+    /// `threads + queue`); one more from the same client is refused at once
+    /// with 429 + `Retry-After`. Default: 2. Work not attributed to a client
+    /// ([`PasswordHasher::verify`], [`PasswordHasher::hash`]) is bound by the
+    /// queue only. Values below 1 are read as 1.
+    pub per_client: usize,
     /// The `Retry-After` sent when a request is shed. Default: 1 s.
     pub retry_after: Duration,
 }
@@ -275,6 +285,7 @@ impl Default for HasherConfig {
             params: HashParams::default(),
             threads,
             queue: threads * 4,
+            per_client: 2,
             retry_after: Duration::from_secs(1),
         }
     }
@@ -286,13 +297,52 @@ struct Inner {
     tx: SyncSender<Job>,
     params: HashParams,
     retry_after: Duration,
+    per_client: usize,
     dummy: Arc<OnceLock<String>>,
-    verifications: AtomicU64,
+    verifications: Arc<AtomicU64>,
     shed: AtomicU64,
     queued: Arc<AtomicU64>,
+    /// Jobs running or waiting, per client. An entry exists only while its
+    /// count is above zero, so the map never holds more than
+    /// `threads + queue` entries.
+    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One client's claim on the pool, released when the job is done (or dropped
+/// unrun): held by the job itself, so a client that hangs up does not free
+/// its share while its hash still runs.
+struct ClientSlot {
+    client: IpAddr,
+    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// A bounded pool of hashing threads (cheap to clone; clones share the pool).
+///
+/// # Fair shedding
+///
+/// The pool holds `threads + queue` jobs (running or waiting); past that a
+/// request is shed with 503 + `Retry-After`. Work done for a client
+/// ([`verify_for`](Self::verify_for), [`run_for`](Self::run_for), which
+/// [`BasicStrategy`](crate::BasicStrategy) uses with the client address the
+/// [`BruteForceGuard`](crate::BruteForceGuard) sees) is also bounded per
+/// client: one client holds at most [`HasherConfig::per_client`] of those
+/// places, and one more of its requests is refused at once with 429 +
+/// `Retry-After`, which the guard counts as a failure of that client. So a
+/// client flooding wrong passwords over many connections occupies two places,
+/// reaches the guard's limit within its first burst, and the rest of the pool
+/// stays free for everyone else.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -305,6 +355,8 @@ struct Inner {
 /// assert!(hasher.verify("s3cret", Some(&phc)).await.unwrap().is_match());
 /// // An unknown user: verified against the dummy hash, never a match.
 /// assert!(!hasher.verify("s3cret", None).await.unwrap().is_match());
+/// // Counters: verifications that ran, requests shed.
+/// assert_eq!((hasher.verifications(), hasher.shed()), (2, 0));
 /// # }
 /// ```
 #[derive(Clone)]
@@ -316,6 +368,7 @@ impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasswordHasher")
             .field("params", &self.inner.params)
+            .field("per_client", &self.inner.per_client)
             .finish_non_exhaustive()
     }
 }
@@ -343,10 +396,12 @@ impl PasswordHasher {
                 tx,
                 params: config.params,
                 retry_after: config.retry_after,
+                per_client: config.per_client.max(1),
                 dummy: Arc::new(OnceLock::new()),
-                verifications: AtomicU64::new(0),
+                verifications: Arc::new(AtomicU64::new(0)),
                 shed: AtomicU64::new(0),
                 queued: Arc::new(AtomicU64::new(0)),
+                in_flight: Arc::new(Mutex::new(HashMap::new())),
             }),
         }
     }
@@ -356,11 +411,19 @@ impl PasswordHasher {
         self.inner.params
     }
 
-    /// How many verifications have run (including dummy ones). Lets tests and
-    /// metrics see that an unknown user costs one verification, like a wrong
-    /// password.
+    /// How many password verifications have run on the pool (including
+    /// those against the dummy hash for unknown users). A shed request is not
+    /// counted here but in [`shed`](Self::shed). Lets tests and metrics see
+    /// that an unknown user costs one verification, like a wrong password.
     pub fn verifications(&self) -> u64 {
         self.inner.verifications.load(Ordering::Relaxed)
+    }
+
+    /// How many requests (verifications, hashes, other jobs) were refused
+    /// without running: the pool was full (503) or the client had its share
+    /// in flight already (429).
+    pub fn shed(&self) -> u64 {
+        self.inner.shed.load(Ordering::Relaxed)
     }
 
     /// How many jobs wait in the queue for a thread right now.
@@ -368,9 +431,15 @@ impl PasswordHasher {
         self.inner.queued.load(Ordering::SeqCst)
     }
 
-    /// How many requests were shed because the queue was full.
-    pub fn shed_count(&self) -> u64 {
-        self.inner.shed.load(Ordering::Relaxed)
+    /// How many jobs (running or waiting) `client` has on the pool right now.
+    pub fn in_flight(&self, client: IpAddr) -> usize {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&client)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Runs other CPU-heavy work (e.g. computing Digest HA1 values) on the
@@ -379,14 +448,53 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
+        self.run_for(None, f).await
+    }
+
+    /// [`run`](Self::run) on behalf of `client`, within its share of the pool
+    /// (see [fair shedding](Self#fair-shedding)): when the client already
+    /// has [`HasherConfig::per_client`] jobs running or waiting, the answer is
+    /// [`AuthError::TooManyRequests`] (429) at once. `None` is work for
+    /// nobody in particular (bounded by the queue only).
+    pub async fn run_for<T: Send + 'static>(
+        &self,
+        client: Option<IpAddr>,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let slot = match client {
+            Some(client) => {
+                let mut map = self
+                    .inner
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let n = map.entry(client).or_insert(0);
+                if *n >= self.inner.per_client {
+                    drop(map);
+                    self.inner.shed.fetch_add(1, Ordering::Relaxed);
+                    return Err(AuthError::too_many_requests(self.inner.retry_after));
+                }
+                *n += 1;
+                Some(ClientSlot {
+                    client,
+                    in_flight: Arc::clone(&self.inner.in_flight),
+                })
+            }
+            None => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let queued = Arc::clone(&self.inner.queued);
         // Counted before sending so the worker's decrement can never come first.
         queued.fetch_add(1, Ordering::SeqCst);
         let job: Job = Box::new(move || {
             queued.fetch_sub(1, Ordering::SeqCst);
-            let _ = tx.send(f());
+            let out = f();
+            // The client's place is free once the work is done, not when its
+            // request is answered.
+            drop(slot);
+            let _ = tx.send(out);
         });
+        // A refused job is dropped here, and its slot with it.
         match self.inner.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -423,12 +531,25 @@ impl PasswordHasher {
         password: &str,
         stored: Option<&str>,
     ) -> Result<Verification, AuthError> {
+        self.verify_for(None, password, stored).await
+    }
+
+    /// [`verify`](Self::verify) on behalf of `client`, within its share of
+    /// the pool (see [`run_for`](Self::run_for)).
+    pub async fn verify_for(
+        &self,
+        client: Option<IpAddr>,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<Verification, AuthError> {
         let params = self.inner.params;
         let password = password.to_owned();
         let stored = stored.map(str::to_owned);
         let dummy = Arc::clone(&self.inner.dummy);
-        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
-        self.run(move || {
+        let verifications = Arc::clone(&self.inner.verifications);
+        self.run_for(client, move || {
+            // Counted when it runs: a shed request never gets here.
+            verifications.fetch_add(1, Ordering::Relaxed);
             let real = match stored.as_deref() {
                 Some(s) => match verify_password(&params, &password, s) {
                     Ok(v) => return v,
@@ -477,6 +598,7 @@ mod tests {
             params: HashParams::insecure_for_tests(),
             threads,
             queue,
+            per_client: 2,
             retry_after: Duration::from_secs(2),
         })
     }
@@ -625,10 +747,151 @@ mod tests {
             }
             other => panic!("expected 503, got {other:?}"),
         }
-        assert_eq!(hasher.shed_count(), 1);
+        assert_eq!(hasher.shed(), 1);
         release_tx.send(()).unwrap();
         done_rx.recv().unwrap();
         // Once the thread is free again, work is accepted.
         assert!(hasher.hash("later").await.is_ok());
+    }
+
+    /// Occupies the only thread of `hasher` until the returned sender is
+    /// used (or dropped).
+    fn occupy(hasher: &PasswordHasher) -> std::sync::mpsc::Sender<()> {
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let blocker: Job = Box::new(move || {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
+        assert!(hasher.inner.tx.try_send(blocker).is_ok());
+        started_rx.recv().unwrap();
+        release_tx
+    }
+
+    fn status(r: &Result<Verification, AuthError>) -> u16 {
+        match r {
+            Ok(_) => 200,
+            Err(e) => e.status().as_u16(),
+        }
+    }
+
+    /// Starts `n` verifications for `client` at once and waits until each
+    /// has been queued or refused.
+    async fn flood(
+        hasher: &PasswordHasher,
+        set: &mut tokio::task::JoinSet<(Option<IpAddr>, Result<Verification, AuthError>)>,
+        client: Option<IpAddr>,
+        n: u64,
+    ) {
+        let settled = hasher.queued() + hasher.shed() + n;
+        for _ in 0..n {
+            let h = hasher.clone();
+            set.spawn(async move { (client, h.verify_for(client, "guess", None).await) });
+        }
+        while hasher.queued() + hasher.shed() < settled {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn verifications_count_hashes_that_ran_and_shed_counts_the_rest() {
+        for (queue, n) in [(2u64, 10u64), (1, 7), (5, 5), (3, 40)] {
+            let hasher = test_hasher(1, queue as usize);
+            let release = occupy(&hasher);
+            let mut set = tokio::task::JoinSet::new();
+            flood(&hasher, &mut set, None, n).await;
+            let ran = n.min(queue);
+            assert_eq!(hasher.shed(), n - ran, "queue {queue}, flood {n}");
+            assert_eq!(hasher.verifications(), 0, "nothing ran yet");
+            release.send(()).unwrap();
+            let mut statuses = Vec::new();
+            while let Some(joined) = set.join_next().await {
+                statuses.push(status(&joined.unwrap().1));
+            }
+            assert_eq!(hasher.verifications(), ran, "queue {queue}, flood {n}");
+            assert_eq!(hasher.shed(), n - ran);
+            assert_eq!(statuses.iter().filter(|&&s| s == 200).count() as u64, ran);
+            assert_eq!(
+                statuses.iter().filter(|&&s| s == 503).count() as u64,
+                n - ran
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_gets_its_share_and_the_rest_is_left_to_others() {
+        let ip = |s: &str| -> Option<IpAddr> { s.parse().ok() };
+        let (a, b, c) = (ip("198.51.100.66"), ip("203.0.113.7"), ip("2001:db8::7"));
+        let hasher = PasswordHasher::new(HasherConfig {
+            params: HashParams::insecure_for_tests(),
+            threads: 1,
+            queue: 8,
+            per_client: 2,
+            retry_after: Duration::from_secs(3),
+        });
+        let release = occupy(&hasher);
+        let mut set = tokio::task::JoinSet::new();
+        flood(&hasher, &mut set, a, 30).await;
+        assert_eq!(hasher.in_flight(a.unwrap()), 2);
+        assert_eq!(hasher.shed(), 28);
+        // Others still get in: two more clients, and work for nobody.
+        flood(&hasher, &mut set, b, 1).await;
+        flood(&hasher, &mut set, c, 3).await;
+        flood(&hasher, &mut set, None, 2).await;
+        assert_eq!(hasher.shed(), 29);
+        assert_eq!(hasher.queued(), 2 + 1 + 2 + 2);
+        release.send(()).unwrap();
+        let mut by_client = HashMap::<Option<IpAddr>, Vec<u16>>::new();
+        while let Some(joined) = set.join_next().await {
+            let (client, result) = joined.unwrap();
+            if let Err(AuthError::TooManyRequests { retry_after }) = &result {
+                assert_eq!(*retry_after, Duration::from_secs(3));
+            }
+            by_client.entry(client).or_default().push(status(&result));
+        }
+        let count = |client, s| by_client[&client].iter().filter(|&&x| x == s).count();
+        assert_eq!((count(a, 200), count(a, 429)), (2, 28));
+        assert_eq!((count(b, 200), count(b, 429)), (1, 0));
+        assert_eq!((count(c, 200), count(c, 429)), (2, 1));
+        assert_eq!((count(None, 200), count(None, 429)), (2, 0));
+        assert_eq!(hasher.verifications(), 7);
+        // Every place is given back once the work is done.
+        for client in [a, b, c] {
+            assert_eq!(hasher.in_flight(client.unwrap()), 0);
+        }
+        assert!(hasher.inner.in_flight.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_place_is_held_until_the_hash_is_done_and_freed_when_the_pool_sheds() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let hasher = PasswordHasher::new(HasherConfig {
+            params: HashParams::insecure_for_tests(),
+            threads: 1,
+            queue: 1,
+            per_client: 2,
+            retry_after: Duration::from_secs(1),
+        });
+        let release = occupy(&hasher);
+        // The client hangs up while its verification waits: the place stays
+        // taken until the work is done.
+        let h = hasher.clone();
+        let waiting = tokio::spawn(async move { h.verify_for(Some(a), "pw", None).await });
+        while hasher.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(hasher.in_flight(a), 1);
+        // The pool is full (503): the refused request gives its place back.
+        let err = hasher.verify_for(Some(a), "pw", None).await.unwrap_err();
+        assert_eq!(err.status().as_u16(), 503);
+        assert_eq!(hasher.in_flight(a), 1);
+        release.send(()).unwrap();
+        while hasher.in_flight(a) > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(hasher.verifications(), 1);
+        assert_eq!(hasher.shed(), 1);
     }
 }

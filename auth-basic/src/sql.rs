@@ -7,6 +7,17 @@
 //! both support (text and 64-bit integers); roles are a JSON array in a text
 //! column.
 //!
+//! Digest `userhash` (RFC 7616 §3.4.4): the client sends
+//! `H(username ":" realm)` instead of the username. The store keeps that
+//! hash in an indexed `userhash` column next to each HA1 value (written by
+//! [`SqlUserStore::set_digest_ha1`], filled in for older rows by
+//! [`SqlUserStore::migrate`]), so finding the user is one indexed read. The
+//! alternative, hashing every username for each request (what a small
+//! users.yml can afford), costs a full table scan and one hash per user per
+//! request, which a client could use to load the database; the column costs
+//! 64 bytes per HA1 row and stays correct because a username cannot change
+//! without its HA1 rows being rewritten (they depend on the username too).
+//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use auth_basic::{NewUser, PasswordAuthenticator, SqlUserStore, UserStore};
@@ -39,6 +50,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+use crate::digest::{DigestAlgorithm, userhash};
 use crate::store::{NewUser, StoreError, UserRecord, UserStore};
 
 /// Options for [`SqlUserStore::connect_with`].
@@ -107,6 +119,17 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             ha1 VARCHAR(128) NOT NULL,
             PRIMARY KEY (username, realm, algorithm)
         )"],
+    ),
+    (
+        // Digest `userhash` (issue 11.8): H(username ":" realm) per HA1 row,
+        // indexed, so a hashed username is found with one indexed read.
+        // Existing rows are filled in by `migrate` (the hash is computed in
+        // Rust: SQLite has no SHA-2 function).
+        3,
+        &[
+            "ALTER TABLE {p}user_digest ADD COLUMN userhash VARCHAR(128)",
+            "CREATE INDEX IF NOT EXISTS {p}user_digest_userhash ON {p}user_digest (realm, algorithm, userhash)",
+        ],
     ),
 ];
 
@@ -211,6 +234,37 @@ impl SqlUserStore {
                 Err(e) => return Err(backend(e)),
             }
         }
+        self.fill_userhashes().await
+    }
+
+    /// Computes the `userhash` of HA1 rows written before migration 3 (or by
+    /// hand without it). Idempotent; touches nothing when every row has one.
+    async fn fill_userhashes(&self) -> Result<(), StoreError> {
+        let rows =
+            sqlx::query(&self.sql(
+                "SELECT username, realm, algorithm FROM {p}user_digest WHERE userhash IS NULL",
+            ))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        for row in rows {
+            let username: String = row.try_get("username").map_err(backend)?;
+            let realm: String = row.try_get("realm").map_err(backend)?;
+            let algorithm: String = row.try_get("algorithm").map_err(backend)?;
+            let Some(alg) = DigestAlgorithm::parse(&algorithm) else {
+                continue;
+            };
+            sqlx::query(&self.sql(
+                "UPDATE {p}user_digest SET userhash = $1 WHERE username = $2 AND realm = $3 AND algorithm = $4",
+            ))
+            .bind(userhash(alg, &username, &realm))
+            .bind(&username)
+            .bind(&realm)
+            .bind(&algorithm)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        }
         Ok(())
     }
 
@@ -301,7 +355,8 @@ impl SqlUserStore {
     }
 
     /// Stores the Digest HA1 of a user for a realm and algorithm
-    /// (`"SHA-256"` or `"MD5"`); see [`crate::digest::ha1`].
+    /// (`"SHA-512-256"`, `"SHA-256"` or `"MD5"`; see [`crate::digest::ha1`]),
+    /// with the user's `userhash` for that realm and algorithm.
     pub async fn set_digest_ha1(
         &self,
         username: &str,
@@ -309,6 +364,12 @@ impl SqlUserStore {
         algorithm: &str,
         ha1: &str,
     ) -> Result<(), StoreError> {
+        let alg = DigestAlgorithm::parse(algorithm).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "'{algorithm}' is not a Digest algorithm (SHA-512-256, SHA-256, MD5)"
+            ))
+        })?;
+        let algorithm = alg.as_str();
         let mut tx = self.pool.begin().await.map_err(backend)?;
         sqlx::query(&self.sql(
             "DELETE FROM {p}user_digest WHERE username = $1 AND realm = $2 AND algorithm = $3",
@@ -320,12 +381,13 @@ impl SqlUserStore {
         .await
         .map_err(backend)?;
         sqlx::query(&self.sql(
-            "INSERT INTO {p}user_digest (username, realm, algorithm, ha1) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO {p}user_digest (username, realm, algorithm, ha1, userhash) VALUES ($1, $2, $3, $4, $5)",
         ))
         .bind(username)
         .bind(realm)
         .bind(algorithm)
-        .bind(ha1)
+        .bind(ha1.to_ascii_lowercase())
+        .bind(userhash(alg, username, realm))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -399,6 +461,31 @@ impl UserStore for SqlUserStore {
         .await
         .map_err(backend)?;
         row.map(|r| r.try_get::<String, _>("ha1").map_err(backend))
+            .transpose()
+    }
+
+    /// One indexed read of the `userhash` column, which holds
+    /// `H(username ":" realm)` for every HA1 row (see the module docs for why
+    /// a column rather than hashing every username per request).
+    async fn username_by_userhash(
+        &self,
+        userhash: &str,
+        realm: &str,
+        algorithm: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(alg) = DigestAlgorithm::parse(algorithm) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(&self.sql(
+            "SELECT username FROM {p}user_digest WHERE realm = $1 AND algorithm = $2 AND userhash = $3",
+        ))
+        .bind(realm)
+        .bind(alg.as_str())
+        .bind(userhash.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| r.try_get::<String, _>("username").map_err(backend))
             .transpose()
     }
 }

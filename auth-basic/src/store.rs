@@ -162,7 +162,8 @@ pub trait UserStore: Send + Sync + 'static {
     }
 
     /// The Digest HA1 (`H(username:realm:password)`, lower-case hex) for a
-    /// realm and algorithm (`"SHA-256"` or `"MD5"`), if the store keeps one.
+    /// realm and algorithm (`"SHA-512-256"`, `"SHA-256"` or `"MD5"`), if the
+    /// store keeps one.
     async fn digest_ha1(
         &self,
         username: &str,
@@ -173,8 +174,12 @@ pub trait UserStore: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// The username whose Digest `userhash` (`H(username:realm)`) is
-    /// `userhash`, if the store can tell (RFC 7616 §3.4.4).
+    /// The username whose Digest `userhash` (`H(username:realm)`, lower-case
+    /// hex, compared case-insensitively) is `userhash` for this realm and
+    /// algorithm, if the store can tell (RFC 7616 §3.4.4). Find it with a
+    /// lookup (an index, a map), not by hashing every username per request:
+    /// the userhash is not a secret, but a scan is a cost any client can
+    /// trigger.
     async fn username_by_userhash(
         &self,
         userhash: &str,

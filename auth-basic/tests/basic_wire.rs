@@ -273,6 +273,7 @@ async fn full_hash_queue_is_503_with_retry_after() {
         params: HashParams::insecure_for_tests(),
         threads: 1,
         queue: 1,
+        per_client: 2,
         retry_after: Duration::from_secs(7),
     });
     let store = users(&hasher()).await;

@@ -1,5 +1,8 @@
-//! Digest (RFC 7616) over the wire: both challenges in order, SHA-256 and MD5
-//! logins, replayed nonce counts, stale nonces, userhash, bad input.
+//! Digest (RFC 7616) over the wire: SHA-256 only by default, SHA-512-256 and
+//! MD5 on request (strongest first), algorithms not offered refused with a
+//! fresh challenge, replayed nonce counts, stale nonces, userhash (users.yml,
+//! SQLite, PostgreSQL), bad input. The test client computes its responses
+//! with the hash crates directly, not with the crate's helpers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +10,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::test as at;
 use actix_web::{App, get};
-use auth_basic::digest::{DigestAlgorithm, DigestStrategy, parse_params, response, userhash};
+use auth_basic::digest::{DigestStrategy, parse_params};
 use auth_basic::file::{FileStoreOptions, FileUserStore};
 use auth_basic::guard::ManualClock;
 use auth_basic::password::HashParams;
@@ -86,7 +89,57 @@ where
     }
 }
 
-/// What a client does with a challenge.
+/// `H(data)` computed here with the hash crates directly, not with the
+/// crate's own helpers, so the server is checked against an independent
+/// client.
+fn h(algorithm: &str, data: &str) -> String {
+    use sha2::Digest as _;
+    let bytes: Vec<u8> = match algorithm {
+        "SHA-256" => sha2::Sha256::digest(data.as_bytes()).to_vec(),
+        "SHA-512-256" => sha2::Sha512_256::digest(data.as_bytes()).to_vec(),
+        "MD5" => md5::Md5::digest(data.as_bytes()).to_vec(),
+        other => panic!("no such algorithm in the test client: {other}"),
+    };
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A client's answer to a nonce, with `algorithm` as named on the wire
+/// (`None`: the parameter is left out, which RFC 7616 §3.3 reads as MD5;
+/// `hash_with` is then what the client hashes with).
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    nonce: &str,
+    opaque: &str,
+    algorithm: Option<&str>,
+    hash_with: &str,
+    user: &str,
+    password: &str,
+    nc: u32,
+    uri: &str,
+    hashed: bool,
+) -> String {
+    let nc = format!("{nc:08x}");
+    let cnonce = "0a4f113b";
+    let ha1 = h(hash_with, &format!("{user}:{REALM}:{password}"));
+    let ha2 = h(hash_with, &format!("GET:{uri}"));
+    let resp = h(
+        hash_with,
+        &format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"),
+    );
+    let username = if hashed {
+        h(hash_with, &format!("{user}:{REALM}"))
+    } else {
+        user.to_owned()
+    };
+    let algorithm = algorithm
+        .map(|a| format!("algorithm={a}, "))
+        .unwrap_or_default();
+    format!(
+        r#"Digest username="{username}", realm="{REALM}", uri="{uri}", {algorithm}nonce="{nonce}", nc={nc}, cnonce="{cnonce}", qop=auth, response="{resp}", opaque="{opaque}", userhash={hashed}"#
+    )
+}
+
+/// What a client does with a challenge: answers with its algorithm.
 fn authorization(
     challenge: &str,
     user: &str,
@@ -96,22 +149,27 @@ fn authorization(
     hashed: bool,
 ) -> String {
     let params = parse_params(challenge.strip_prefix("Digest ").unwrap()).unwrap();
-    let alg = DigestAlgorithm::parse(&params["algorithm"]).unwrap();
-    let nonce = &params["nonce"];
-    let nc = format!("{nc:08x}");
-    let cnonce = "0a4f113b";
-    let ha1 = auth_basic::digest::ha1(alg, user, REALM, password);
-    let resp = response(alg, &ha1, nonce, &nc, cnonce, "auth", "GET", uri);
-    let username = if hashed {
-        userhash(alg, user, REALM)
-    } else {
-        user.to_owned()
-    };
-    format!(
-        r#"Digest username="{username}", realm="{REALM}", uri="{uri}", algorithm={}, nonce="{nonce}", nc={nc}, cnonce="{cnonce}", qop=auth, response="{resp}", opaque="{}", userhash={hashed}"#,
-        alg.as_str(),
-        params["opaque"]
+    let alg = params["algorithm"].as_str();
+    answer(
+        &params["nonce"],
+        &params["opaque"],
+        Some(alg),
+        alg,
+        user,
+        password,
+        nc,
+        uri,
+        hashed,
     )
+}
+
+/// The `algorithm` of each Digest challenge, in order.
+fn offered(challenges: &[String]) -> Vec<String> {
+    challenges
+        .iter()
+        .filter(|c| c.starts_with("Digest "))
+        .map(|c| parse_params(c.strip_prefix("Digest ").unwrap()).unwrap()["algorithm"].clone())
+        .collect()
 }
 
 macro_rules! app {
@@ -125,30 +183,204 @@ macro_rules! app {
 }
 
 #[actix_web::test]
-async fn offers_sha256_then_md5_and_accepts_both() {
-    let mut f = fixture(false);
-    let app = app!(f.strategy.take().unwrap());
-    let r = send(&app, None, "/dir/index.html").await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.challenges.len(), 2);
-    assert!(r.challenges[0].starts_with(&format!(
-        r#"Digest realm="{REALM}", qop="auth", algorithm=SHA-256, nonce=""#
-    )));
-    assert!(r.challenges[1].contains("algorithm=MD5"));
-    // Both challenges carry one nonce, so each login uses the next count.
-    for (i, challenge) in r.challenges.iter().enumerate() {
-        let auth = authorization(
-            challenge,
+async fn default_challenge_is_sha256_only_whatever_the_request() {
+    for userhash in [false, true] {
+        let mut f = fixture(userhash);
+        let app = app!(f.strategy.take().unwrap());
+        let first = send(&app, None, "/dir/index.html").await;
+        let nonce =
+            parse_params(first.challenges[0].strip_prefix("Digest ").unwrap()).unwrap()["nonce"]
+                .clone();
+        let opaque =
+            parse_params(first.challenges[0].strip_prefix("Digest ").unwrap()).unwrap()["opaque"]
+                .clone();
+        let wrong = authorization(
+            &first.challenges[0],
             "Mufasa",
-            "Circle of Life",
-            i as u32 + 1,
+            "wrong",
+            1,
             "/dir/index.html",
             false,
         );
-        let ok = send(&app, Some(&auth), "/dir/index.html").await;
-        assert_eq!(ok.status, StatusCode::OK, "{challenge} {}", ok.body);
+        let md5 = answer(
+            &nonce,
+            &opaque,
+            Some("MD5"),
+            "MD5",
+            "Mufasa",
+            "Circle of Life",
+            2,
+            "/dir/index.html",
+            false,
+        );
+        let shapes: Vec<(&str, Option<String>)> = vec![
+            ("no header", None),
+            ("another scheme", Some("Bearer abc.def.ghi".into())),
+            ("Basic", Some("Basic TXVmYXNhOkNpcmNsZSBvZiBMaWZl".into())),
+            ("wrong password", Some(wrong)),
+            ("an MD5 answer", Some(md5)),
+            (
+                "an unknown user",
+                Some(authorization(
+                    &first.challenges[0],
+                    "Scar",
+                    "x",
+                    3,
+                    "/dir/index.html",
+                    false,
+                )),
+            ),
+        ];
+        let mut replies = vec![first];
+        for (what, auth) in &shapes {
+            let r = send(&app, auth.as_deref(), "/dir/index.html").await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}");
+            replies.push(r);
+        }
+        // A stale nonce too.
+        f.clock.advance(Duration::from_secs(61));
+        let late = authorization(
+            &replies[1].challenges[0],
+            "Mufasa",
+            "Circle of Life",
+            1,
+            "/dir/index.html",
+            false,
+        );
+        let stale = send(&app, Some(&late), "/dir/index.html").await;
+        assert_eq!(stale.body["error"]["code"], "STALE_NONCE");
+        replies.push(stale);
+        for r in &replies {
+            assert_eq!(offered(&r.challenges), ["SHA-256"], "{:?}", r.challenges);
+            assert!(
+                r.challenges
+                    .iter()
+                    .all(|c| !c.contains("MD5") && !c.contains("512")),
+                "{:?}",
+                r.challenges
+            );
+        }
     }
-    let _ = f.clock;
+}
+
+#[actix_web::test]
+async fn opt_in_algorithms_are_offered_strongest_first_and_each_logs_in() {
+    type Build = fn(DigestStrategy) -> DigestStrategy;
+    let cases: [(Build, &[&str]); 4] = [
+        (
+            |s| s.dangerously_allow_md5().with_sha512_256(),
+            &["SHA-512-256", "SHA-256", "MD5"],
+        ),
+        (
+            |s| {
+                s.with_sha512_256()
+                    .dangerously_allow_md5()
+                    .with_sha512_256()
+            },
+            &["SHA-512-256", "SHA-256", "MD5"],
+        ),
+        (|s| s.with_sha512_256(), &["SHA-512-256", "SHA-256"]),
+        (|s| s.dangerously_allow_md5(), &["SHA-256", "MD5"]),
+    ];
+    for (build, expected) in cases {
+        let mut f = fixture(false);
+        let app = app!(build(f.strategy.take().unwrap()));
+        let r = send(&app, None, "/dir/index.html").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(offered(&r.challenges), expected);
+        // All challenges carry one nonce, so each login uses the next count.
+        for (i, challenge) in r.challenges.iter().enumerate() {
+            let auth = authorization(
+                challenge,
+                "Mufasa",
+                "Circle of Life",
+                i as u32 + 1,
+                "/dir/index.html",
+                false,
+            );
+            let ok = send(&app, Some(&auth), "/dir/index.html").await;
+            assert_eq!(ok.status, StatusCode::OK, "{challenge} {}", ok.body);
+            // The same answer with a wrong password is refused.
+            let bad = authorization(
+                challenge,
+                "Mufasa",
+                "Circle of Life!",
+                i as u32 + 11,
+                "/dir/index.html",
+                false,
+            );
+            assert_eq!(
+                send(&app, Some(&bad), "/dir/index.html").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_response_with_an_algorithm_not_offered_is_401_with_a_fresh_challenge() {
+    // (strategy, wire name or None for "left out", what the client hashes with)
+    type Build = fn(DigestStrategy) -> DigestStrategy;
+    let cases: [(Build, Option<&str>, &str); 7] = [
+        (|s| s, Some("MD5"), "MD5"),
+        (|s| s, None, "MD5"),
+        (|s| s, Some("SHA-512-256"), "SHA-512-256"),
+        (|s| s, Some("SHA-256-sess"), "SHA-256"),
+        (|s| s, Some("SHA-1"), "SHA-256"),
+        (|s| s.with_sha512_256(), Some("md5"), "MD5"),
+        (
+            |s| s.dangerously_allow_md5(),
+            Some("SHA-512-256"),
+            "SHA-512-256",
+        ),
+    ];
+    for (build, wire, hash_with) in cases {
+        let mut f = fixture(false);
+        let strategy = build(f.strategy.take().unwrap());
+        let on_offer: Vec<String> = strategy
+            .algorithms()
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect();
+        let app = app!(strategy);
+        let first = send(&app, None, "/dir/index.html").await;
+        let params = parse_params(first.challenges[0].strip_prefix("Digest ").unwrap()).unwrap();
+        // A correct computation for the right password, with the wrong algorithm.
+        let auth = answer(
+            &params["nonce"],
+            &params["opaque"],
+            wire,
+            hash_with,
+            "Mufasa",
+            "Circle of Life",
+            1,
+            "/dir/index.html",
+            false,
+        );
+        let r = send(&app, Some(&auth), "/dir/index.html").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{wire:?}");
+        assert_eq!(
+            r.body["error"]["code"], "DIGEST_ALGORITHM_NOT_OFFERED",
+            "{wire:?}"
+        );
+        assert_eq!(offered(&r.challenges), on_offer, "{wire:?}");
+        let fresh = parse_params(r.challenges[0].strip_prefix("Digest ").unwrap()).unwrap();
+        assert_ne!(fresh["nonce"], params["nonce"], "{wire:?}");
+        // Answering the fresh challenge as offered works.
+        let retry = authorization(
+            &r.challenges[0],
+            "Mufasa",
+            "Circle of Life",
+            1,
+            "/dir/index.html",
+            false,
+        );
+        assert_eq!(
+            send(&app, Some(&retry), "/dir/index.html").await.status,
+            StatusCode::OK,
+            "{wire:?}"
+        );
+    }
 }
 
 #[actix_web::test]
@@ -247,7 +479,7 @@ async fn wrong_password_unknown_user_and_forged_nonce_are_401() {
         assert_eq!(r.body["error"]["message"], "Invalid username or password.");
     }
     // The RFC's own nonce was not made by this server.
-    let forged = r#"Digest realm="http-auth@example.org", qop="auth", algorithm=MD5, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="x""#;
+    let forged = r#"Digest realm="http-auth@example.org", qop="auth", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="x""#;
     let auth = authorization(
         forged,
         "Mufasa",
@@ -306,4 +538,216 @@ async fn userhash_hides_the_username() {
     assert!(!auth.contains("Mufasa"));
     let ok = send(&app, Some(&auth), "/dir/index.html").await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+}
+
+/// `userhash` with the SQL store, SQLite and PostgreSQL (issue 11.8).
+mod sql {
+    use super::*;
+    use auth_basic::{NewUser, SqlStoreOptions, SqlUserStore, UserStore};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The PostgreSQL URL, or `None` (with a message) outside CI. In CI a
+    /// missing URL is a failure, so the PostgreSQL path is never skipped
+    /// silently.
+    fn postgres_url() -> Option<String> {
+        match std::env::var("AUTH_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("CI=true but AUTH_TEST_POSTGRES_URL is not set: source .ci/services.sh")
+            }
+            _ => {
+                eprintln!("skipping PostgreSQL test: AUTH_TEST_POSTGRES_URL is not set");
+                None
+            }
+        }
+    }
+
+    async fn postgres(test: &str) -> Option<(SqlUserStore, String)> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let url = postgres_url()?;
+        let prefix = format!(
+            "t{}_{}_{}_",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed),
+            test
+        );
+        let options = SqlStoreOptions {
+            table_prefix: prefix.clone(),
+            max_connections: 2,
+            ..SqlStoreOptions::default()
+        };
+        Some((
+            SqlUserStore::connect_with(&url, options).await.unwrap(),
+            prefix,
+        ))
+    }
+
+    async fn sqlite(dir: &tempfile::TempDir) -> SqlUserStore {
+        SqlUserStore::sqlite(dir.path().join("users.db"))
+            .await
+            .unwrap()
+    }
+
+    async fn add(store: &SqlUserStore, user: &str, password: &str, roles: &[&str]) {
+        store
+            .create_user(
+                NewUser::new(user, "$argon2id$unused-here").with_roles(roles.iter().copied()),
+            )
+            .await
+            .unwrap();
+        for alg in ["SHA-512-256", "SHA-256", "MD5"] {
+            let ha1 = h(alg, &format!("{user}:{REALM}:{password}"));
+            store.set_digest_ha1(user, REALM, alg, &ha1).await.unwrap();
+        }
+    }
+
+    async fn login_by_userhash(store: SqlUserStore) {
+        add(&store, "Mufasa", "Circle of Life", &["king"]).await;
+        add(&store, "Nala", "pride rock", &[]).await;
+        let strategy = DigestStrategy::new(REALM, Arc::new(store.clone()))
+            .with_userhash(true)
+            .with_sha512_256();
+        let app = app!(strategy);
+        let r = send(&app, None, "/dir/index.html").await;
+        assert_eq!(offered(&r.challenges), ["SHA-512-256", "SHA-256"]);
+        let mut nc = 0;
+        for challenge in &r.challenges {
+            assert!(challenge.contains("userhash=true"), "{challenge}");
+            for (user, password, body) in [
+                ("Mufasa", "Circle of Life", "Mufasa:king"),
+                ("Nala", "pride rock", "Nala:"),
+            ] {
+                nc += 1;
+                let auth = authorization(challenge, user, password, nc, "/dir/index.html", true);
+                assert!(!auth.contains(user), "{auth}");
+                let req = at::TestRequest::get()
+                    .uri("/dir/index.html")
+                    .insert_header(("Authorization", auth))
+                    .to_request();
+                let resp = at::call_service(&app, req).await;
+                assert_eq!(resp.status(), StatusCode::OK, "{user} {challenge}");
+                assert_eq!(at::read_body(resp).await, body.as_bytes());
+            }
+            // The userhash of a user who does not exist, and a right password
+            // under another user's hash, are 401.
+            nc += 1;
+            let scar = authorization(challenge, "Scar", "x", nc, "/dir/index.html", true);
+            assert_eq!(
+                send(&app, Some(&scar), "/dir/index.html").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+            nc += 1;
+            let swapped = authorization(
+                challenge,
+                "Nala",
+                "Circle of Life",
+                nc,
+                "/dir/index.html",
+                true,
+            );
+            assert_eq!(
+                send(&app, Some(&swapped), "/dir/index.html").await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        // A password change drops the HA1 rows, and their userhash with them.
+        store
+            .update_password_hash("Mufasa", "$argon2id$another")
+            .await
+            .unwrap();
+        let r = send(&app, None, "/dir/index.html").await;
+        let auth = authorization(
+            &r.challenges[1],
+            "Mufasa",
+            "Circle of Life",
+            1,
+            "/dir/index.html",
+            true,
+        );
+        assert_eq!(
+            send(&app, Some(&auth), "/dir/index.html").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    /// HA1 rows written before the userhash column existed get their hash
+    /// from `migrate`.
+    async fn migrate_fills_in_older_rows(store: SqlUserStore, prefix: &str) {
+        store
+            .create_user(NewUser::new("Mufasa", "$argon2id$unused-here"))
+            .await
+            .unwrap();
+        let ha1 = h("SHA-256", &format!("Mufasa:{REALM}:Circle of Life"));
+        sqlx::query(&format!(
+            "INSERT INTO {prefix}user_digest (username, realm, algorithm, ha1) VALUES ($1, $2, $3, $4)"
+        ))
+        .bind("Mufasa")
+        .bind(REALM)
+        .bind("SHA-256")
+        .bind(&ha1)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let hashed = h("SHA-256", &format!("Mufasa:{REALM}"));
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed, REALM, "SHA-256")
+                .await
+                .unwrap(),
+            None
+        );
+        store.migrate().await.unwrap();
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed.to_uppercase(), REALM, "sha-256")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("Mufasa")
+        );
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed, "other realm", "SHA-256")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .username_by_userhash(&hashed, REALM, "MD5")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[actix_web::test]
+    async fn userhash_logs_in_with_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        login_by_userhash(sqlite(&dir).await).await;
+    }
+
+    #[actix_web::test]
+    async fn userhash_logs_in_with_postgres() {
+        let Some((store, _)) = postgres("uh").await else {
+            return;
+        };
+        login_by_userhash(store.clone()).await;
+        store.drop_tables().await.unwrap();
+    }
+
+    #[actix_web::test]
+    async fn migrate_computes_the_userhash_of_older_rows_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        migrate_fills_in_older_rows(sqlite(&dir).await, "").await;
+    }
+
+    #[actix_web::test]
+    async fn migrate_computes_the_userhash_of_older_rows_postgres() {
+        let Some((store, prefix)) = postgres("uhm").await else {
+            return;
+        };
+        migrate_fills_in_older_rows(store.clone(), &prefix).await;
+        store.drop_tables().await.unwrap();
+    }
 }

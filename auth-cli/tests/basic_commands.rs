@@ -65,7 +65,13 @@ fn users_add_passwd_remove() {
     assert!(text.contains("ada") && text.contains("admin") && text.contains("$argon2id$"));
     assert!(!text.contains("s3cret pass"));
     // Digest HA1 for realm "api": H("ada:api:s3cret pass"), computed
-    // independently with sha256sum and md5sum.
+    // independently with sha256sum, md5sum and `openssl dgst -sha512-256`.
+    assert!(
+        text.contains(
+            "SHA-512-256: 5a5d89342847f8a5962332f927b82baa65e51e2ee9a5da66aa907a5289652347"
+        ),
+        "{text}"
+    );
     assert!(
         text.contains("SHA-256: f82dda1c4a4a9477351b473b0fee8b602617f26f7d300cf4f0761a41106624e4"),
         "{text}"
@@ -101,4 +107,48 @@ fn users_add_passwd_remove() {
             .code(),
         Some(1)
     );
+}
+
+/// `users passwd` with the real binary, then a reload: the old password is
+/// refused at once even though it was in the verification cache (issue 18.2).
+#[test]
+fn a_password_changed_with_users_passwd_is_refused_after_a_reload_even_when_cached() {
+    use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+    use auth_basic::{FileStoreOptions, FileUserStore, PasswordAuthenticator, VerificationCache};
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.yml");
+    let file_arg = file.to_str().unwrap();
+    let mut add = vec!["users", "add", "--file", file_arg, "ada"];
+    add.extend(CHEAP);
+    assert!(run(&add, "first password\n").status.success());
+
+    let store =
+        std::sync::Arc::new(FileUserStore::load(&file, FileStoreOptions::default()).unwrap());
+    let hasher = PasswordHasher::new(HasherConfig {
+        params: HashParams::insecure_for_tests(),
+        ..HasherConfig::default()
+    });
+    let auth = PasswordAuthenticator::from_arc(store.clone(), hasher.clone())
+        .with_cache(VerificationCache::new(std::time::Duration::from_secs(3600)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        auth.verify("ada", "first password").await.unwrap();
+        let ran = hasher.verifications();
+        auth.verify("ada", "first password").await.unwrap();
+        assert_eq!(hasher.verifications(), ran, "served from the cache");
+
+        let mut passwd = vec!["users", "passwd", "--file", file_arg, "ada"];
+        passwd.extend(CHEAP);
+        assert!(run(&passwd, "second password\n").status.success());
+        // Before the reload the running server still has the old users.
+        auth.verify("ada", "first password").await.unwrap();
+        store.reload().unwrap();
+
+        let err = auth.verify("ada", "first password").await.unwrap_err();
+        assert_eq!(err.status().as_u16(), 401);
+        auth.verify("ada", "second password").await.unwrap();
+    });
 }

@@ -114,7 +114,12 @@ async fn login(
         Ok(attempt) => attempt,
         Err(refused) => return refused,
     };
-    let result = state.passwords.verify(&email, &password).await;
+    // Within this client's share of the hashing pool: a flood from one
+    // address is refused (429, counted by the guard), others still log in.
+    let result = state
+        .passwords
+        .verify_from(attempt.client(), &email, &password)
+        .await;
     attempt.record(&result).await;
     let record = match result {
         Ok(record) => record,
