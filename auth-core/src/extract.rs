@@ -4,9 +4,12 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::error::InternalError;
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
-use crate::render::error_response;
+use crate::render::{error_response, registry_challenges};
 use crate::{AuthError, UserProfile};
 
 fn rejection(req: &HttpRequest, error: AuthError) -> actix_web::Error {
@@ -14,18 +17,51 @@ fn rejection(req: &HttpRequest, error: AuthError) -> actix_web::Error {
     InternalError::from_response(error, response).into()
 }
 
+/// The fail-closed 401 of an extractor that found no profile. Its challenges
+/// are those of every registered strategy (no policy says which ones apply),
+/// so that the 401 tells the client how to authenticate (RFC 7235 §3.1).
 fn missing(req: &HttpRequest) -> actix_web::Error {
-    rejection(
-        req,
-        AuthError::no_credentials("no authenticated user profile for this request"),
-    )
+    if !crate::sequence::authentication_ran(req) {
+        warn_unannotated(req);
+    }
+    let error = AuthError::no_credentials("no authenticated user profile for this request");
+    let response = error_response(req, &error, &registry_challenges(req));
+    InternalError::from_response(error, response).into()
+}
+
+/// Logs, once per route pattern, that a handler asks for the profile while
+/// neither `#[authenticate]` nor `AuthenticationMiddleware` handled its
+/// request: such a handler can only ever answer 401 (or `None`).
+fn warn_unannotated(req: &HttpRequest) {
+    // Route patterns come from the application, never from the client, so
+    // the set is bounded by the number of routes.
+    static WARNED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let pattern = req
+        .match_pattern()
+        .unwrap_or_else(|| "<no route>".to_owned());
+    let first = WARNED
+        .get_or_init(Mutex::default)
+        .lock()
+        .map(|mut warned| warned.insert(pattern.clone()))
+        .unwrap_or(false);
+    if first {
+        tracing::warn!(
+            route = %pattern,
+            "a handler extracts UserProfile but no #[authenticate] attribute or \
+             AuthenticationMiddleware ran for this route: add #[authenticate(\"...\")] to the \
+             handler (or wrap its scope), otherwise it answers 401 to every request"
+        );
+    }
 }
 
 /// The profile of the authenticated principal, placed in the request by
 /// `#[authenticate]` or [`AuthenticationMiddleware`](crate::AuthenticationMiddleware).
 ///
-/// A handler that asks for it outside any authentication answers 401: the
-/// framework fails closed. Ask for `Option<UserProfile>` for optional
+/// A handler that asks for it outside any authentication answers 401 with
+/// the challenges of every registered strategy: the framework fails closed.
+/// When neither `#[authenticate]` nor the middleware handled the request, a
+/// warning naming the route is logged (once per route pattern): the
+/// attribute is missing. Ask for `Option<UserProfile>` for optional
 /// authentication.
 impl FromRequest for UserProfile {
     type Error = actix_web::Error;

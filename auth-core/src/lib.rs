@@ -94,7 +94,9 @@
 //! | `testing` | no | [`testing::IdentityStrategy`] and [`testing::init_service`] |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod challenge;
+mod check;
 mod error;
 mod extract;
 mod middleware;
@@ -110,7 +112,9 @@ mod strategy;
 pub mod testing;
 
 pub use async_trait::async_trait;
+pub use cache::QueryCredential;
 pub use challenge::Challenge;
+pub use check::{check_app, check_app_in};
 pub use error::{AuthError, ConfigError};
 pub use extract::{Authenticated, FromProfile};
 pub use middleware::{AuthenticationMiddleware, AuthenticationService};
@@ -207,8 +211,11 @@ pub mod __private {
             .map_err(|e| HttpResponse::from_error(e.into()))
     }
 
-    /// Turns the handler's return value into a response.
+    /// Turns the handler's return value into a response, private to the
+    /// client when the credential came from the query string.
     pub fn respond<R: Responder>(value: R, req: &HttpRequest) -> HttpResponse {
-        value.respond_to(req).map_into_boxed_body()
+        let mut response = value.respond_to(req).map_into_boxed_body();
+        crate::cache::apply(req, response.headers_mut());
+        response
     }
 }

@@ -17,11 +17,38 @@ use crate::AuthPolicy;
 /// extractor; a handler that also carries `#[authenticate(..)]` naming the
 /// same strategy reuses the profile instead of running the strategy again.
 ///
-/// Secure by default: wrap the whole `App` and list the few public route
-/// patterns with [`public`](Self::public) (matched against the route's
-/// pattern, e.g. `/todos/{id}`, or the literal path). A middleware runs before
-/// routing, so it cannot see a handler's `#[authenticate(skip)]`; public routes
-/// of a protected scope are declared here.
+/// Secure by default: wrap the whole `App` and list the few public routes
+/// with [`public`](Self::public). A middleware runs before routing, so it
+/// cannot see a handler's `#[authenticate(skip)]`; public routes of a
+/// protected scope are declared here.
+///
+/// # What "public" is decided on
+///
+/// Never on the raw request path: `GET /pages/%69nternal` is routed to
+/// `/pages/internal`, so it must be judged as `/pages/internal`. The decision
+/// reads what the router reads:
+///
+/// - an entry with a `{..}` segment is a route pattern (e.g. `/todos/{id}`,
+///   written in full, with the scope's prefix). It matches when the resource
+///   the router picks for the path, as actix-web decodes it
+///   ([`HttpRequest::match_info`](actix_web::HttpRequest::match_info)), has
+///   exactly this pattern;
+/// - any other entry is a literal path, compared with that same decoded
+///   path: `/health` matches `/health` and `/h%65alth`, but not `/health/`,
+///   `//health` or `/health;x`, which the router does not send to `/health`
+///   either.
+///
+/// The router picks the first resource whose pattern matches and whose guards
+/// (such as the method guard of `#[get]`) accept the request; a middleware
+/// cannot run those guards in advance. So after the handler answered a request
+/// let through as public, the middleware checks the resource the router really
+/// chose; if its pattern is not public (a public pattern overlapping a
+/// protected route that a guard selected instead), the policy is applied
+/// then: its rejection replaces the handler's response, and an error is
+/// logged. Register overlapping routes so that they do not depend on guards,
+/// or annotate such handlers with `#[authenticate]`, which decides after
+/// routing. A middleware that rewrites the path (`NormalizePath`) must wrap
+/// outside this one (be registered after it with `.wrap`).
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
@@ -34,7 +61,7 @@ use crate::AuthPolicy;
 /// let app = App::new().service(
 ///     web::scope("/api")
 ///         .wrap(AuthenticationMiddleware::new(AuthPolicy::new().strategy("jwt"))
-///             .public(["/api/health"]))
+///             .public(["/api/health", "/api/pages/{name}"]))
 ///         .route("/todos", web::get().to(list)),
 /// );
 /// # let _ = app;
@@ -108,16 +135,56 @@ pub struct AuthenticationService<S> {
     config: AuthenticationMiddleware,
 }
 
-impl<S> AuthenticationService<S> {
-    fn is_public(&self, req: &ServiceRequest) -> bool {
-        if self.config.public.is_empty() {
+impl AuthenticationMiddleware {
+    /// Whether a request for `path` (decoded as the router decodes it),
+    /// routed to the resource with `pattern`, is public.
+    fn is_public(&self, path: &str, pattern: Option<&str>) -> bool {
+        self.public
+            .iter()
+            .any(|entry| pattern == Some(entry.as_str()) || (!entry.contains('{') && entry == path))
+    }
+
+    /// Before routing: the resource the router will pick for the decoded
+    /// path, guards aside.
+    fn is_public_before_routing(&self, req: &ServiceRequest) -> bool {
+        if self.public.is_empty() {
             return false;
         }
-        let pattern = req.match_pattern();
-        self.config
-            .public
-            .iter()
-            .any(|p| p == req.path() || pattern.as_deref() == Some(p.as_str()))
+        // SAFETY-style note: `req.path()` is the raw, still percent-encoded
+        // path, and `req.match_pattern()` reads it too until routing is done;
+        // the router matches `match_info()`, decoded. Deciding on the raw
+        // path let `/pages/%69nternal` past a protected `/pages/internal`.
+        let path = req.match_info().as_str();
+        let pattern = req.resource_map().match_pattern(path);
+        self.is_public(path, pattern.as_deref())
+    }
+}
+
+impl<S> AuthenticationService<S> {
+    fn is_public(&self, req: &ServiceRequest) -> bool {
+        self.config.is_public_before_routing(req)
+    }
+}
+
+/// Logs, once per route pattern, that a public pattern let a request reach a
+/// protected route that the router chose by its guards.
+fn report_misrouted(pattern: &str) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static REPORTED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let first = REPORTED
+        .get_or_init(Mutex::default)
+        .lock()
+        .map(|mut seen| seen.insert(pattern.to_owned()))
+        .unwrap_or(false);
+    if first {
+        tracing::error!(
+            route = %pattern,
+            "AuthenticationMiddleware: a request let through as public was routed (by a guard) to \
+             the protected route {pattern}, whose handler ran without authentication; its \
+             response was replaced by the policy's answer. Make the public pattern and this \
+             route not overlap, or annotate the handler with #[authenticate]"
+        );
     }
 }
 
@@ -134,19 +201,35 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        let policy = Arc::clone(&self.config.policy);
+        let config = self.config.clone();
         let public = self.is_public(&req);
+        crate::sequence::mark_ran(req.request());
         Box::pin(async move {
             if !public
                 && let Err(response) =
-                    crate::sequence::authenticate_in_place(req.request(), &policy).await
+                    crate::sequence::authenticate_in_place(req.request(), &config.policy).await
             {
                 return Ok(req.into_response(response).map_into_right_body());
             }
-            service
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            let res = service.call(req).await?;
+            if public {
+                // After routing, `match_pattern` names the resource the
+                // router really chose, guards included.
+                let routed = res.request().match_pattern();
+                let path = res.request().match_info().as_str().to_owned();
+                if !config.is_public(&path, routed.as_deref()) {
+                    report_misrouted(routed.as_deref().unwrap_or(&path));
+                    if let Err(response) =
+                        crate::sequence::authenticate_in_place(res.request(), &config.policy).await
+                    {
+                        return Ok(res.into_response(response).map_into_right_body());
+                    }
+                }
+            }
+            let (req, response) = res.into_parts();
+            let mut response = response;
+            crate::cache::apply(&req, response.headers_mut());
+            Ok(ServiceResponse::new(req, response).map_into_left_body())
         })
     }
 }
