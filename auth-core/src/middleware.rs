@@ -93,7 +93,40 @@ impl AuthenticationMiddleware {
         Self::new(policy)
     }
 
-    /// Route patterns (or literal paths) that are not authenticated.
+    /// Route patterns (with a `{..}` segment, e.g. `/api/todos/{id}`, written
+    /// in full with the scope's prefix) and literal paths (e.g. `/api/health`)
+    /// that are not authenticated. Both are compared with what the router
+    /// reads, the decoded path and the resource it picks, never with the raw
+    /// path; see [the type's docs](Self).
+    ///
+    /// A public pattern that overlaps a protected route the router may choose
+    /// by a guard (`#[post("/forms/{name}")]` public, `#[get("/forms/internal")]`
+    /// protected) costs that protected route its authentication before the
+    /// handler: anonymous requests are still refused afterwards, but an
+    /// authenticated one reaches the handler without a profile. Keep public
+    /// patterns clear of protected routes.
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use auth_core::{from_fn, AuthOutcome, AuthenticationMiddleware, StrategyRegistry};
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let never = from_fn("never", |_, _| async { Ok(AuthOutcome::NotApplicable) });
+    /// let registry = StrategyRegistry::builder().register(never).build().unwrap();
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .app_data(registry)
+    ///         .wrap(AuthenticationMiddleware::with(["never"]).public(["/pages/{name}"]))
+    ///         .route("/pages/internal", web::get().to(HttpResponse::Ok))
+    ///         .route("/pages/{name}", web::get().to(HttpResponse::Ok)),
+    /// )
+    /// .await;
+    /// for (uri, status) in [("/pages/about", 200), ("/pages/internal", 401), ("/pages/%69nternal", 401)] {
+    ///     let resp = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+    ///     assert_eq!(resp.status(), status, "{uri}");
+    /// }
+    /// # });
+    /// ```
     pub fn public<I, S>(mut self, patterns: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -10,7 +10,7 @@ use auth_core::{
 /// `X-User: <id>` authenticates as `id`; `X-User: bad` is a wrong
 /// credential; `X-User: malformed` a malformed one (400). Its challenge is
 /// RFC 6750's `Bearer` with realm `api`.
-pub struct HeaderKey;
+pub(crate) struct HeaderKey;
 
 #[async_trait(?Send)]
 impl AuthenticationStrategy for HeaderKey {
@@ -41,7 +41,7 @@ impl AuthenticationStrategy for HeaderKey {
 }
 
 /// A second strategy, registered after [`HeaderKey`]: `X-Api-Key`.
-pub struct ApiKey;
+pub(crate) struct ApiKey;
 
 #[async_trait(?Send)]
 impl AuthenticationStrategy for ApiKey {
@@ -66,7 +66,7 @@ impl AuthenticationStrategy for ApiKey {
     }
 }
 
-pub fn registry() -> StrategyRegistry {
+pub(crate) fn registry() -> StrategyRegistry {
     StrategyRegistry::builder()
         .register(HeaderKey)
         .register(ApiKey)
@@ -76,42 +76,42 @@ pub fn registry() -> StrategyRegistry {
 
 /// The protected handlers answer with a body that says which one ran and as
 /// whom, so that a test sees exactly where a request landed.
-pub async fn protected_plain() -> HttpResponse {
+pub(crate) async fn protected_plain() -> HttpResponse {
     HttpResponse::Ok().body("protected")
 }
 
-pub async fn protected_optional(user: Option<UserProfile>) -> HttpResponse {
+pub(crate) async fn protected_optional(user: Option<UserProfile>) -> HttpResponse {
     let who = user.map_or_else(|| "anonymous".to_owned(), |u| u.id);
     HttpResponse::Ok().body(format!("protected-optional:{who}"))
 }
 
-pub async fn protected_required(user: UserProfile) -> HttpResponse {
+pub(crate) async fn protected_required(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().body(format!("protected-required:{}", user.id))
 }
 
 /// The `{name}` segment only, so that the handler serves nested scopes with
 /// more segments too.
 #[derive(serde::Deserialize)]
-pub struct Name {
+pub(crate) struct Name {
     name: String,
 }
 
-pub async fn public_page(segments: web::Path<Name>) -> HttpResponse {
+pub(crate) async fn public_page(segments: web::Path<Name>) -> HttpResponse {
     HttpResponse::Ok().body(format!("page:{}", segments.name))
 }
 
-pub async fn health() -> HttpResponse {
+pub(crate) async fn health() -> HttpResponse {
     HttpResponse::Ok().body("healthy")
 }
 
-pub fn challenges<B>(resp: &ServiceResponse<B>) -> Vec<String> {
+pub(crate) fn challenges<B>(resp: &ServiceResponse<B>) -> Vec<String> {
     resp.headers()
         .get_all("www-authenticate")
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
 }
 
-pub fn cache_control<B>(resp: &ServiceResponse<B>) -> Option<String> {
+pub(crate) fn cache_control<B>(resp: &ServiceResponse<B>) -> Option<String> {
     resp.headers()
         .get("cache-control")
         .map(|v| v.to_str().unwrap().to_owned())
