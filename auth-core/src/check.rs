@@ -56,6 +56,18 @@ where
 /// Like [`check_app`], limited to the annotated handlers whose path
 /// (`module::path::handler`) starts with `module_prefix`, for binaries that
 /// hold several applications (such as test binaries).
+///
+/// ```
+/// use actix_web::{web, App};
+/// use auth_core::{check_app_in, StrategyRegistry};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let registry = StrategyRegistry::builder().build().unwrap();
+/// let app = App::new().app_data(web::Data::new(registry));
+/// // No handler of this module is annotated: only the registry is checked.
+/// check_app_in(app, module_path!()).await.unwrap();
+/// # });
+/// ```
 pub async fn check_app_in<T, B>(app: App<T>, module_prefix: &str) -> Result<(), ConfigError>
 where
     T: ServiceFactory<

@@ -1,13 +1,13 @@
 //! Extractors: [`UserProfile`], `Option<UserProfile>` and [`Authenticated<T>`].
 
+use std::collections::HashSet;
 use std::future::{Ready, ready};
+use std::sync::{Mutex, OnceLock};
 
 use actix_web::dev::Payload;
 use actix_web::error::InternalError;
-use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
-
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::{Either, LocalBoxFuture};
 
 use crate::render::{error_response, registry_challenges};
 use crate::{AuthError, UserProfile};
@@ -65,12 +65,35 @@ fn warn_unannotated(req: &HttpRequest) {
 /// authentication.
 impl FromRequest for UserProfile {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Either<
+        Ready<Result<Self, Self::Error>>,
+        LocalBoxFuture<'static, Result<Self, Self::Error>>,
+    >;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let profile = req.extensions().get::<UserProfile>().cloned();
-        ready(profile.ok_or_else(|| missing(req)))
+        match profile {
+            Some(profile) => Either::Left(ready(Ok(profile))),
+            None if crate::middleware::passed_as_public(req) => {
+                let req = req.clone();
+                Either::Right(Box::pin(async move {
+                    after_routing(&req).await?;
+                    let profile = req.extensions().get::<UserProfile>().cloned();
+                    profile.ok_or_else(|| missing(&req))
+                }))
+            }
+            None => Either::Left(ready(Err(missing(req)))),
+        }
     }
+}
+
+/// A request let through as public by a middleware, before routing, may
+/// have been routed (by a guard) to a route that is not public: that
+/// middleware's policy applies now, before the handler runs.
+async fn after_routing(req: &HttpRequest) -> Result<(), actix_web::Error> {
+    crate::middleware::enforce_after_routing(req)
+        .await
+        .map_err(|response| InternalError::from_response("authentication failed", response).into())
 }
 
 /// An application type built from the authenticated profile, for use with
@@ -139,17 +162,31 @@ impl<T> std::ops::Deref for Authenticated<T> {
 
 impl<T: FromProfile> FromRequest for Authenticated<T> {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Either<
+        Ready<Result<Self, Self::Error>>,
+        LocalBoxFuture<'static, Result<Self, Self::Error>>,
+    >;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = match req.extensions().get::<UserProfile>() {
-            None => Err(None),
-            Some(profile) => T::from_profile(profile).map_err(Some),
-        };
-        ready(match result {
-            Ok(value) => Ok(Authenticated(value)),
-            Err(None) => Err(missing(req)),
-            Err(Some(error)) => Err(rejection(req, error)),
-        })
+        if !req.extensions().contains::<UserProfile>() && crate::middleware::passed_as_public(req) {
+            let req = req.clone();
+            return Either::Right(Box::pin(async move {
+                after_routing(&req).await?;
+                from_profile(&req)
+            }));
+        }
+        Either::Left(ready(from_profile(req)))
+    }
+}
+
+fn from_profile<T: FromProfile>(req: &HttpRequest) -> Result<Authenticated<T>, actix_web::Error> {
+    let result = match req.extensions().get::<UserProfile>() {
+        None => Err(None),
+        Some(profile) => T::from_profile(profile).map_err(Some),
+    };
+    match result {
+        Ok(value) => Ok(Authenticated(value)),
+        Err(None) => Err(missing(req)),
+        Err(Some(error)) => Err(rejection(req, error)),
     }
 }

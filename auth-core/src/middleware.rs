@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
 use crate::AuthPolicy;
@@ -40,15 +41,21 @@ use crate::AuthPolicy;
 ///
 /// The router picks the first resource whose pattern matches and whose guards
 /// (such as the method guard of `#[get]`) accept the request; a middleware
-/// cannot run those guards in advance. So after the handler answered a request
-/// let through as public, the middleware checks the resource the router really
-/// chose; if its pattern is not public (a public pattern overlapping a
-/// protected route that a guard selected instead), the policy is applied
-/// then: its rejection replaces the handler's response, and an error is
-/// logged. Register overlapping routes so that they do not depend on guards,
-/// or annotate such handlers with `#[authenticate]`, which decides after
-/// routing. A middleware that rewrites the path (`NormalizePath`) must wrap
-/// outside this one (be registered after it with `.wrap`).
+/// cannot run those guards in advance. So a request let through as public is
+/// checked again after routing, against the resource the router really
+/// chose: when its pattern is not public (a public pattern overlapping a
+/// protected route that a guard selected instead), the policy applies then:
+/// in the `UserProfile` and `Authenticated<T>` extractors, before the handler
+/// runs (an authenticated request gets its profile there), and on the
+/// response of a handler that takes no profile or `Option<UserProfile>`,
+/// which the policy's refusal replaces. Such a handler has run by then:
+/// keep public patterns clear of protected routes, or annotate the handler
+/// with `#[authenticate]`, which decides after routing. Each such route is
+/// logged once as an error.
+///
+/// A middleware that rewrites the path (`NormalizePath`) must wrap outside
+/// this one (be registered after it with `.wrap`), so that both read the
+/// same path.
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
@@ -101,10 +108,9 @@ impl AuthenticationMiddleware {
     ///
     /// A public pattern that overlaps a protected route the router may choose
     /// by a guard (`#[post("/forms/{name}")]` public, `#[get("/forms/internal")]`
-    /// protected) costs that protected route its authentication before the
-    /// handler: anonymous requests are still refused afterwards, but an
-    /// authenticated one reaches the handler without a profile. Keep public
-    /// patterns clear of protected routes.
+    /// protected) is checked again after routing; a protected handler that
+    /// takes no profile, or an optional one, then runs before the policy
+    /// refuses its answer. Keep public patterns clear of protected routes.
     ///
     /// ```
     /// use actix_web::{test, web, App, HttpResponse};
@@ -221,6 +227,40 @@ fn report_misrouted(pattern: &str) {
     }
 }
 
+/// The middlewares that let the request through as public before routing,
+/// innermost last, so that the route really chosen can be checked after
+/// routing (a guard may pick another route than the public one).
+#[derive(Default)]
+struct PublicPasses(Vec<AuthenticationMiddleware>);
+
+/// Whether a middleware let `req` through as public before routing.
+pub(crate) fn passed_as_public(req: &HttpRequest) -> bool {
+    req.extensions().contains::<PublicPasses>()
+}
+
+/// After routing: applies the policy of every middleware that let `req`
+/// through as public when the route the router chose is not public for it.
+/// `Err` is the policy's complete answer.
+pub(crate) async fn enforce_after_routing(req: &HttpRequest) -> Result<(), HttpResponse> {
+    // Kept in the request: the response-phase check must run again when an
+    // `Option<UserProfile>` extractor swallowed this check's refusal. When
+    // the check passed, running it again reuses the profile.
+    let Some(passes) = req.extensions().get::<PublicPasses>().map(|p| p.0.clone()) else {
+        return Ok(());
+    };
+    // After routing, `match_pattern` names the resource the router really
+    // chose, guards included; `match_info` is the path it read.
+    let routed = req.match_pattern();
+    let path = req.match_info().as_str().to_owned();
+    for config in &passes {
+        if !config.is_public(&path, routed.as_deref()) {
+            report_misrouted(routed.as_deref().unwrap_or(&path));
+            crate::sequence::authenticate_in_place(req, &config.policy).await?;
+        }
+    }
+    Ok(())
+}
+
 impl<S, B> Service<ServiceRequest> for AuthenticationService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
@@ -238,26 +278,22 @@ where
         let public = self.is_public(&req);
         crate::sequence::mark_ran(req.request());
         Box::pin(async move {
-            if !public
-                && let Err(response) =
-                    crate::sequence::authenticate_in_place(req.request(), &config.policy).await
+            if public {
+                req.extensions_mut()
+                    .get_or_insert_with(PublicPasses::default)
+                    .0
+                    .push(config);
+            } else if let Err(response) =
+                crate::sequence::authenticate_in_place(req.request(), &config.policy).await
             {
                 return Ok(req.into_response(response).map_into_right_body());
             }
             let res = service.call(req).await?;
-            if public {
-                // After routing, `match_pattern` names the resource the
-                // router really chose, guards included.
-                let routed = res.request().match_pattern();
-                let path = res.request().match_info().as_str().to_owned();
-                if !config.is_public(&path, routed.as_deref()) {
-                    report_misrouted(routed.as_deref().unwrap_or(&path));
-                    if let Err(response) =
-                        crate::sequence::authenticate_in_place(res.request(), &config.policy).await
-                    {
-                        return Ok(res.into_response(response).map_into_right_body());
-                    }
-                }
+            // A handler that extracts the profile ran this check already;
+            // for one that does not, it runs now: the handler has answered,
+            // but its answer is replaced when the policy refuses the request.
+            if public && let Err(response) = enforce_after_routing(res.request()).await {
+                return Ok(res.into_response(response).map_into_right_body());
             }
             let (req, response) = res.into_parts();
             let mut response = response;

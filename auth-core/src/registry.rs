@@ -85,6 +85,18 @@ impl StrategyRegistry {
     }
 
     /// The strategies in the order they were registered.
+    ///
+    /// ```
+    /// use auth_core::{from_fn, AuthOutcome, StrategyRegistry};
+    ///
+    /// let registry = StrategyRegistry::builder()
+    ///     .register(from_fn("b", |_, _| async { Ok(AuthOutcome::NotApplicable) }))
+    ///     .register(from_fn("a", |_, _| async { Ok(AuthOutcome::NotApplicable) }))
+    ///     .build()
+    ///     .unwrap();
+    /// let names: Vec<&str> = registry.strategies().map(|s| s.name()).collect();
+    /// assert_eq!(names, ["b", "a"]);
+    /// ```
     pub fn strategies(&self) -> impl Iterator<Item = &Arc<dyn AuthenticationStrategy>> {
         self.inner.ordered.iter()
     }
