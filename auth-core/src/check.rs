@@ -27,12 +27,14 @@ use crate::{ConfigError, StrategyRegistry};
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
-/// use auth_core::{check_app, ConfigError, StrategyRegistry};
+/// use auth_core::{check_app, check_app_in, ConfigError, StrategyRegistry};
 ///
 /// # actix_web::rt::System::new().block_on(async {
 /// let registry = StrategyRegistry::builder().build().unwrap();
 /// let make_app = move || App::new().app_data(registry.clone());
-/// check_app(make_app()).await.expect("configured");
+/// // In a server's `main`: `check_app(make_app()).await?;` checks every
+/// // annotated handler of the binary; this example binary holds others.
+/// check_app_in(make_app(), module_path!()).await.expect("configured");
 /// // HttpServer::new(make_app).bind(("127.0.0.1", 8080))?.run().await
 ///
 /// let forgotten = App::new().route("/", web::get().to(HttpResponse::Ok));
