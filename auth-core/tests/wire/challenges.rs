@@ -3,7 +3,8 @@
 
 use actix_web::{App, HttpResponse, get, test, web};
 use auth_core::{
-    AuthOutcome, Authenticated, AuthenticationMiddleware, StrategyRegistry, UserProfile, from_fn,
+    AuthError, AuthOutcome, Authenticated, AuthenticationMiddleware, StrategyRegistry, UserProfile,
+    from_fn,
 };
 use auth_macros::authenticate;
 
@@ -85,6 +86,18 @@ async fn without_any_challenge_to_offer_a_401_says_bearer() {
         assert_eq!(resp.status(), 401, "{uri}");
         assert_eq!(challenges(&resp), ["Bearer"], "{uri}");
     }
+}
+
+#[actix_web::test]
+async fn an_auth_error_returned_by_a_handler_is_a_401_with_a_challenge() {
+    async fn refuses() -> Result<HttpResponse, AuthError> {
+        Err(AuthError::invalid_token("expired"))
+    }
+    let app = test::init_service(App::new().route("/refuses", web::get().to(refuses))).await;
+    let resp =
+        test::call_service(&app, test::TestRequest::get().uri("/refuses").to_request()).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(challenges(&resp), ["Bearer"]);
 }
 
 #[get("/silent")]
