@@ -241,7 +241,8 @@ impl AuthError {
 }
 
 /// A problem with the configuration found at start-up: a duplicate strategy
-/// name, or a handler that names a strategy the registry does not hold.
+/// name, a handler that names a strategy the registry does not hold, or an
+/// application without a registry (see [`check_app`](crate::check_app)).
 ///
 /// ```
 /// use auth_core::ConfigError;
@@ -270,6 +271,17 @@ pub enum ConfigError {
         /// `(handler, strategy)` pairs, e.g. `("todo::list", "jwt")`.
         missing: Vec<(String, String)>,
     },
+    /// The application holds no [`StrategyRegistry`](crate::StrategyRegistry)
+    /// in its `app_data`, so every authenticated route would answer 500.
+    #[error(
+        "no StrategyRegistry in the App's app_data: add `.app_data(registry.clone())` \
+         (or `.app_data(web::Data::new(registry))`) to the App"
+    )]
+    MissingRegistry,
+    /// The application could not be started for the check (one of its
+    /// `data_factory` initialisers or services failed).
+    #[error("the App failed to initialise, so its configuration could not be checked")]
+    AppInit,
 }
 
 fn unknown_list(missing: &[(String, String)]) -> String {

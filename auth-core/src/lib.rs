@@ -65,16 +65,73 @@
 //! | situation | status | `WWW-Authenticate` |
 //! |---|---|---|
 //! | no credentials for any strategy | 401 | one challenge per strategy tried |
+//! | a `UserProfile`/`Authenticated<T>` extractor found no profile (no `#[authenticate]`, no middleware, or a public route) | 401 | the challenges of every registered strategy, in registration order |
 //! | malformed credentials | 400 | the strategy's, e.g. `Bearer ..., error="invalid_request"` |
 //! | bad, expired or wrongly signed credentials | 401 | all tried; the failing one with `error="invalid_token"` |
 //! | roles, scopes or principal kind insufficient | 403 | the authenticating strategy's, e.g. `error="insufficient_scope"` |
 //! | too many failures | 429 | none; `Retry-After` |
 //! | backend down | 503 | none |
-//! | unknown strategy at request time, or a bug | 500 | none; the body names no internals |
+//! | unknown strategy at request time, no registry, or a bug | 500 | none; the body names no internals |
 //!
-//! Error responses carry `Cache-Control: no-store`. A `No-Auth-Challenge`
-//! header or `noauthchallenge` query parameter suppresses the challenges.
-//! Several challenges are sent as several `WWW-Authenticate` fields.
+//! Error responses carry `Cache-Control: no-store`. Several challenges are
+//! sent as several `WWW-Authenticate` fields.
+//!
+//! Every 401 carries at least one challenge (RFC 7235 §3.1): when the
+//! strategies that ran offer none, those of every registered strategy are
+//! sent, and `Bearer` when no strategy has one.
+//!
+//! A `No-Auth-Challenge` header or `noauthchallenge` query parameter
+//! suppresses the challenges of a **401** only, so that browsers show no
+//! pop-up; a 400 or 403 keeps its challenge, whose RFC 6750 `error=` and
+//! `scope=` say what to fix. Its value counts ([`challenge_suppressed`]):
+//! empty, `true`, `1`, `yes`, `on` (and any other value) suppress;
+//! `false`, `0`, `no`, `off` (any case) do not.
+//!
+//! # Credentials in the query string
+//!
+//! A response to a request authenticated by a credential from the URL query
+//! string (RFC 6750 §2.3's `access_token`) carries `Cache-Control: private`,
+//! set by `#[authenticate]` and by [`AuthenticationMiddleware`] when the
+//! strategy marked the request with [`QueryCredential`]; a handler's
+//! `no-store` is kept, its `public` replaced.
+//!
+//! # Configuration found at start-up, not at the first request
+//!
+//! The registry is found in `app_data` as registered,
+//! `App::app_data(registry)`, or in the usual actix-web wrapper,
+//! `App::app_data(web::Data::new(registry))`. [`check_app`] checks an `App`
+//! before it serves: a missing registry or a handler naming an unregistered
+//! strategy is a [`ConfigError`] naming what is missing. At request time, a
+//! missing registry is a 500 whose body names nothing internal, and the
+//! hint is logged and printed on stderr once per process (even with no
+//! `tracing` subscriber). A handler that extracts `UserProfile` while neither
+//! `#[authenticate]` nor the middleware ran logs a warning naming the route,
+//! once per route pattern: the attribute is missing.
+//!
+//! ```
+//! use actix_web::{get, App, HttpResponse};
+//! use auth_core::{check_app, ConfigError, StrategyRegistry, UserProfile};
+//! use auth_macros::authenticate;
+//!
+//! #[get("/me")]
+//! #[authenticate("jwt")]
+//! async fn me(user: UserProfile) -> HttpResponse { HttpResponse::Ok().body(user.id) }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let registry = StrategyRegistry::builder().build().unwrap();
+//! let make_app = move || App::new().app_data(registry.clone()).service(me);
+//! let err = check_app(make_app()).await.unwrap_err();
+//! assert!(err.to_string().contains("uses strategy 'jwt', which is not registered"));
+//! assert_eq!(check_app(App::new().service(me)).await, Err(ConfigError::MissingRegistry));
+//! # });
+//! ```
+//!
+//! # Public routes under the middleware
+//!
+//! [`AuthenticationMiddleware::public`] entries are judged on what the router
+//! reads, never on the raw request path: `/pages/%69nternal` is the protected
+//! `/pages/internal`, not the public `/pages/{name}`. See the middleware's
+//! docs for the rules and for routes chosen by guards.
 //!
 //! # Decisions where LoopBack and the RFCs are silent
 //!
@@ -94,7 +151,9 @@
 //! | `testing` | no | [`testing::IdentityStrategy`] and [`testing::init_service`] |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod challenge;
+mod check;
 mod error;
 mod extract;
 mod middleware;
@@ -111,7 +170,9 @@ mod strategy;
 pub mod testing;
 
 pub use async_trait::async_trait;
+pub use cache::QueryCredential;
 pub use challenge::Challenge;
+pub use check::{check_app, check_app_in};
 pub use error::{AuthError, ConfigError};
 pub use extract::{Authenticated, FromProfile};
 pub use middleware::{AuthenticationMiddleware, AuthenticationService};
@@ -251,8 +312,11 @@ pub mod __private {
         }
     }
 
-    /// Turns the handler's return value into a response.
+    /// Turns the handler's return value into a response, private to the
+    /// client when the credential came from the query string.
     pub fn respond<R: Responder>(value: R, req: &HttpRequest) -> HttpResponse {
-        value.respond_to(req).map_into_boxed_body()
+        let mut response = value.respond_to(req).map_into_boxed_body();
+        crate::cache::apply(req, response.headers_mut());
+        response
     }
 }

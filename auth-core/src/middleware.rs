@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
 use crate::AuthPolicy;
@@ -17,11 +18,44 @@ use crate::AuthPolicy;
 /// extractor; a handler that also carries `#[authenticate(..)]` naming the
 /// same strategy reuses the profile instead of running the strategy again.
 ///
-/// Secure by default: wrap the whole `App` and list the few public route
-/// patterns with [`public`](Self::public) (matched against the route's
-/// pattern, e.g. `/todos/{id}`, or the literal path). A middleware runs before
-/// routing, so it cannot see a handler's `#[authenticate(skip)]`; public routes
-/// of a protected scope are declared here.
+/// Secure by default: wrap the whole `App` and list the few public routes
+/// with [`public`](Self::public). A middleware runs before routing, so it
+/// cannot see a handler's `#[authenticate(skip)]`; public routes of a
+/// protected scope are declared here.
+///
+/// # What "public" is decided on
+///
+/// Never on the raw request path: `GET /pages/%69nternal` is routed to
+/// `/pages/internal`, so it must be judged as `/pages/internal`. The decision
+/// reads what the router reads:
+///
+/// - an entry with a `{..}` segment is a route pattern (e.g. `/todos/{id}`,
+///   written in full, with the scope's prefix). It matches when the resource
+///   the router picks for the path, as actix-web decodes it
+///   ([`HttpRequest::match_info`](actix_web::HttpRequest::match_info)), has
+///   exactly this pattern;
+/// - any other entry is a literal path, compared with that same decoded
+///   path: `/health` matches `/health` and `/h%65alth`, but not `/health/`,
+///   `//health` or `/health;x`, which the router does not send to `/health`
+///   either.
+///
+/// The router picks the first resource whose pattern matches and whose guards
+/// (such as the method guard of `#[get]`) accept the request; a middleware
+/// cannot run those guards in advance. So a request let through as public is
+/// checked again after routing, against the resource the router really
+/// chose: when its pattern is not public (a public pattern overlapping a
+/// protected route that a guard selected instead), the policy applies then:
+/// in the `UserProfile` and `Authenticated<T>` extractors, before the handler
+/// runs (an authenticated request gets its profile there), and on the
+/// response of a handler that takes no profile or `Option<UserProfile>`,
+/// which the policy's refusal replaces. Such a handler has run by then:
+/// keep public patterns clear of protected routes, or annotate the handler
+/// with `#[authenticate]`, which decides after routing. Each such route is
+/// logged once as an error.
+///
+/// A middleware that rewrites the path (`NormalizePath`) must wrap outside
+/// this one (be registered after it with `.wrap`), so that both read the
+/// same path.
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
@@ -34,7 +68,7 @@ use crate::AuthPolicy;
 /// let app = App::new().service(
 ///     web::scope("/api")
 ///         .wrap(AuthenticationMiddleware::new(AuthPolicy::new().strategy("jwt"))
-///             .public(["/api/health"]))
+///             .public(["/api/health", "/api/pages/{name}"]))
 ///         .route("/todos", web::get().to(list)),
 /// );
 /// # let _ = app;
@@ -66,7 +100,39 @@ impl AuthenticationMiddleware {
         Self::new(policy)
     }
 
-    /// Route patterns (or literal paths) that are not authenticated.
+    /// Route patterns (with a `{..}` segment, e.g. `/api/todos/{id}`, written
+    /// in full with the scope's prefix) and literal paths (e.g. `/api/health`)
+    /// that are not authenticated. Both are compared with what the router
+    /// reads, the decoded path and the resource it picks, never with the raw
+    /// path; see [the type's docs](Self).
+    ///
+    /// A public pattern that overlaps a protected route the router may choose
+    /// by a guard (`#[post("/forms/{name}")]` public, `#[get("/forms/internal")]`
+    /// protected) is checked again after routing; a protected handler that
+    /// takes no profile, or an optional one, then runs before the policy
+    /// refuses its answer. Keep public patterns clear of protected routes.
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use auth_core::{from_fn, AuthOutcome, AuthenticationMiddleware, StrategyRegistry};
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let never = from_fn("never", |_, _| async { Ok(AuthOutcome::NotApplicable) });
+    /// let registry = StrategyRegistry::builder().register(never).build().unwrap();
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .app_data(registry)
+    ///         .wrap(AuthenticationMiddleware::with(["never"]).public(["/pages/{name}"]))
+    ///         .route("/pages/internal", web::get().to(HttpResponse::Ok))
+    ///         .route("/pages/{name}", web::get().to(HttpResponse::Ok)),
+    /// )
+    /// .await;
+    /// for (uri, status) in [("/pages/about", 200), ("/pages/internal", 401), ("/pages/%69nternal", 401)] {
+    ///     let resp = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+    ///     assert_eq!(resp.status(), status, "{uri}");
+    /// }
+    /// # });
+    /// ```
     pub fn public<I, S>(mut self, patterns: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -108,17 +174,91 @@ pub struct AuthenticationService<S> {
     config: AuthenticationMiddleware,
 }
 
-impl<S> AuthenticationService<S> {
-    fn is_public(&self, req: &ServiceRequest) -> bool {
-        if self.config.public.is_empty() {
+impl AuthenticationMiddleware {
+    /// Whether a request for `path` (decoded as the router decodes it),
+    /// routed to the resource with `pattern`, is public.
+    fn is_public(&self, path: &str, pattern: Option<&str>) -> bool {
+        self.public
+            .iter()
+            .any(|entry| pattern == Some(entry.as_str()) || (!entry.contains('{') && entry == path))
+    }
+
+    /// Before routing: the resource the router will pick for the decoded
+    /// path, guards aside.
+    fn is_public_before_routing(&self, req: &ServiceRequest) -> bool {
+        if self.public.is_empty() {
             return false;
         }
-        let pattern = req.match_pattern();
-        self.config
-            .public
-            .iter()
-            .any(|p| p == req.path() || pattern.as_deref() == Some(p.as_str()))
+        // SAFETY-style note: `req.path()` is the raw, still percent-encoded
+        // path, and `req.match_pattern()` reads it too until routing is done;
+        // the router matches `match_info()`, decoded. Deciding on the raw
+        // path let `/pages/%69nternal` past a protected `/pages/internal`.
+        let path = req.match_info().as_str();
+        let pattern = req.resource_map().match_pattern(path);
+        self.is_public(path, pattern.as_deref())
     }
+}
+
+impl<S> AuthenticationService<S> {
+    fn is_public(&self, req: &ServiceRequest) -> bool {
+        self.config.is_public_before_routing(req)
+    }
+}
+
+/// Logs, once per route pattern, that a public pattern let a request reach a
+/// protected route that the router chose by its guards.
+fn report_misrouted(pattern: &str) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static REPORTED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let first = REPORTED
+        .get_or_init(Mutex::default)
+        .lock()
+        .map(|mut seen| seen.insert(pattern.to_owned()))
+        .unwrap_or(false);
+    if first {
+        tracing::error!(
+            route = %pattern,
+            "AuthenticationMiddleware: a request let through as public was routed (by a guard) to \
+             the protected route {pattern}, whose handler ran without authentication; its \
+             response was replaced by the policy's answer. Make the public pattern and this \
+             route not overlap, or annotate the handler with #[authenticate]"
+        );
+    }
+}
+
+/// The middlewares that let the request through as public before routing,
+/// innermost last, so that the route really chosen can be checked after
+/// routing (a guard may pick another route than the public one).
+#[derive(Default)]
+struct PublicPasses(Vec<AuthenticationMiddleware>);
+
+/// Whether a middleware let `req` through as public before routing.
+pub(crate) fn passed_as_public(req: &HttpRequest) -> bool {
+    req.extensions().contains::<PublicPasses>()
+}
+
+/// After routing: applies the policy of every middleware that let `req`
+/// through as public when the route the router chose is not public for it.
+/// `Err` is the policy's complete answer.
+pub(crate) async fn enforce_after_routing(req: &HttpRequest) -> Result<(), HttpResponse> {
+    // Kept in the request: the response-phase check must run again when an
+    // `Option<UserProfile>` extractor swallowed this check's refusal. When
+    // the check passed, running it again reuses the profile.
+    let Some(passes) = req.extensions().get::<PublicPasses>().map(|p| p.0.clone()) else {
+        return Ok(());
+    };
+    // After routing, `match_pattern` names the resource the router really
+    // chose, guards included; `match_info` is the path it read.
+    let routed = req.match_pattern();
+    let path = req.match_info().as_str().to_owned();
+    for config in &passes {
+        if !config.is_public(&path, routed.as_deref()) {
+            report_misrouted(routed.as_deref().unwrap_or(&path));
+            crate::sequence::authenticate_in_place(req, &config.policy).await?;
+        }
+    }
+    Ok(())
 }
 
 impl<S, B> Service<ServiceRequest> for AuthenticationService<S>
@@ -134,19 +274,31 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        let policy = Arc::clone(&self.config.policy);
+        let config = self.config.clone();
         let public = self.is_public(&req);
+        crate::sequence::mark_ran(req.request());
         Box::pin(async move {
-            if !public
-                && let Err(response) =
-                    crate::sequence::authenticate_in_place(req.request(), &policy).await
+            if public {
+                req.extensions_mut()
+                    .get_or_insert_with(PublicPasses::default)
+                    .0
+                    .push(config);
+            } else if let Err(response) =
+                crate::sequence::authenticate_in_place(req.request(), &config.policy).await
             {
                 return Ok(req.into_response(response).map_into_right_body());
             }
-            service
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            let res = service.call(req).await?;
+            // A handler that extracts the profile ran this check already;
+            // for one that does not, it runs now: the handler has answered,
+            // but its answer is replaced when the policy refuses the request.
+            if public && let Err(response) = enforce_after_routing(res.request()).await {
+                return Ok(res.into_response(response).map_into_right_body());
+            }
+            let (req, response) = res.into_parts();
+            let mut response = response;
+            crate::cache::apply(&req, response.headers_mut());
+            Ok(ServiceResponse::new(req, response).map_into_left_body())
         })
     }
 }

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use actix_web::{HttpRequest, web};
+
 use crate::render::{ErrorRenderer, LoopBackRenderer};
 use crate::{AuthPolicy, AuthenticationStrategy, ConfigError};
 
@@ -35,6 +37,9 @@ struct Inner {
     // Names come from the application, never from a request, so a fast
     // hasher is safe here; the lookup runs for every strategy attempt.
     strategies: HashMap<Box<str>, Arc<dyn AuthenticationStrategy>, foldhash::fast::RandomState>,
+    // The same strategies in registration order, for answers that name
+    // every strategy (the fail-closed 401 of an extractor outside any policy).
+    ordered: Vec<Arc<dyn AuthenticationStrategy>>,
     renderer: Arc<dyn ErrorRenderer>,
 }
 
@@ -55,6 +60,45 @@ impl StrategyRegistry {
             strategies: Vec::new(),
             renderer: None,
         }
+    }
+
+    /// The registry of the application serving `req`: the one registered with
+    /// `App::app_data(registry)` or wrapped in `web::Data`
+    /// (`App::app_data(web::Data::new(registry))`), whichever is present.
+    ///
+    /// ```
+    /// use actix_web::{test::TestRequest, web};
+    /// use auth_core::StrategyRegistry;
+    ///
+    /// let registry = StrategyRegistry::builder().build().unwrap();
+    /// let plain = TestRequest::default().app_data(registry.clone()).to_http_request();
+    /// assert!(StrategyRegistry::of(&plain).is_some());
+    /// let data = TestRequest::default().app_data(web::Data::new(registry)).to_http_request();
+    /// assert!(StrategyRegistry::of(&data).is_some());
+    /// assert!(StrategyRegistry::of(&TestRequest::default().to_http_request()).is_none());
+    /// ```
+    pub fn of(req: &HttpRequest) -> Option<&StrategyRegistry> {
+        req.app_data::<StrategyRegistry>().or_else(|| {
+            req.app_data::<web::Data<StrategyRegistry>>()
+                .map(|data| data.get_ref())
+        })
+    }
+
+    /// The strategies in the order they were registered.
+    ///
+    /// ```
+    /// use auth_core::{from_fn, AuthOutcome, StrategyRegistry};
+    ///
+    /// let registry = StrategyRegistry::builder()
+    ///     .register(from_fn("b", |_, _| async { Ok(AuthOutcome::NotApplicable) }))
+    ///     .register(from_fn("a", |_, _| async { Ok(AuthOutcome::NotApplicable) }))
+    ///     .build()
+    ///     .unwrap();
+    /// let names: Vec<&str> = registry.strategies().map(|s| s.name()).collect();
+    /// assert_eq!(names, ["b", "a"]);
+    /// ```
+    pub fn strategies(&self) -> impl Iterator<Item = &Arc<dyn AuthenticationStrategy>> {
+        self.inner.ordered.iter()
     }
 
     /// The strategy registered as `name`.
@@ -160,6 +204,7 @@ impl StrategyRegistryBuilder {
     pub fn build(self) -> Result<StrategyRegistry, ConfigError> {
         let mut strategies =
             HashMap::with_capacity_and_hasher(self.strategies.len(), Default::default());
+        let ordered = self.strategies.clone();
         for strategy in self.strategies {
             let name = strategy.name().to_owned();
             if !valid_name(&name) {
@@ -175,6 +220,7 @@ impl StrategyRegistryBuilder {
         Ok(StrategyRegistry {
             inner: Arc::new(Inner {
                 strategies,
+                ordered,
                 renderer: self.renderer.unwrap_or_else(|| Arc::new(LoopBackRenderer)),
             }),
         })

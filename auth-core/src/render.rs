@@ -1,5 +1,6 @@
 //! Error responses: the pluggable body renderer and the headers around it.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -106,20 +107,89 @@ impl ErrorRenderer for ProblemJsonRenderer {
     }
 }
 
-/// Whether the client asked not to be challenged (`No-Auth-Challenge` header
-/// or `noauthchallenge` query parameter), so that browsers show no pop-up.
+/// Whether the client asked not to be challenged, so that browsers show no
+/// pop-up: a `No-Auth-Challenge` header or a `noauthchallenge` query
+/// parameter (name case-insensitive, value percent-decoded) whose value
+/// does not say "no".
+///
+/// | value | suppresses? |
+/// |---|---|
+/// | absent parameter/header | no |
+/// | empty (`?noauthchallenge`, `No-Auth-Challenge:`), `true`, `1`, `yes`, `on` | yes |
+/// | `false`, `0`, `no`, `off` (any case, surrounding spaces ignored) | no |
+/// | anything else | yes: the field's presence is the request |
+///
+/// Several fields or parameters: one that suppresses is enough. Suppression
+/// applies to 401 answers only; a 400 or 403 keeps its challenge, whose
+/// `error=` and `scope=` parameters (RFC 6750 §3) tell the client what to fix.
+///
+/// ```
+/// use actix_web::test::TestRequest;
+/// use auth_core::challenge_suppressed;
+///
+/// let on = TestRequest::default().insert_header(("No-Auth-Challenge", "1")).to_http_request();
+/// assert!(challenge_suppressed(&on));
+/// let off = TestRequest::default().insert_header(("No-Auth-Challenge", "FALSE")).to_http_request();
+/// assert!(!challenge_suppressed(&off));
+/// let query = TestRequest::with_uri("/x?noauthchallenge").to_http_request();
+/// assert!(challenge_suppressed(&query));
+/// let query_off = TestRequest::with_uri("/x?noauthchallenge=off").to_http_request();
+/// assert!(!challenge_suppressed(&query_off));
+/// ```
 pub fn challenge_suppressed(req: &HttpRequest) -> bool {
-    req.headers().contains_key("no-auth-challenge")
-        || req.query_string().split('&').any(|pair| {
-            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-            key.eq_ignore_ascii_case("noauthchallenge")
+    req.headers()
+        .get_all("no-auth-challenge")
+        .any(|value| suppresses(value.as_bytes()))
+        || (!req.query_string().is_empty()
+            && form_urlencoded::parse(req.query_string().as_bytes()).any(|(key, value)| {
+                key.eq_ignore_ascii_case("noauthchallenge") && suppresses(value.as_bytes())
+            }))
+}
+
+/// Whether one `No-Auth-Challenge` value asks for suppression: every value
+/// but the four spellings of "no".
+fn suppresses(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    !["false", "0", "no", "off"]
+        .iter()
+        .any(|no| value.eq_ignore_ascii_case(no.as_bytes()))
+}
+
+/// The challenge of last resort for a 401 that no strategy described: every
+/// 401 carries at least one (RFC 7235 §3.1), and RFC 6750's `Bearer` is
+/// the scheme this project's tokens use.
+fn last_resort_challenge() -> Challenge {
+    Challenge::new("Bearer")
+}
+
+/// The challenges of every registered strategy, in registration order, for
+/// a 401 that was not produced by a policy (an extractor that found no
+/// profile); `Bearer` when the registry has none (or there is no registry).
+pub(crate) fn registry_challenges(req: &HttpRequest) -> Vec<Challenge> {
+    let mut challenges: Vec<Challenge> = StrategyRegistry::of(req)
+        .map(|registry| {
+            registry
+                .strategies()
+                .flat_map(|s| s.challenges(None))
+                .collect()
         })
+        .unwrap_or_default();
+    if challenges.is_empty() {
+        challenges.push(last_resort_challenge());
+    }
+    challenges
 }
 
 /// The complete error response for `error`: the registry's renderer (or
 /// LoopBack's when no registry is configured), `WWW-Authenticate` with each of
-/// `challenges` (400/401/403 only, and not when suppressed), `Cache-Control:
-/// no-store`, and `Retry-After` where the error carries one.
+/// `challenges` (400/401/403 only), `Cache-Control: no-store`, and
+/// `Retry-After` where the error carries one.
+///
+/// A 401 always carries a challenge (RFC 7235 §3.1): when `challenges` is
+/// empty, those of every registered strategy are sent, or `Bearer` when no
+/// strategy has one. A client that asked not to be challenged (see
+/// [`challenge_suppressed`]) gets none on a 401; a 400 or 403 keeps its
+/// challenge.
 ///
 /// Strategy crates and application handlers (a login route, say) use this to
 /// answer exactly like the sequence does.
@@ -152,15 +222,19 @@ pub fn error_response(
         }
         _ => {}
     }
-    let resp = match req.app_data::<StrategyRegistry>() {
+    let resp = match StrategyRegistry::of(req) {
         Some(registry) => registry.renderer().render(req, error),
         None => LoopBackRenderer.render(req, error),
     };
-    let challenges = if challenge_suppressed(req) {
-        &[]
-    } else {
-        challenges
-    };
+    let unauthorized = error.status() == StatusCode::UNAUTHORIZED;
+    // SAFETY-style note: No-Auth-Challenge only hides the pop-up a browser
+    // shows for a 401; a 400/403 challenge is the RFC 6750 §3.1 error report.
+    if unauthorized && challenge_suppressed(req) {
+        return with_headers(resp, error, &[]);
+    }
+    if unauthorized && challenges.is_empty() {
+        return with_headers(resp, error, &registry_challenges(req));
+    }
     with_headers(resp, error, challenges)
 }
 
@@ -191,9 +265,15 @@ impl actix_web::ResponseError for AuthError {
         self.status()
     }
 
-    /// Renders with LoopBack's body and no challenge. Inside a request, prefer
-    /// [`error_response`], which honours the registry's renderer.
+    /// Renders with LoopBack's body; a 401 carries the last-resort `Bearer`
+    /// challenge. Inside a request, prefer [`error_response`], which honours
+    /// the registry's renderer and the strategies' challenges.
     fn error_response(&self) -> HttpResponse {
-        with_headers(loopback_response(self), self, &[])
+        let challenges: &[Challenge] = if self.status() == StatusCode::UNAUTHORIZED {
+            &[last_resort_challenge()]
+        } else {
+            &[]
+        };
+        with_headers(loopback_response(self), self, challenges)
     }
 }

@@ -226,20 +226,18 @@ pub(crate) async fn authenticate_in_place(
     req: &HttpRequest,
     policy: &AuthPolicy,
 ) -> Result<bool, HttpResponse> {
+    mark_ran(req);
     if policy.is_skip() {
         return Ok(false);
     }
-    let registry = req.app_data::<StrategyRegistry>();
+    let registry = StrategyRegistry::of(req);
     let reused = req
         .extensions()
         .get::<UserProfile>()
         .is_some_and(|p| policy.strategies().iter().any(|s| s.name() == p.strategy));
     if !reused {
         let Some(registry) = registry else {
-            let error = AuthError::internal(
-                "no StrategyRegistry in app_data: add `.app_data(registry.clone())` to the App",
-            );
-            return Err(error_response(req, &error, &[]));
+            return Err(missing_registry(req));
         };
         match run_sequence(registry, req, policy).await {
             Ok(SequenceOutcome::Authenticated(profile)) => {
@@ -264,6 +262,35 @@ pub(crate) async fn authenticate_in_place(
         Ok(()) => Ok(true),
         Err(rejection) => Err(rejection.into_response(req)),
     }
+}
+
+/// Recorded in the request extensions when `#[authenticate]` (including
+/// `skip`) or [`AuthenticationMiddleware`](crate::AuthenticationMiddleware)
+/// handled the request, so that an extractor finding no profile can tell a
+/// forgotten attribute from an anonymous request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthenticationRan;
+
+pub(crate) fn mark_ran(req: &HttpRequest) {
+    req.extensions_mut().insert(AuthenticationRan);
+}
+
+pub(crate) fn authentication_ran(req: &HttpRequest) -> bool {
+    req.extensions().contains::<AuthenticationRan>()
+}
+
+const MISSING_REGISTRY_HINT: &str = "auth-core: no StrategyRegistry in app_data, so every \
+authenticated request is answered 500. Add `.app_data(registry.clone())` or \
+`.app_data(web::Data::new(registry))` to the App, and call `auth_core::check_app` at start-up \
+to catch this before serving.";
+
+/// The 500 for an application without a registry. The hint goes to the log
+/// and, once per process, to stderr: a misconfiguration must be visible even
+/// when no `tracing` subscriber is installed. The body names no internals.
+fn missing_registry(req: &HttpRequest) -> HttpResponse {
+    static STDERR_ONCE: std::sync::Once = std::sync::Once::new();
+    STDERR_ONCE.call_once(|| eprintln!("{MISSING_REGISTRY_HINT}"));
+    error_response(req, &AuthError::internal(MISSING_REGISTRY_HINT), &[])
 }
 
 fn redirect_response(redirect: &Redirect) -> HttpResponse {

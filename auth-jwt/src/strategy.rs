@@ -457,8 +457,12 @@ impl JwtStrategy {
         Ok(profile)
     }
 
-    fn find_token<'r>(&self, req: &'r HttpRequest) -> Result<Option<Cow<'r, str>>, AuthError> {
-        let mut found: Option<Cow<'r, str>> = None;
+    /// The token and whether it came from the query string.
+    fn find_token<'r>(
+        &self,
+        req: &'r HttpRequest,
+    ) -> Result<Option<(Cow<'r, str>, bool)>, AuthError> {
+        let mut found: Option<(Cow<'r, str>, bool)> = None;
         for source in &self.inner.sources {
             let token = match source {
                 TokenSource::Bearer => bearer_token(req.headers())?.map(Cow::Borrowed),
@@ -474,7 +478,7 @@ impl JwtStrategy {
                         "the request carries an access token in more than one place",
                     ));
                 }
-                found = Some(token);
+                found = Some((token, *source == TokenSource::Query));
             }
         }
         Ok(found)
@@ -637,7 +641,7 @@ impl AuthenticationStrategy for JwtStrategy {
         req: &HttpRequest,
         _options: &StrategyOptions,
     ) -> Result<AuthOutcome, AuthError> {
-        let Some(token) = self.find_token(req)? else {
+        let Some((token, from_query)) = self.find_token(req)? else {
             return Ok(AuthOutcome::NotApplicable);
         };
         let profile = self.authenticate_token(&token).await;
@@ -645,7 +649,12 @@ impl AuthenticationStrategy for JwtStrategy {
             // Never the token: only what failed.
             tracing::debug!(strategy = %self.inner.name, code = e.code(), "jwt rejected: {e}");
         }
-        Ok(AuthOutcome::Authenticated(profile?))
+        let profile = profile?;
+        if from_query {
+            // RFC 6750 §2.3: the response must not sit in a shared cache.
+            actix_web::HttpMessage::extensions_mut(req).insert(auth_core::QueryCredential);
+        }
+        Ok(AuthOutcome::Authenticated(profile))
     }
 
     fn challenge(&self, failure: Option<&AuthError>) -> Option<Challenge> {

@@ -41,6 +41,12 @@
 //! or below actix-web's `#[get(..)]`-style attributes and with
 //! `web::resource(..).route(web::get().to(handler))`.
 //!
+//! `skip` handlers are wrapped the same way with an empty policy: it records
+//! that the attribute is present (so an `Option<UserProfile>` they take is not
+//! reported as a missing attribute). Responses to requests authenticated from
+//! the query string get `Cache-Control: private` (see
+//! `auth_core::QueryCredential`).
+//!
 //! One argument may be the profile: `UserProfile`, `Option<UserProfile>`
 //! (authentication becomes optional), `Authenticated<T>` or
 //! `Option<Authenticated<T>>`. A handler that takes none is still protected.
@@ -445,13 +451,9 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
         }
     };
 
-    if args.skip.is_some() {
-        return Ok(quote! {
-            #func
-            const _: () = { #policy_items };
-        });
-    }
-
+    // `skip` handlers are wrapped too: the (empty) policy run records that
+    // the attribute is present, so an `Option<UserProfile>` they take does
+    // not report a missing attribute, and query-token responses stay private.
     let attrs = &func.attrs;
     let vis = &func.vis;
     let inner_sig = &func.sig;

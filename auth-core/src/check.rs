@@ -1,0 +1,148 @@
+//! The start-up check: [`check_app`].
+
+use std::cell::RefCell;
+use std::future::{Ready, ready};
+use std::rc::Rc;
+
+use actix_service::IntoServiceFactory;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{
+    AppConfig, Service, ServiceFactory, ServiceRequest, ServiceResponse, Transform,
+};
+use actix_web::{App, Error, HttpResponse};
+
+use crate::{ConfigError, StrategyRegistry};
+
+/// Checks an application before it serves: its `app_data` holds a
+/// [`StrategyRegistry`] (plain or in `web::Data`), and every handler
+/// annotated with `#[authenticate]` in this binary names strategies that
+/// registry holds. Fails fast with a [`ConfigError`] that names what is
+/// missing, instead of a 500 at the first request.
+///
+/// Pass the `App` the server factory builds (call the factory once more).
+/// The check starts the application in memory, as a test would (its
+/// `data_factory` initialisers run), and sends it one request that no
+/// handler sees. It reads the App's own `app_data`; a registry held only by
+/// a `web::scope` is not seen.
+///
+/// ```
+/// use actix_web::{web, App, HttpResponse};
+/// use auth_core::{check_app, check_app_in, ConfigError, StrategyRegistry};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let registry = StrategyRegistry::builder().build().unwrap();
+/// let make_app = move || App::new().app_data(registry.clone());
+/// // In a server's `main`: `check_app(make_app()).await?;` checks every
+/// // annotated handler of the binary; this example binary holds others.
+/// check_app_in(make_app(), module_path!()).await.expect("configured");
+/// // HttpServer::new(make_app).bind(("127.0.0.1", 8080))?.run().await
+///
+/// let forgotten = App::new().route("/", web::get().to(HttpResponse::Ok));
+/// assert_eq!(check_app(forgotten).await, Err(ConfigError::MissingRegistry));
+/// # });
+/// ```
+pub async fn check_app<T, B>(app: App<T>) -> Result<(), ConfigError>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    check_app_in(app, "").await
+}
+
+/// Like [`check_app`], limited to the annotated handlers whose path
+/// (`module::path::handler`) starts with `module_prefix`, for binaries that
+/// hold several applications (such as test binaries).
+///
+/// ```
+/// use actix_web::{web, App};
+/// use auth_core::{check_app_in, StrategyRegistry};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let registry = StrategyRegistry::builder().build().unwrap();
+/// let app = App::new().app_data(web::Data::new(registry));
+/// // No handler of this module is annotated: only the registry is checked.
+/// check_app_in(app, module_path!()).await.unwrap();
+/// # });
+/// ```
+pub async fn check_app_in<T, B>(app: App<T>, module_prefix: &str) -> Result<(), ConfigError>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let verdict = Rc::new(RefCell::new(None));
+    let probe = Probe {
+        module_prefix: module_prefix.to_owned(),
+        verdict: Rc::clone(&verdict),
+    };
+    let factory = app.wrap(probe).into_factory();
+    let service = factory
+        .new_service(AppConfig::default())
+        .await
+        .map_err(|_| ConfigError::AppInit)?;
+    let request = actix_web::test::TestRequest::get().uri("/").to_request();
+    // The probe answers itself; the request never reaches a handler.
+    let _ = service.call(request).await;
+    verdict
+        .borrow_mut()
+        .take()
+        .unwrap_or(Err(ConfigError::AppInit))
+}
+
+/// The outermost middleware of the checked App: it reads the App's
+/// `app_data` and answers without calling anything inside.
+struct Probe {
+    module_prefix: String,
+    verdict: Rc<RefCell<Option<Result<(), ConfigError>>>>,
+}
+
+struct ProbeService {
+    module_prefix: String,
+    verdict: Rc<RefCell<Option<Result<(), ConfigError>>>>,
+}
+
+impl<S> Transform<S, ServiceRequest> for Probe
+where
+    S: Service<ServiceRequest, Error = Error>,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Transform = ProbeService;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, _service: S) -> Self::Future {
+        ready(Ok(ProbeService {
+            module_prefix: self.module_prefix.clone(),
+            verdict: Rc::clone(&self.verdict),
+        }))
+    }
+}
+
+impl Service<ServiceRequest> for ProbeService {
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Future = Ready<Result<Self::Response, Self::Error>>;
+
+    actix_web::dev::always_ready!();
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let verdict = match StrategyRegistry::of(req.request()) {
+            None => Err(ConfigError::MissingRegistry),
+            Some(registry) => registry.verify_handlers_in(&self.module_prefix),
+        };
+        *self.verdict.borrow_mut() = Some(verdict);
+        ready(Ok(req.into_response(HttpResponse::NoContent().finish())))
+    }
+}
