@@ -73,7 +73,7 @@ pub use issue::{
 };
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{HttpFetcher, JwksFetcher, JwksKeys};
-pub use key::{JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
+pub use key::{JwksOptions, JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
 pub use strategy::{
     ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, TokenSource, to_auth_error,
     token_from_ws_message,
