@@ -95,6 +95,10 @@ struct State {
     /// Attempts finished; a caller that saw `n` and finds more after
     /// waiting for the fetch lock uses that attempt's result (single flight).
     attempts_done: u64,
+    /// A fetch is running. Kept here rather than read from the gate's
+    /// `try_lock`, which also fails while the gate is being handed to a
+    /// waiter after the fetch ended.
+    in_flight: bool,
     /// Ignored keys already logged, so each is logged once.
     logged_ignored: HashSet<String>,
 }
@@ -174,6 +178,7 @@ impl JwksKeys {
                 last_attempt: None,
                 last_error: None,
                 attempts_done: 0,
+                in_flight: false,
                 logged_ignored: HashSet::new(),
             }),
             refresh_every: Duration::from_secs(600),
@@ -306,7 +311,17 @@ impl JwksKeys {
                 return;
             }
             s.last_attempt = Some(start);
+            s.in_flight = true;
         }
+        // Clears `in_flight` however this ends, also when the request that
+        // runs the fetch is dropped halfway (a waiter then takes over).
+        struct InFlight<'a>(&'a RwLock<State>);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                self.0.write().unwrap_or_else(|e| e.into_inner()).in_flight = false;
+            }
+        }
+        let _in_flight = InFlight(&self.state);
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let options = self.options();
         let result = match tokio::time::timeout(self.fetch_timeout, self.fetcher.fetch()).await {
@@ -347,11 +362,11 @@ impl JwksKeys {
     /// working within `refresh_every` even when no new token arrives.
     /// Cheap when nothing is due: one read lock and two clock reads.
     pub(crate) async fn current(&self) -> Result<Arc<KeySet>, VerifyError> {
-        let (keys, due, seen) = {
+        let (keys, due, seen, in_flight) = {
             let s = self.read();
             let stale = s.fetched_at.is_none_or(|t| t.elapsed() >= self.refresh_every);
             let cooled = s.last_attempt.is_none_or(|t| t.elapsed() >= self.cooldown);
-            (s.keys.clone(), stale && cooled, s.attempts_done)
+            (s.keys.clone(), stale && cooled, s.attempts_done, s.in_flight)
         };
         match keys {
             // A set is there: the caller that finds the deadline passed
@@ -363,8 +378,7 @@ impl JwksKeys {
             }
             // No set yet: everyone waits for the one fetch.
             None => {
-                let cooled_or_running = due || self.fetching.try_lock().is_err();
-                if cooled_or_running {
+                if due || in_flight {
                     self.attempt(seen, Join::Wait).await;
                 }
                 self.read().keys.clone().ok_or(VerifyError::KeysUnavailable)
@@ -376,14 +390,15 @@ impl JwksKeys {
     /// cooldown (joining a fetch already running), and say whether the
     /// provider could be asked.
     pub(crate) async fn refresh_for_unknown_kid(&self, kid: &str) -> KidRefresh {
-        let (cooled, seen) = {
+        let (cooled, seen, in_flight) = {
             let s = self.read();
             (
                 s.last_attempt.is_none_or(|t| t.elapsed() >= self.cooldown),
                 s.attempts_done,
+                s.in_flight,
             )
         };
-        if cooled || self.fetching.try_lock().is_err() {
+        if cooled || in_flight {
             tracing::debug!(kid, "JWK Set refresh for an unknown kid");
             self.attempt(seen, Join::Wait).await;
         }
