@@ -479,19 +479,37 @@ fn jwks_file_selects_the_key_by_kid() {
     let jwks = path.to_str().unwrap();
     for kid in ["k1", "k2"] {
         let o = run(
-            &["jwt", "verify", &with_kid(dir.path(), kid, kid), "--jwks", jwks],
+            &[
+                "jwt",
+                "verify",
+                &with_kid(dir.path(), kid, kid),
+                "--jwks",
+                jwks,
+            ],
             None,
         );
         assert_eq!(o.status.code(), Some(0), "{kid}: {}", stderr(&o));
     }
     // k1's name with k2's key: only k1 is tried.
     let o = run(
-        &["jwt", "verify", &with_kid(dir.path(), "k1", "k2"), "--jwks", jwks],
+        &[
+            "jwt",
+            "verify",
+            &with_kid(dir.path(), "k1", "k2"),
+            "--jwks",
+            jwks,
+        ],
         None,
     );
     assert_fails(&o, "INVALID_TOKEN");
     let o = run(
-        &["jwt", "verify", &with_kid(dir.path(), "k9", "k1"), "--jwks", jwks],
+        &[
+            "jwt",
+            "verify",
+            &with_kid(dir.path(), "k9", "k1"),
+            "--jwks",
+            jwks,
+        ],
         None,
     );
     let err = assert_fails(&o, "INVALID_TOKEN");
@@ -546,13 +564,25 @@ fn jwks_url_from_a_local_server() {
     let dir = tempfile::tempdir().unwrap();
     let url = serve(ec_jwks(dir.path()));
     let o = run(
-        &["jwt", "verify", &with_kid(dir.path(), "k2", "k2"), "--jwks-url", &url],
+        &[
+            "jwt",
+            "verify",
+            &with_kid(dir.path(), "k2", "k2"),
+            "--jwks-url",
+            &url,
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     assert!(stdout(&o).contains("alice"));
     let o = run(
-        &["jws", "verify", &with_kid(dir.path(), "k1", "k1"), "--jwks-url", &url],
+        &[
+            "jws",
+            "verify",
+            &with_kid(dir.path(), "k1", "k1"),
+            "--jwks-url",
+            &url,
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));

@@ -325,8 +325,9 @@ impl JwksKeys {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let options = self.options();
         let result = match tokio::time::timeout(self.fetch_timeout, self.fetcher.fetch()).await {
-            Ok(Ok(body)) => KeySet::load_published(&body, &options)
-                .map_err(|e| format!("JWK Set refused: {e}")),
+            Ok(Ok(body)) => {
+                KeySet::load_published(&body, &options).map_err(|e| format!("JWK Set refused: {e}"))
+            }
             Ok(Err(e)) => Err(e),
             Err(_) => Err(format!(
                 "JWK Set fetch timed out after {:?}",
@@ -364,9 +365,16 @@ impl JwksKeys {
     pub(crate) async fn current(&self) -> Result<Arc<KeySet>, VerifyError> {
         let (keys, due, seen, in_flight) = {
             let s = self.read();
-            let stale = s.fetched_at.is_none_or(|t| t.elapsed() >= self.refresh_every);
+            let stale = s
+                .fetched_at
+                .is_none_or(|t| t.elapsed() >= self.refresh_every);
             let cooled = s.last_attempt.is_none_or(|t| t.elapsed() >= self.cooldown);
-            (s.keys.clone(), stale && cooled, s.attempts_done, s.in_flight)
+            (
+                s.keys.clone(),
+                stale && cooled,
+                s.attempts_done,
+                s.in_flight,
+            )
         };
         match keys {
             // A set is there: the caller that finds the deadline passed

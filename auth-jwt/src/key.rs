@@ -382,8 +382,7 @@ fn check_public_only(
     jwk: &serde_json::Map<String, serde_json::Value>,
     label: &str,
 ) -> Result<(), KeyError> {
-    if jwk.get("kty").and_then(serde_json::Value::as_str) == Some("oct") || jwk.contains_key("k")
-    {
+    if jwk.get("kty").and_then(serde_json::Value::as_str) == Some("oct") || jwk.contains_key("k") {
         return Err(KeyError::SymmetricKey {
             key: label.to_owned(),
         });
@@ -421,7 +420,10 @@ fn parse_jwk_object(json: &str) -> Result<serde_json::Map<String, serde_json::Va
     }
 }
 
-fn typed_jwk(map: serde_json::Map<String, serde_json::Value>, label: &str) -> Result<Jwk, KeyError> {
+fn typed_jwk(
+    map: serde_json::Map<String, serde_json::Value>,
+    label: &str,
+) -> Result<Jwk, KeyError> {
     serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| KeyError::Parse {
         key: label.to_owned(),
         reason: e.to_string(),
@@ -543,7 +545,12 @@ impl JwtKey {
         if map.get("kty").and_then(serde_json::Value::as_str) == Some("oct") {
             return Err(KeyError::SymmetricKey { key: label });
         }
-        Self::from_jwk_at(&typed_jwk(map, &label)?, None, &JwksOptions::default(), false)
+        Self::from_jwk_at(
+            &typed_jwk(map, &label)?,
+            None,
+            &JwksOptions::default(),
+            false,
+        )
     }
 
     /// An HMAC key from a secret `oct` JWK (`{"kty":"oct","alg":"HS256",
@@ -567,7 +574,12 @@ impl JwtKey {
                 reason: "not an oct key: load public keys with JwtKey::from_jwk_json".into(),
             });
         }
-        Self::from_jwk_at(&typed_jwk(map, &label)?, None, &JwksOptions::default(), true)
+        Self::from_jwk_at(
+            &typed_jwk(map, &label)?,
+            None,
+            &JwksOptions::default(),
+            true,
+        )
     }
 
     /// Any JWK the application holds itself, secret or public (for
@@ -576,7 +588,12 @@ impl JwtKey {
         let mut map = parse_jwk_object(json)?;
         normalise_alg(&mut map);
         let label = key_label(map.get("kid").and_then(serde_json::Value::as_str), None);
-        Self::from_jwk_at(&typed_jwk(map, &label)?, None, &JwksOptions::default(), true)
+        Self::from_jwk_at(
+            &typed_jwk(map, &label)?,
+            None,
+            &JwksOptions::default(),
+            true,
+        )
     }
 
     fn from_jwk_at(
@@ -888,8 +905,8 @@ impl KeySet {
             check_public_only(map, &label)?;
             let mut map = map.clone();
             normalise_alg(&mut map);
-            let loaded =
-                typed_jwk(map, &label).and_then(|jwk| JwtKey::from_jwk_at(&jwk, Some(i), options, false));
+            let loaded = typed_jwk(map, &label)
+                .and_then(|jwk| JwtKey::from_jwk_at(&jwk, Some(i), options, false));
             match loaded {
                 Ok(key) => keys.push(key),
                 Err(e) if e.refuses_the_set() => return Err(e),

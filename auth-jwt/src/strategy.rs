@@ -399,10 +399,9 @@ impl JwtStrategy {
         // meanwhile cannot attach it to another key.
         let ids = match verified.header.get("alg").and_then(Value::as_str) {
             Some(alg) => match alg.parse() {
-                Ok(alg) => keys.candidate_ids(
-                    verified.header.get("kid").and_then(Value::as_str),
-                    alg,
-                ),
+                Ok(alg) => {
+                    keys.candidate_ids(verified.header.get("kid").and_then(Value::as_str), alg)
+                }
                 Err(_) => Box::default(),
             },
             None => Box::default(),

@@ -55,9 +55,7 @@ fn example_strategy(jwks: &str, clock: Option<u64>) -> JwtStrategy {
         }
         Err(e) => panic!("{e}"),
     };
-    let mut b = JwtStrategy::builder()
-        .key_set(keys)
-        .username_claim("iss");
+    let mut b = JwtStrategy::builder().key_set(keys).username_claim("iss");
     if let Some(t) = clock {
         b = b.clock(move || t);
     }

@@ -167,8 +167,8 @@ async fn a_retired_key_is_refused_on_its_next_cached_use() {
     let k = keys(3);
     let provider = Provider::serving(set_of(&[&k[0], &k[1], &k[2]]));
     let every = Duration::from_millis(300);
-    let jwks = JwksKeys::with_fetcher(provider.clone())
-        .with_timing(every, Duration::from_millis(100));
+    let jwks =
+        JwksKeys::with_fetcher(provider.clone()).with_timing(every, Duration::from_millis(100));
     let s = strategy_with(jwks.clone());
     let app = app(s.clone()).await;
     let retired = signed(&k[0].0);
@@ -268,8 +268,14 @@ async fn unknown_kid_while_the_provider_is_down_is_503_with_retry_after() {
             "stall past the fetch timeout",
             Box::new(|p: &Provider| p.stall(Duration::from_secs(3))),
         ),
-        ("a set that is refused", Box::new(move |p: &Provider| p.set(Some(secret_set.clone())))),
-        ("an empty body", Box::new(|p: &Provider| p.set(Some(String::new())))),
+        (
+            "a set that is refused",
+            Box::new(move |p: &Provider| p.set(Some(secret_set.clone()))),
+        ),
+        (
+            "an empty body",
+            Box::new(|p: &Provider| p.set(Some(String::new()))),
+        ),
     ];
     for (what, fail) in failures {
         let provider = Provider::serving(set_of(&[&k[0]]));
@@ -282,7 +288,11 @@ async fn unknown_kid_while_the_provider_is_down_is_503_with_retry_after() {
         tokio::time::sleep(cooldown).await;
         // The refresh runs and fails: 503, not 401.
         let (status, retry, body) = send(&app, &signed(&k[1].0)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("SERVICE_UNAVAILABLE")), "{what}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("SERVICE_UNAVAILABLE")),
+            "{what}"
+        );
         assert!(retry.is_some_and(|r| r >= 1), "{what}: {retry:?}");
         assert_eq!(jwks.fetch_count(), 2, "{what}");
         // Inside the cooldown after the failure: still 503, no new fetch.
@@ -343,8 +353,8 @@ async fn twenty_concurrent_forged_kids_cause_one_fetch() {
     let k = keys(1);
     let provider = Provider::serving(set_of(&[&k[0]]));
     let cooldown = Duration::from_millis(300);
-    let jwks = JwksKeys::with_fetcher(provider.clone())
-        .with_timing(Duration::from_secs(3600), cooldown);
+    let jwks =
+        JwksKeys::with_fetcher(provider.clone()).with_timing(Duration::from_secs(3600), cooldown);
     let app = app(strategy_with(jwks.clone())).await;
     assert_eq!(send(&app, &signed(&k[0].0)).await.0, 200);
     provider.stall(Duration::from_millis(200));
@@ -418,12 +428,20 @@ async fn a_refresh_that_brings_a_secret_keeps_the_last_good_set() {
     assert_ne!(send(&app, &forged).await.0, 200);
     let text = log.text();
     assert!(
-        text.contains("key 'hs': a symmetric (oct) key") && text.contains("keeping the last good key set"),
+        text.contains("key 'hs': a symmetric (oct) key")
+            && text.contains("keeping the last good key set"),
         "{text}"
     );
-    assert!(text.contains("key 'k2': carries the private member 'd'"), "{text}");
+    assert!(
+        text.contains("key 'k2': carries the private member 'd'"),
+        "{text}"
+    );
     assert!(!text.contains(secret), "secret in the log");
-    assert_eq!(text.matches("key 'p521': unsupported curve").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("key 'p521': unsupported curve").count(),
+        1,
+        "{text}"
+    );
 }
 
 #[derive(Clone, Default)]
@@ -508,11 +526,15 @@ async fn start_provider(mode: Arc<Mutex<Mode>>, hits: Arc<AtomicUsize>) -> Strin
                     hits.fetch_add(1, Ordering::SeqCst);
                     let now = mode.lock().unwrap().clone();
                     match now {
-                        Mode::Up(doc) => HttpResponse::Ok().content_type("application/json").body(doc),
+                        Mode::Up(doc) => HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(doc),
                         Mode::Error => HttpResponse::InternalServerError().finish(),
                         Mode::Stall(d, doc) => {
                             actix_web::rt::time::sleep(d).await;
-                            HttpResponse::Ok().content_type("application/json").body(doc)
+                            HttpResponse::Ok()
+                                .content_type("application/json")
+                                .body(doc)
                         }
                     }
                 }
@@ -565,7 +587,10 @@ async fn rotation_and_outage_against_a_real_provider() {
     assert_eq!(hits.load(Ordering::SeqCst), 3);
     // Four concurrent k3 requests inside the cooldown: 503 each, no fetch.
     let results = join_all((0..4).map(|_| send(&app, &t3))).await;
-    assert!(results.iter().all(|(s, r, _)| *s == 503 && r.is_some()), "{results:?}");
+    assert!(
+        results.iter().all(|(s, r, _)| *s == 503 && r.is_some()),
+        "{results:?}"
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 
     // A stalled provider: four concurrent k3 requests share one fetch that
@@ -574,8 +599,15 @@ async fn rotation_and_outage_against_a_real_provider() {
     tokio::time::sleep(cooldown).await;
     let before = Instant::now();
     let results = join_all((0..4).map(|_| send(&app, &t3))).await;
-    assert!(results.iter().all(|(s, r, _)| *s == 503 && r.is_some()), "{results:?}");
-    assert!(before.elapsed() < Duration::from_millis(1500), "{:?}", before.elapsed());
+    assert!(
+        results.iter().all(|(s, r, _)| *s == 503 && r.is_some()),
+        "{results:?}"
+    );
+    assert!(
+        before.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        before.elapsed()
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 4);
 
     // Back up with k2 and k3: k3 is 200 after the cooldown.

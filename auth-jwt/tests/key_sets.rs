@@ -54,23 +54,32 @@ fn a_published_set_with_a_secret_is_refused_whole_naming_the_key() {
         (vec![oct(Some("hs"), json!({}))], "'hs'"),
         // Mixed: the good EC key does not save the set.
         (vec![ec_public("ec"), oct(Some("hs"), json!({}))], "'hs'"),
-        (vec![oct(Some("first"), json!({})), ec_public("ec")], "'first'"),
+        (
+            vec![oct(Some("first"), json!({})), ec_public("ec")],
+            "'first'",
+        ),
         (vec![ec_public("ec"), oct(None, json!({}))], "#1"),
         // A secret marked for encryption, or without alg, is still a secret.
-        (vec![ec_public("ec"), oct(Some("e"), json!({"use": "enc"}))], "'e'"),
-        (vec![ec_public("ec"), oct(Some("n"), json!({"alg": null}))], "'n'"),
         (
-            vec![ec_public("ec"), json!({"kty": "x-oct", "kid": "k", "k": SECRET_K})],
+            vec![ec_public("ec"), oct(Some("e"), json!({"use": "enc"}))],
+            "'e'",
+        ),
+        (
+            vec![ec_public("ec"), oct(Some("n"), json!({"alg": null}))],
+            "'n'",
+        ),
+        (
+            vec![
+                ec_public("ec"),
+                json!({"kty": "x-oct", "kid": "k", "k": SECRET_K}),
+            ],
             "'k'",
         ),
     ];
     for (keys, label) in cases {
         let doc = jwk_set(&keys.iter().collect::<Vec<_>>());
         let err = KeySet::from_jwks_json(&doc).unwrap_err();
-        assert!(
-            matches!(err, KeyError::SymmetricKey { .. }),
-            "{doc}: {err}"
-        );
+        assert!(matches!(err, KeyError::SymmetricKey { .. }), "{doc}: {err}");
         assert_eq!(label_of(&err), label, "{doc}");
         assert!(err.refuses_the_set());
         assert!(!err.to_string().contains(SECRET_K), "secret in {err}");
@@ -105,7 +114,8 @@ fn a_published_set_with_a_private_key_is_refused_whole_naming_the_key() {
         k
     };
     let rsa = json!({"kty": "RSA", "alg": "RS256", "e": "AQAB", "n": A2_N});
-    let okp = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    let okp =
+        json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
     let cases = [
         (with(ec.clone(), "ec-d", &["d"]), "'ec-d'", "d"),
         (with(okp, "ed-d", &["d"]), "'ed-d'", "d"),
@@ -173,7 +183,11 @@ fn pkcs1_pem(n: &[u8], e: &[u8]) -> Vec<u8> {
         if n < 0x80 {
             out.push(n as u8);
         } else {
-            let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            let bytes: Vec<u8> = n
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
             out.push(0x80 | bytes.len() as u8);
             out.extend(bytes);
         }
@@ -414,15 +428,29 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
     let pq = json!({"kty": "AKP", "kid": "pq", "alg": "ML-DSA-44", "pub": "AAAA"});
     let broken = json!({"kty": "EC", "kid": "broken", "crv": "P-256", "x": "!!", "y": "??"});
     let unknown_alg = json!({"kty": "EC", "kid": "es999", "alg": "ES999", "crv": "P-256", "x": ec["x"], "y": ec["y"]});
-    let doc = jwk_set(&[&azure, &p521, &ec, &enc, &x25519, &ed, &pq, &broken, &unknown_alg]);
+    let doc = jwk_set(&[
+        &azure,
+        &p521,
+        &ec,
+        &enc,
+        &x25519,
+        &ed,
+        &pq,
+        &broken,
+        &unknown_alg,
+    ]);
 
     let set = KeySet::from_jwks_json(&doc).unwrap();
     let loaded: Vec<_> = set.keys().iter().map(|k| k.kid().unwrap()).collect();
     assert_eq!(loaded, ["ec", "ed"]);
     let ignored: Vec<String> = set.ignored().iter().map(ToString::to_string).collect();
-    for name in ["'azure'", "'p521'", "'enc'", "'x'", "'pq'", "'broken'", "'es999'"] {
+    for name in [
+        "'azure'", "'p521'", "'enc'", "'x'", "'pq'", "'broken'", "'es999'",
+    ] {
         assert!(
-            ignored.iter().any(|r| r.starts_with(&format!("key {name}:"))),
+            ignored
+                .iter()
+                .any(|r| r.starts_with(&format!("key {name}:"))),
             "{name} not named in {ignored:?}"
         );
     }
@@ -431,7 +459,8 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
 
     let service = app(JwtStrategy::builder().key_set(set).build().unwrap()).await;
     for token in [signed(&ec_signer), signed(&ed_signer)] {
-        let (status, _, body) = call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
+        let (status, _, body) =
+            call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
         assert_eq!(status, 200, "{body}");
     }
 
@@ -441,20 +470,37 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
         .default_rsa_algorithm(Algorithm::RS256)
         .unwrap();
     let set = KeySet::from_jwks_json_with(&doc, &options).unwrap();
-    let azure_key = set.keys().iter().find(|k| k.kid() == Some("azure")).unwrap();
+    let azure_key = set
+        .keys()
+        .iter()
+        .find(|k| k.kid() == Some("azure"))
+        .unwrap();
     assert_eq!(azure_key.algorithm(), Algorithm::RS256);
     let service = app(JwtStrategy::builder().key_set(set).build().unwrap()).await;
-    for (alg, want) in [(Algorithm::RS256, 200), (Algorithm::PS256, 401), (Algorithm::RS512, 401)] {
+    for (alg, want) in [
+        (Algorithm::RS256, 200),
+        (Algorithm::PS256, 401),
+        (Algorithm::RS512, 401),
+    ] {
         let token = SigningKey::from_pem(RSA_PRIV, alg)
             .unwrap()
             .with_kid("azure")
             .sign(&valid_claims(), None)
             .unwrap();
-        let (status, _, body) = call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
+        let (status, _, body) =
+            call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
         assert_eq!(status, want, "{alg:?} {body}");
     }
-    assert!(JwksOptions::new().default_rsa_algorithm(Algorithm::ES256).is_err());
-    assert!(JwksOptions::new().default_rsa_algorithm(Algorithm::HS256).is_err());
+    assert!(
+        JwksOptions::new()
+            .default_rsa_algorithm(Algorithm::ES256)
+            .is_err()
+    );
+    assert!(
+        JwksOptions::new()
+            .default_rsa_algorithm(Algorithm::HS256)
+            .is_err()
+    );
 }
 
 /// RFC 9864's `Ed25519` names the same algorithm as `EdDSA` for an Ed25519
@@ -468,8 +514,12 @@ async fn ed25519_and_eddsa_both_name_the_ed25519_algorithm() {
         let set = KeySet::from_jwks_json(&jwk_set(&[&public])).unwrap();
         assert!(set.ignored().is_empty());
         let service = app(JwtStrategy::builder().key_set(set).build().unwrap()).await;
-        let (status, _, _) =
-            call(&service, "/whoami", &[("authorization", &bearer(&signed(&signer)))]).await;
+        let (status, _, _) = call(
+            &service,
+            "/whoami",
+            &[("authorization", &bearer(&signed(&signer)))],
+        )
+        .await;
         assert_eq!(status, 200, "{alg}");
     }
     // Ed25519 is not a name for another curve.
