@@ -262,7 +262,8 @@ async fn unknown_kid_while_the_provider_is_down_is_503_with_retry_after() {
         &k[1].1,
         &json!({"kty": "oct", "kid": "hs", "alg": "HS256", "k": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}),
     ]);
-    let failures: [(&str, Box<dyn Fn(&Provider)>); 4] = [
+    type Failure = Box<dyn Fn(&Provider)>;
+    let failures: [(&str, Failure); 4] = [
         ("refused connection", Box::new(|p: &Provider| p.set(None))),
         (
             "stall past the fetch timeout",
