@@ -926,8 +926,9 @@ impl KeySet {
 
     /// A key set from a parsed JWK Set, with the rules of
     /// [`KeySet::from_jwks_json_with`]. The parsed `JwkSet` has already lost
-    /// any private members, so only [`KeySet::from_jwks_json`] can refuse
-    /// them; symmetric keys are refused here too.
+    /// any private members and the spelling of an unknown `alg`, so only
+    /// [`KeySet::from_jwks_json`] can refuse private keys and read
+    /// `alg: "Ed25519"`; symmetric keys are refused here too.
     pub fn from_jwks(set: &JwkSet) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         let mut ignored = Vec::new();
