@@ -1205,3 +1205,70 @@ impl SigningKey {
         jsonwebtoken::encode(&header, claims, &self.encoding)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ROCA_PRIMES, check_rsa, has_roca_fingerprint, rsa_components};
+
+    /// `value * factor + add`, big-endian, for building moduli without a
+    /// bignum crate.
+    fn mul_add(value: &[u8], factor: u32, add: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(value.len() + 4);
+        let mut carry = u64::from(add);
+        for &b in value.iter().rev() {
+            let v = u64::from(b) * u64::from(factor) + carry;
+            out.push(v as u8);
+            carry = v >> 8;
+        }
+        while carry > 0 {
+            out.push(carry as u8);
+            carry >>= 8;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The product of 2 and every ROCA prime, times `k`, plus `add`.
+    fn primorial_times(k: u32, add: u32) -> Vec<u8> {
+        let mut m = vec![2u8];
+        for &r in &ROCA_PRIMES {
+            m = mul_add(&m, r, 0);
+        }
+        mul_add(&m, k, add)
+    }
+
+    #[test]
+    fn roca_test_follows_the_residues() {
+        // N ≡ 65537^0 and N ≡ 65537^1 modulo every prime: fingerprinted.
+        assert!(has_roca_fingerprint(&primorial_times(12345, 1)));
+        assert!(has_roca_fingerprint(&primorial_times(777, 65537)));
+        // N ≡ 0 modulo 3: never a power of 65537.
+        assert!(!has_roca_fingerprint(&primorial_times(5, 0)));
+        // N ≡ 2 modulo every prime: modulo 11, 65537 ≡ 10 generates {1, 10}.
+        assert!(!has_roca_fingerprint(&primorial_times(5, 2)));
+        assert!(!has_roca_fingerprint(&[]));
+    }
+
+    #[test]
+    fn rsa_components_never_panic_on_truncated_der() {
+        let n = primorial_times(99, 1);
+        let mut body = vec![0x02, 0x81, n.len() as u8];
+        body.extend(&n);
+        body.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
+        let mut der = vec![0x30, 0x81, body.len() as u8];
+        der.extend(body);
+        let (got_n, e) = rsa_components(&der).unwrap();
+        assert_eq!((got_n, e), (&n[..], &[1u8, 0, 1][..]));
+        for cut in 0..der.len() {
+            assert!(rsa_components(&der[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut bad_len = der.clone();
+        bad_len[1] = 0x85;
+        assert!(rsa_components(&bad_len).is_none());
+        // A short modulus is refused for its size before anything else.
+        assert!(matches!(
+            check_rsa(&n, &[1, 0, 1], "k"),
+            Err(super::KeyError::WeakRsa { .. })
+        ));
+    }
+}

@@ -556,3 +556,107 @@ fn ignoring_unknown_keys_never_hides_a_dangerous_one() {
         Err(KeyError::DuplicateKid { .. })
     ));
 }
+
+/// A provider that always serves one document, counting fetches.
+struct Fixed(String, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl auth_jwt::JwksFetcher for Fixed {
+    fn fetch(&self) -> futures_util::future::LocalBoxFuture<'_, Result<String, String>> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let doc = self.0.clone();
+        Box::pin(async move { Ok(doc) })
+    }
+}
+
+/// The same through a JWK Set URL client, on the wire: the provider's good
+/// keys work (no 503), Azure's alg-less RSA key works once RS256 is pinned,
+/// and each ignored key is logged once however often the set is fetched.
+#[actix_web::test]
+async fn a_provider_set_with_keys_not_understood_serves_its_good_keys() {
+    let log = Log::default();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let (ec_signer, ec) = ec_key("ec", 5);
+    let (ed_signer, ed) = ed_key("ed", 9, "Ed25519");
+    let (n, e) = fixture_rsa_components();
+    let azure = json!({"kty": "RSA", "kid": "azure", "n": B64.encode(&n), "e": B64.encode(&e)});
+    let p521 = json!({"kty": "EC", "kid": "p521", "crv": "P-521", "x": "AA", "y": "AA"});
+    let mut enc = ec_key("enc", 6).1;
+    enc["use"] = "enc".into();
+    let doc = jwk_set(&[&azure, &p521, &enc, &ec, &ed]);
+    let rs256 = SigningKey::from_pem(RSA_PRIV, Algorithm::RS256)
+        .unwrap()
+        .with_kid("azure")
+        .sign(&valid_claims(), None)
+        .unwrap();
+    for pin in [false, true] {
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut jwks = auth_jwt::JwksKeys::with_fetcher(Fixed(doc.clone(), fetches.clone()))
+            .with_timing(
+                std::time::Duration::from_secs(3600),
+                std::time::Duration::ZERO,
+            );
+        if pin {
+            jwks = jwks.default_rsa_algorithm(Algorithm::RS256).unwrap();
+        }
+        let service = app(JwtStrategy::builder().jwks(jwks.clone()).build().unwrap()).await;
+        for token in [signed(&ec_signer), signed(&ed_signer)] {
+            let (status, _, body) =
+                call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let (status, _, _) = call(&service, "/whoami", &[("authorization", &bearer(&rs256))]).await;
+        assert_eq!(status, if pin { 200 } else { 401 }, "pinned: {pin}");
+        for _ in 0..3 {
+            jwks.refresh().await.unwrap();
+        }
+        assert!(fetches.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+    }
+    let text = log.text();
+    // Two clients, so at most twice: once per client, not once per fetch.
+    assert_eq!(
+        text.matches("key 'p521': unsupported curve").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("key 'enc': meant for encryption").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("key 'azure': an RSA key needs").count(),
+        1,
+        "{text}"
+    );
+}
+
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
+    type Writer = Log;
+    fn make_writer(&'a self) -> Log {
+        self.clone()
+    }
+}
