@@ -614,3 +614,60 @@ async fn rotation_and_outage_against_a_real_provider() {
     assert_eq!(hits.load(Ordering::SeqCst), 5);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// The strategy served by a real multi-worker actix-web server on
+/// 127.0.0.1 (each worker its own thread and runtime, one `JwksKeys`).
+fn serve_app(strategy: JwtStrategy) -> String {
+    use actix_web::{App, HttpServer};
+    let server = HttpServer::new(move || {
+        let registry = auth_core::StrategyRegistry::builder()
+            .register(strategy.clone())
+            .build()
+            .unwrap();
+        App::new().app_data(registry).service(whoami)
+    })
+    .workers(4)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let addr = server.addrs()[0];
+    actix_web::rt::spawn(server.run());
+    format!("http://{addr}/whoami")
+}
+
+/// Issue 18.10 across threads: concurrent requests on different workers
+/// share one fetch of a stalled provider, and twenty forged kids on
+/// different workers cause one fetch per cooldown.
+#[actix_web::test]
+async fn single_flight_holds_across_server_workers() {
+    let k = keys(1);
+    let provider = Provider::serving(set_of(&[&k[0]]));
+    provider.stall(Duration::from_millis(500));
+    let cooldown = Duration::from_millis(800);
+    let jwks =
+        JwksKeys::with_fetcher(provider.clone()).with_timing(Duration::from_secs(3600), cooldown);
+    let url = serve_app(strategy_with(jwks.clone()));
+    // Building an `HttpFetcher` installs the crate's rustls provider, which
+    // the test's own client needs too.
+    auth_jwt::HttpFetcher::new(&url).unwrap();
+    let client = reqwest::Client::new();
+    let get = |token: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let t = Instant::now();
+            let resp = client.get(&url).bearer_auth(token).send().await.unwrap();
+            (resp.status().as_u16(), t.elapsed())
+        }
+    };
+    let token = signed(&k[0].0);
+    let results = join_all((0..8).map(|_| get(token.clone()))).await;
+    assert_eq!(provider.calls(), 1, "{results:?}");
+    for (status, took) in &results {
+        assert_eq!(*status, 200, "{results:?}");
+        assert!(*took < Duration::from_millis(1200), "{results:?}");
+    }
+    tokio::time::sleep(cooldown).await;
+    let forged = (0..20).map(|i| get(signed(&k[0].0.clone().with_kid(format!("forged-{i}")))));
+    let results = join_all(forged).await;
+    assert!(results.iter().all(|(s, _)| *s == 401), "{results:?}");
+    assert_eq!(provider.calls(), 2, "{results:?}");
+}
