@@ -256,7 +256,7 @@ async fn the_periodic_refresh_on_hits_is_single_flight_and_does_not_hold_other_h
 #[actix_web::test]
 async fn unknown_kid_while_the_provider_is_down_is_503_with_retry_after() {
     let k = keys(3);
-    let cooldown = Duration::from_millis(400);
+    let cooldown = Duration::from_millis(800);
     let secret_set = jwk_set(&[
         &k[0].1,
         &k[1].1,
