@@ -430,58 +430,112 @@ fn jws_verify_prints_a_non_json_payload() {
     assert!(err.contains("not a JSON object"), "{err}");
 }
 
-fn jwks_doc() -> String {
-    json!({"keys": [
-        {"kty": "oct", "alg": "HS256", "kid": "k1", "k": B64.encode(SECRET)},
-        {"kty": "oct", "alg": "HS256", "kid": "k2", "k": B64.encode(OTHER)},
-    ]})
-    .to_string()
+/// EC keys k1 and k2 made by `jwt keygen` in `dir`, and the published JWK
+/// Set of their public halves (a JWK Set carries public keys only).
+fn ec_jwks(dir: &Path) -> String {
+    let public: Vec<Value> = ["k1", "k2"]
+        .iter()
+        .map(|kid| {
+            let path = keygen(dir, "ec", kid);
+            let mut jwk: Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            jwk.as_object_mut().unwrap().remove("d");
+            jwk
+        })
+        .collect();
+    json!({ "keys": public }).to_string()
 }
 
-fn with_kid(kid: &str, secret: &str) -> String {
-    hs256_jws(
-        &json!({"alg": "HS256", "kid": kid}),
-        claims().to_string().as_bytes(),
-        secret,
-    )
+/// A token signed by `signer`'s key (made by [`ec_jwks`] in `dir`) whose
+/// header names `kid`.
+fn with_kid(dir: &Path, kid: &str, signer: &str) -> String {
+    let mut jwk: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{signer}.jwk"))).unwrap())
+            .unwrap();
+    jwk["kid"] = kid.into();
+    let path = write(dir, &format!("{kid}-by-{signer}.jwk"), &jwk.to_string());
+    let o = run(
+        &[
+            "jwt",
+            "mint",
+            "--jwk",
+            path.to_str().unwrap(),
+            "--claims",
+            r#"{"sub":"alice"}"#,
+            "--ttl",
+            "600",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    stdout(&o).trim().to_owned()
 }
 
 #[test]
 fn jwks_file_selects_the_key_by_kid() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "jwks.json", &jwks_doc());
+    let doc = ec_jwks(dir.path());
+    let path = write(dir.path(), "jwks.json", &doc);
     let jwks = path.to_str().unwrap();
-    for (kid, secret) in [("k1", SECRET), ("k2", OTHER)] {
+    for kid in ["k1", "k2"] {
         let o = run(
-            &["jwt", "verify", &with_kid(kid, secret), "--jwks", jwks],
+            &[
+                "jwt",
+                "verify",
+                &with_kid(dir.path(), kid, kid),
+                "--jwks",
+                jwks,
+            ],
             None,
         );
         assert_eq!(o.status.code(), Some(0), "{kid}: {}", stderr(&o));
     }
-    // k1's name with k2's secret: only k1 is tried.
+    // k1's name with k2's key: only k1 is tried.
     let o = run(
-        &["jwt", "verify", &with_kid("k1", OTHER), "--jwks", jwks],
+        &[
+            "jwt",
+            "verify",
+            &with_kid(dir.path(), "k1", "k2"),
+            "--jwks",
+            jwks,
+        ],
         None,
     );
     assert_fails(&o, "INVALID_TOKEN");
     let o = run(
-        &["jwt", "verify", &with_kid("k9", SECRET), "--jwks", jwks],
+        &[
+            "jwt",
+            "verify",
+            &with_kid(dir.path(), "k9", "k1"),
+            "--jwks",
+            jwks,
+        ],
         None,
     );
     let err = assert_fails(&o, "INVALID_TOKEN");
     assert!(err.contains("unknown key"), "{err}");
-    // An unsafe set is refused at load, naming the key.
-    let dup = write(
-        dir.path(),
-        "dup.json",
-        &jwks_doc().replace("\"k2\"", "\"k1\""),
-    );
-    let o = run(
-        &["jwt", "verify", "a.b.c", "--jwks", dup.to_str().unwrap()],
-        None,
-    );
-    let err = assert_fails(&o, "INVALID_KEY");
-    assert!(err.contains("'k1'"), "{err}");
+    // An unsafe set is refused at load, naming the key: a duplicate kid, a
+    // shared secret, a private key.
+    let secret = json!({"kty": "oct", "alg": "HS256", "kid": "hs", "k": B64.encode(SECRET)});
+    let mut with_secret: Value = serde_json::from_str(&doc).unwrap();
+    with_secret["keys"].as_array_mut().unwrap().push(secret);
+    let private = std::fs::read_to_string(dir.path().join("k2.jwk")).unwrap();
+    let mut with_private: Value = serde_json::from_str(&doc).unwrap();
+    with_private["keys"][1] = serde_json::from_str(&private).unwrap();
+    for (name, unsafe_doc, named) in [
+        ("dup.json", doc.replace("\"k2\"", "\"k1\""), "'k1'"),
+        ("secret.json", with_secret.to_string(), "'hs'"),
+        ("private.json", with_private.to_string(), "'k2'"),
+    ] {
+        let path = write(dir.path(), name, &unsafe_doc);
+        let o = run(
+            &["jwt", "verify", "a.b.c", "--jwks", path.to_str().unwrap()],
+            None,
+        );
+        let err = assert_fails(&o, "INVALID_KEY");
+        assert!(err.contains(named), "{name}: {err}");
+        assert!(!err.contains(&B64.encode(SECRET)), "{err}");
+    }
 }
 
 /// A one-connection-at-a-time HTTP server on 127.0.0.1 serving `body`
@@ -507,28 +561,41 @@ fn serve(body: String) -> String {
 
 #[test]
 fn jwks_url_from_a_local_server() {
-    let url = serve(jwks_doc());
+    let dir = tempfile::tempdir().unwrap();
+    let url = serve(ec_jwks(dir.path()));
     let o = run(
-        &["jwt", "verify", &with_kid("k2", OTHER), "--jwks-url", &url],
+        &[
+            "jwt",
+            "verify",
+            &with_kid(dir.path(), "k2", "k2"),
+            "--jwks-url",
+            &url,
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     assert!(stdout(&o).contains("alice"));
     let o = run(
-        &["jws", "verify", &with_kid("k1", SECRET), "--jwks-url", &url],
+        &[
+            "jws",
+            "verify",
+            &with_kid(dir.path(), "k1", "k1"),
+            "--jwks-url",
+            &url,
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    // --alg narrows the set: no HS384 key, so refused.
+    // --alg narrows the set: no ES384 key, so refused.
     let o = run(
         &[
             "jwt",
             "verify",
-            &with_kid("k1", SECRET),
+            &with_kid(dir.path(), "k1", "k1"),
             "--jwks-url",
             &url,
             "--alg",
-            "HS384",
+            "ES384",
         ],
         None,
     );

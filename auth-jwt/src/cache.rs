@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use auth_core::UserProfile;
 use serde_json::{Map, Value};
 
+use crate::key::KeyIdentity;
+
 /// The profile built from a cached token's claims, built on first use and
 /// shared by every later hit (emptied with its entry).
 pub(crate) type ProfileSlot = Arc<OnceLock<UserProfile>>;
@@ -18,16 +20,25 @@ pub(crate) struct CachedToken {
     pub(crate) exp: Option<i64>,
     pub(crate) nbf: Option<i64>,
     pub(crate) profile: ProfileSlot,
-    generation: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    token: CachedToken,
+    /// The keys the token may have been verified by (one when it names a
+    /// `kid`): the entry is good only while all of them are in the current
+    /// key set.
+    keys: Box<[KeyIdentity]>,
 }
 
 /// Bounded map from the whole token to its verified content.
 ///
 /// Keyed by the whole token, so a token that differs in any byte (a tampered
 /// payload or signature) is a miss and goes through full verification. Entries
-/// remember the key-set generation they were verified under; a key change
-/// clears the map and bumps the generation so an in-flight insert from the
-/// old key set is dropped too.
+/// remember the identity of the key that verified them; a hit counts only
+/// while that key is in the current key set (issue 11.7), so a key that
+/// leaves the set (rotation, a JWK Set refresh) takes its tokens with it,
+/// while a refresh that keeps a key keeps its tokens cached.
 #[derive(Debug)]
 pub(crate) struct TokenCache {
     inner: Mutex<Inner>,
@@ -40,8 +51,7 @@ struct Inner {
     // bytes) hashed on every request. Flooding attacks on the hash need many
     // colliding entries in the table, and only tokens whose signature
     // verified are ever inserted, so an attacker cannot choose the keys.
-    map: HashMap<Box<str>, CachedToken, foldhash::fast::RandomState>,
-    generation: u64,
+    map: HashMap<Box<str>, Entry, foldhash::fast::RandomState>,
 }
 
 impl TokenCache {
@@ -58,38 +68,38 @@ impl TokenCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn generation(&self) -> u64 {
-        self.lock().generation
-    }
-
-    pub(crate) fn get(&self, token: &str) -> Option<CachedToken> {
+    /// The entry for `token`, if the keys that verified it are all still
+    /// `current`; an entry whose key left is dropped.
+    pub(crate) fn get(
+        &self,
+        token: &str,
+        current: impl Fn(&[KeyIdentity]) -> bool,
+    ) -> Option<CachedToken> {
         if self.capacity == 0 {
             return None;
         }
-        let inner = self.lock();
-        inner
-            .map
-            .get(token)
-            .filter(|e| e.generation == inner.generation)
-            .cloned()
+        let mut inner = self.lock();
+        let entry = inner.map.get(token)?;
+        if current(&entry.keys) {
+            return Some(entry.token.clone());
+        }
+        inner.map.remove(token);
+        None
     }
 
     pub(crate) fn insert(
         &self,
         token: &str,
-        generation: u64,
+        keys: Box<[KeyIdentity]>,
         header: Arc<Map<String, Value>>,
         claims: Arc<Map<String, Value>>,
     ) -> Option<ProfileSlot> {
-        if self.capacity == 0 {
+        if self.capacity == 0 || keys.is_empty() {
             return None;
         }
         let exp = claims.get("exp").and_then(as_i64);
         let nbf = claims.get("nbf").and_then(as_i64);
         let mut inner = self.lock();
-        if inner.generation != generation {
-            return None;
-        }
         if inner.map.len() >= self.capacity && !inner.map.contains_key(token) {
             // Evict an arbitrary entry: HashMap order is randomised per
             // process, so an attacker cannot aim the eviction.
@@ -100,22 +110,22 @@ impl TokenCache {
         let profile = ProfileSlot::default();
         inner.map.insert(
             token.into(),
-            CachedToken {
-                header,
-                claims,
-                exp,
-                nbf,
-                profile: Arc::clone(&profile),
-                generation,
+            Entry {
+                token: CachedToken {
+                    header,
+                    claims,
+                    exp,
+                    nbf,
+                    profile: Arc::clone(&profile),
+                },
+                keys,
             },
         );
         Some(profile)
     }
 
     pub(crate) fn clear(&self) {
-        let mut inner = self.lock();
-        inner.map.clear();
-        inner.generation += 1;
+        self.lock().map.clear();
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -1,11 +1,14 @@
 //! Keys from a JWK Set URL: fetched, cached, refreshed, served stale.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::LocalBoxFuture;
+use jsonwebtoken::Algorithm;
 
-use crate::key::KeySet;
+use crate::key::{JwksOptions, KeyError, KeySet};
 use crate::verify::VerifyError;
 
 /// Fetches the JWK Set document. Injectable so tests need no network.
@@ -82,26 +85,62 @@ impl JwksFetcher for HttpFetcher {
 
 struct State {
     keys: Option<Arc<KeySet>>,
+    /// Start of the last attempt that installed a set.
     fetched_at: Option<Instant>,
+    /// Start of the last attempt, successful or not: the cooldown runs from
+    /// here, so a slow failing provider cannot be asked again at once.
     last_attempt: Option<Instant>,
+    /// Why the last attempt failed; `None` when it succeeded.
+    last_error: Option<String>,
+    /// Attempts finished; a caller that saw `n` and finds more after
+    /// waiting for the fetch lock uses that attempt's result (single flight).
+    attempts_done: u64,
+    /// A fetch is running. Kept here rather than read from the gate's
+    /// `try_lock`, which also fails while the gate is being handed to a
+    /// waiter after the fetch ended.
+    in_flight: bool,
+    /// Ignored keys already logged, so each is logged once.
+    logged_ignored: HashSet<String>,
+}
+
+/// What the refresh asked for by an unknown `kid` found.
+pub(crate) enum KidRefresh {
+    /// The current set (fresh, or the last good one); whether the last
+    /// attempt to reach the provider failed.
+    Keys {
+        keys: Arc<KeySet>,
+        provider_failed: bool,
+    },
+    /// No set has ever been fetched.
+    Unavailable,
 }
 
 /// Keys fetched from a JWK Set URL.
 ///
 /// - fetched on first use, then refreshed when older than `refresh_every`
-///   (default 10 min);
+///   (default 10 min), checked on every request, cache hits included;
 /// - refreshed when a token names an unknown `kid`, at most once per
-///   `cooldown` (default 30 s), so random `kid`s cannot hammer the server;
-/// - served stale while the server is down; with no key ever fetched a
-///   request fails closed with 503.
+///   `cooldown` (default 30 s, counted from the start of the last attempt),
+///   so random `kid`s cannot hammer the server;
+/// - single flight: one fetch at a time; requests that need keys while a
+///   fetch runs wait for it (at most `fetch_timeout`, default 5 s) and use
+///   its result instead of starting another;
+/// - served stale while the server is down; with no key ever fetched, or an
+///   unknown `kid` while the provider cannot be reached, a request fails
+///   closed with 503 and `Retry-After`;
+/// - every fetched set passes [`KeySet::from_jwks_json_with`]: a set with a
+///   secret, a private or a weak key is refused whole and the last good set
+///   stays (logged); keys not understood are ignored and logged once.
 pub struct JwksKeys {
     fetcher: Box<dyn JwksFetcher>,
     state: RwLock<State>,
     refresh_every: Duration,
     cooldown: Duration,
-    // Serialises fetches so a burst of requests causes one fetch.
+    fetch_timeout: Duration,
+    options: RwLock<JwksOptions>,
+    // Held for the whole of one fetch: the single-flight gate.
     fetching: tokio::sync::Mutex<()>,
-    fetches: Mutex<u64>,
+    fetches: AtomicU64,
 }
 
 impl std::fmt::Debug for JwksKeys {
@@ -109,8 +148,18 @@ impl std::fmt::Debug for JwksKeys {
         f.debug_struct("JwksKeys")
             .field("refresh_every", &self.refresh_every)
             .field("cooldown", &self.cooldown)
+            .field("fetch_timeout", &self.fetch_timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// How a caller takes part in a fetch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// Wait for a running fetch (or run one).
+    Wait,
+    /// Run a fetch only if none is running; otherwise carry on.
+    IfIdle,
 }
 
 impl JwksKeys {
@@ -127,11 +176,17 @@ impl JwksKeys {
                 keys: None,
                 fetched_at: None,
                 last_attempt: None,
+                last_error: None,
+                attempts_done: 0,
+                in_flight: false,
+                logged_ignored: HashSet::new(),
             }),
             refresh_every: Duration::from_secs(600),
             cooldown: Duration::from_secs(30),
+            fetch_timeout: Duration::from_secs(5),
+            options: RwLock::new(JwksOptions::default()),
             fetching: tokio::sync::Mutex::new(()),
-            fetches: Mutex::new(0),
+            fetches: AtomicU64::new(0),
         })
     }
 
@@ -148,76 +203,220 @@ impl JwksKeys {
         }
     }
 
-    /// How many fetches were attempted (for monitoring and tests).
-    pub fn fetch_count(&self) -> u64 {
-        *self.fetches.lock().unwrap_or_else(|e| e.into_inner())
+    /// Sets how long one fetch may take (default 5 s); requests waiting for
+    /// a fetch wait at most this long. Call before sharing the keys.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let keys = auth_jwt::JwksKeys::from_url("https://example.com/jwks.json")
+    ///     .unwrap()
+    ///     .with_fetch_timeout(Duration::from_secs(2));
+    /// # let _ = keys;
+    /// ```
+    pub fn with_fetch_timeout(self: Arc<Self>, timeout: Duration) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut me) => {
+                me.fetch_timeout = timeout;
+                Arc::new(me)
+            }
+            Err(shared) => shared,
+        }
     }
 
-    fn snapshot(&self) -> (Option<Arc<KeySet>>, Option<Instant>, Option<Instant>) {
-        let s = self.state.read().unwrap_or_else(|e| e.into_inner());
-        (s.keys.clone(), s.fetched_at, s.last_attempt)
+    /// Pins the algorithm of the set's RSA keys that carry no `alg` (Azure
+    /// AD publishes such keys); without it they are ignored. Only RS*/PS*
+    /// are accepted. The token header never chooses it.
+    ///
+    /// ```
+    /// use auth_jwt::{Algorithm, JwksKeys};
+    /// let keys = JwksKeys::from_url("https://login.example.com/discovery/keys")
+    ///     .unwrap()
+    ///     .default_rsa_algorithm(Algorithm::RS256)
+    ///     .unwrap();
+    /// # let _ = keys;
+    /// ```
+    pub fn default_rsa_algorithm(self: Arc<Self>, alg: Algorithm) -> Result<Arc<Self>, KeyError> {
+        let options = self.options().default_rsa_algorithm(alg)?;
+        *self.options.write().unwrap_or_else(|e| e.into_inner()) = options;
+        Ok(self)
+    }
+
+    fn options(&self) -> JwksOptions {
+        *self.options.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many fetches were attempted (for monitoring and tests).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long a client should wait before the provider is asked again:
+    /// the rest of the cooldown, at least one second.
+    pub(crate) fn retry_after(&self) -> Duration {
+        let left = self
+            .read()
+            .last_attempt
+            .map(|t| self.cooldown.saturating_sub(t.elapsed()))
+            .unwrap_or_default();
+        left.max(Duration::from_secs(1))
     }
 
     /// Fetches the JWK Set now, whatever the refresh interval and cooldown
     /// say, and installs it. On failure the previous keys stay and the
-    /// reason is returned (it names no key material).
+    /// reason is returned (it names no key material). When a fetch is
+    /// already running, its result is used instead of starting another.
     ///
     /// For failing fast at start-up and for one-shot tools such as
     /// `auth-cli`, which need the reason rather than a 503.
     pub async fn refresh(&self) -> Result<Arc<KeySet>, String> {
-        let _guard = self.fetching.lock().await;
-        *self.fetches.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        let now = Instant::now();
-        let result = self.fetcher.fetch().await.and_then(|body| {
-            KeySet::from_jwks_json(&body).map_err(|e| format!("JWK Set refused: {e}"))
-        });
-        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
-        s.last_attempt = Some(now);
-        let keys = Arc::new(result?);
-        s.keys = Some(keys.clone());
-        s.fetched_at = Some(now);
-        Ok(keys)
+        let seen = self.read().attempts_done;
+        self.attempt(seen, Join::Wait).await;
+        let s = self.read();
+        match (&s.last_error, &s.keys) {
+            (None, Some(keys)) => Ok(keys.clone()),
+            (Some(e), _) => Err(e.clone()),
+            (None, None) => Err("JWK Set fetch did not finish".into()),
+        }
     }
 
-    /// Fetches and installs a new key set; on failure keeps the old one.
-    /// Returns whether the set changed.
-    async fn fetch(&self) -> bool {
-        match self.refresh().await {
-            Ok(_) => true,
+    /// One fetch, single flight: the caller that takes the gate fetches;
+    /// a caller that finds an attempt finished since it looked (`seen`)
+    /// takes that attempt's result.
+    async fn attempt(&self, seen: u64, join: Join) {
+        let _gate = match join {
+            Join::IfIdle => match self.fetching.try_lock() {
+                Ok(gate) => gate,
+                Err(_) => return,
+            },
+            // Bounded: the fetch holding the gate is itself bounded by
+            // `fetch_timeout`; the margin covers the hand-over.
+            Join::Wait => match tokio::time::timeout(
+                self.fetch_timeout + Duration::from_secs(1),
+                self.fetching.lock(),
+            )
+            .await
+            {
+                Ok(gate) => gate,
+                Err(_) => return,
+            },
+        };
+        let start = Instant::now();
+        {
+            let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+            if s.attempts_done != seen {
+                return;
+            }
+            s.last_attempt = Some(start);
+            s.in_flight = true;
+        }
+        // Clears `in_flight` however this ends, also when the request that
+        // runs the fetch is dropped halfway (a waiter then takes over).
+        struct InFlight<'a>(&'a RwLock<State>);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                self.0.write().unwrap_or_else(|e| e.into_inner()).in_flight = false;
+            }
+        }
+        let _in_flight = InFlight(&self.state);
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let options = self.options();
+        let result = match tokio::time::timeout(self.fetch_timeout, self.fetcher.fetch()).await {
+            Ok(Ok(body)) => {
+                KeySet::load_published(&body, &options).map_err(|e| format!("JWK Set refused: {e}"))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!(
+                "JWK Set fetch timed out after {:?}",
+                self.fetch_timeout
+            )),
+        };
+        let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
+        s.attempts_done += 1;
+        match result {
+            Ok(set) => {
+                for reason in set.ignored() {
+                    if s.logged_ignored.insert(reason.to_string()) {
+                        tracing::warn!("JWK Set: {reason}; the key is ignored");
+                    }
+                }
+                s.keys = Some(Arc::new(set));
+                s.fetched_at = Some(start);
+                s.last_error = None;
+            }
             Err(e) => {
-                tracing::warn!("{e}; keeping the previous keys");
-                false
+                if s.keys.is_some() {
+                    tracing::warn!("{e}; keeping the last good key set");
+                } else {
+                    tracing::warn!("{e}; no key set yet");
+                }
+                s.last_error = Some(e);
             }
         }
     }
 
-    pub(crate) async fn keys_for(
-        &self,
-        _kid: Option<&str>,
-    ) -> Result<(Arc<KeySet>, bool), VerifyError> {
-        let (keys, fetched_at, last_attempt) = self.snapshot();
-        let stale = fetched_at.is_none_or(|t| t.elapsed() >= self.refresh_every);
-        let may_retry = last_attempt.is_none_or(|t| t.elapsed() >= self.cooldown);
-        let mut changed = false;
-        if (keys.is_none() || stale) && may_retry {
-            changed = self.fetch().await;
-        }
-        match self.snapshot().0 {
-            Some(k) => Ok((k, changed)),
-            None => Err(VerifyError::KeysUnavailable),
+    /// The current key set, refreshing it when its deadline has passed.
+    /// Called on every request, cache hits included, so a retired key stops
+    /// working within `refresh_every` even when no new token arrives.
+    /// Cheap when nothing is due: one read lock and two clock reads.
+    pub(crate) async fn current(&self) -> Result<Arc<KeySet>, VerifyError> {
+        let (keys, due, seen, in_flight) = {
+            let s = self.read();
+            let stale = s
+                .fetched_at
+                .is_none_or(|t| t.elapsed() >= self.refresh_every);
+            let cooled = s.last_attempt.is_none_or(|t| t.elapsed() >= self.cooldown);
+            (
+                s.keys.clone(),
+                stale && cooled,
+                s.attempts_done,
+                s.in_flight,
+            )
+        };
+        match keys {
+            // A set is there: the caller that finds the deadline passed
+            // refreshes; others keep using the set meanwhile.
+            Some(keys) if !due => Ok(keys),
+            Some(_) => {
+                self.attempt(seen, Join::IfIdle).await;
+                self.read().keys.clone().ok_or(VerifyError::KeysUnavailable)
+            }
+            // No set yet: everyone waits for the one fetch.
+            None => {
+                if due || in_flight {
+                    self.attempt(seen, Join::Wait).await;
+                }
+                self.read().keys.clone().ok_or(VerifyError::KeysUnavailable)
+            }
         }
     }
 
-    pub(crate) async fn refresh_for_unknown_kid(&self, kid: &str) -> Option<Arc<KeySet>> {
-        let (_, _, last_attempt) = self.snapshot();
-        if last_attempt.is_some_and(|t| t.elapsed() < self.cooldown) {
-            return None;
+    /// A token named a `kid` the current set lacks: refresh once per
+    /// cooldown (joining a fetch already running), and say whether the
+    /// provider could be asked.
+    pub(crate) async fn refresh_for_unknown_kid(&self, kid: &str) -> KidRefresh {
+        let (cooled, seen, in_flight) = {
+            let s = self.read();
+            (
+                s.last_attempt.is_none_or(|t| t.elapsed() >= self.cooldown),
+                s.attempts_done,
+                s.in_flight,
+            )
+        };
+        if cooled || in_flight {
+            tracing::debug!(kid, "JWK Set refresh for an unknown kid");
+            self.attempt(seen, Join::Wait).await;
         }
-        if self.fetch().await {
-            let keys = self.snapshot().0?;
-            tracing::debug!(kid, "JWK Set refreshed for an unknown kid");
-            return Some(keys);
+        let s = self.read();
+        match &s.keys {
+            Some(keys) => KidRefresh::Keys {
+                keys: keys.clone(),
+                provider_failed: s.last_error.is_some(),
+            },
+            None => KidRefresh::Unavailable,
         }
-        None
     }
 }

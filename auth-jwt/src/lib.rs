@@ -41,8 +41,11 @@
 //!
 //! - The algorithm always comes from the key: a JWK's `alg`, or the
 //!   algorithm passed with a secret or PEM. RSA and `oct` JWKs without
-//!   `alg` are refused at load rather than guessed; EC and Ed25519 keys
-//!   derive it from their curve.
+//!   `alg` are refused at load rather than guessed (in a JWK Set an RSA key
+//!   without `alg` is ignored, unless the configuration pins one with
+//!   [`JwksOptions::default_rsa_algorithm`] or
+//!   [`JwksKeys::default_rsa_algorithm`]); EC and Ed25519 keys derive it from
+//!   their curve. `alg: "Ed25519"` (RFC 9864) is read as `EdDSA`.
 //! - `crit` is rejected whenever present (no extension is implemented).
 //! - Default leeway 30 s; default size limit 8 KiB; `exp` required.
 //! - Token sources default to `Authorization: Bearer` only. The WebSocket
@@ -54,9 +57,60 @@
 //!   marks a service principal. On-behalf-of service tokens name the user
 //!   and carry the service in `act.sub` (RFC 8693).
 //! - Refresh tokens are opaque random strings; only their SHA-256 is stored.
-//! - The verified-token cache evicts an arbitrary entry when full and is
-//!   emptied on every key change; the extra verifier runs on cache hits too.
+//! - The verified-token cache evicts an arbitrary entry when full; an entry
+//!   counts only while the key that verified it is in the current key set
+//!   (a token without `kid`: while every key of its algorithm is), so a
+//!   key that leaves the set takes its cached tokens with it;
+//!   [`JwtStrategy::set_keys`] empties it. The extra verifier runs on cache
+//!   hits too.
 //! - A JWK Set URL must be `https`, except for loopback hosts.
+//!
+//! # Key sets
+//!
+//! - **A published key set carries public keys only.** A JWK Set, whether
+//!   loaded with [`KeySet::from_jwks_json`] or fetched by [`JwksKeys`], is
+//!   refused whole when any key in it is symmetric (`kty: oct`) or carries
+//!   a private member (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`), naming the
+//!   key by `kid` or `#index`; a refresh that brings one keeps the last good
+//!   set and logs why. An HMAC key comes only from explicit configuration:
+//!   [`JwtKey::hmac`], [`JwtKey::hmac_base64`], or
+//!   [`JwtKey::from_secret_jwk_json`] for a secret JWK file;
+//!   [`JwtKey::from_jwk`] and [`JwtKey::from_jwk_json`] refuse `oct`
+//!   ([`JwtKey::from_jwk_json`] is one key of the application's own
+//!   configuration, so it keeps only the public half of a private EC, OKP
+//!   or RSA JWK).
+//! - **Weak RSA keys are refused on every load path** (PEM, JWK, JWK Set),
+//!   naming the key: modulus under [`MIN_RSA_BITS`], public exponent even or
+//!   below 3, or a modulus with the ROCA fingerprint (CVE-2017-15361).
+//! - **Keys not understood are ignored** (RFC 7517 §5): unknown `kty`,
+//!   curve (P-521, X25519, ...) or `alg`, `use: "enc"`, missing members, RSA
+//!   without `alg` and no configured default. The rest of the set works;
+//!   [`KeySet::ignored`] lists them and a `warn` line names each (once per
+//!   key for [`JwksKeys`]). A set with no usable key is refused. The dangerous
+//!   cases above ([`KeyError::refuses_the_set`]) still refuse the whole set.
+//!
+//! # JWK Set URL
+//!
+//! [`JwksKeys`] fetches the set on first use and again when it is older
+//! than `refresh_every` (10 min). That deadline is checked on every request,
+//! cache hits included: the first request past it refreshes (the others
+//! keep using the current set meanwhile), so a retired key stops working
+//! within `refresh_every` even when no new token arrives. A token with an
+//! unknown `kid` asks for a refresh, at most once per `cooldown` (30 s,
+//! counted from the start of the last attempt). Fetching is single flight:
+//! one fetch runs at a time, bounded by the fetch timeout (5 s), and every
+//! request that needs keys meanwhile waits for it and uses its result. The
+//! token whose `kid` brought a new set is cached like any other.
+//!
+//! | situation | answer |
+//! |---|---|
+//! | no set ever fetched, provider down | 503, `Retry-After` |
+//! | unknown `kid`, the refresh fails, or the cooldown after a failed attempt blocks it | 503, `Retry-After` (the kid may be a rotation made during the outage) |
+//! | unknown `kid`, provider up, the fresh set lacks it | 401 `invalid_token` |
+//! | known `kid`, provider down | verified against the last good set |
+//!
+//! `Retry-After` is the time left until the client will ask the provider
+//! again (at least 1 s).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -73,7 +127,7 @@ pub use issue::{
 };
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{HttpFetcher, JwksFetcher, JwksKeys};
-pub use key::{JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
+pub use key::{JwksOptions, JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
 pub use strategy::{
     ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, TokenSource, to_auth_error,
     token_from_ws_message,

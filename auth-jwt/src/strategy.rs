@@ -14,6 +14,7 @@ use auth_core::{
 use serde_json::{Map, Value};
 
 use crate::cache::{ProfileSlot, TokenCache};
+use crate::jwks::KidRefresh;
 use crate::key::{JwtKey, KeyError, KeySet};
 use crate::verify::{self, ClaimRules, VerifyError};
 
@@ -330,16 +331,12 @@ impl JwtStrategy {
         &self.inner.rules
     }
 
-    async fn key_set(&self, kid: Option<&str>) -> Result<Arc<KeySet>, VerifyError> {
+    /// The current key set. For a JWK Set URL this is where the refresh
+    /// deadline is honoured, on every request, cache hits included.
+    async fn key_set(&self) -> Result<Arc<KeySet>, VerifyError> {
         match &self.inner.keys {
             Keys::Static(lock) => Ok(lock.read().unwrap_or_else(|e| e.into_inner()).clone()),
-            Keys::Jwks(jwks) => {
-                let (set, changed) = jwks.keys_for(kid).await?;
-                if changed {
-                    self.inner.cache.clear();
-                }
-                Ok(set)
-            }
+            Keys::Jwks(jwks) => jwks.current().await,
         }
     }
 
@@ -360,7 +357,11 @@ impl JwtStrategy {
             return Err(VerifyError::TooLarge);
         }
         let now = (rules.clock)();
-        if let Some(hit) = self.inner.cache.get(token) {
+        let mut keys = self.key_set().await?;
+        // SAFETY-NOTE: a hit counts only while the key that verified the
+        // token is in the current set: a retired key takes its cached tokens
+        // with it (issue 11.7).
+        if let Some(hit) = self.inner.cache.get(token, |ids| keys.contains_all(ids)) {
             // SAFETY-NOTE: time-based claims are re-checked on every hit; a
             // cached token must expire exactly when an uncached one would.
             verify::check_time_values(hit.exp, hit.nbf, rules.require_exp, rules.leeway, now)?;
@@ -370,22 +371,44 @@ impl JwtStrategy {
             };
             return Ok((verified, Some(hit.profile)));
         }
-        let generation = self.inner.cache.generation();
-        let kid = peek_kid(token);
-        let mut keys = self.key_set(kid.as_deref()).await?;
         let mut result = verify::verify_jwt(token, &keys, rules);
-        if let (Err(VerifyError::UnknownKey), Keys::Jwks(jwks), Some(kid)) =
-            (&result, &self.inner.keys, kid.as_deref())
-            && let Some(fresh) = jwks.refresh_for_unknown_kid(kid).await
+        if let (Err(VerifyError::UnknownKey), Keys::Jwks(jwks)) = (&result, &self.inner.keys)
+            && let Some(kid) = peek_kid(token)
         {
-            self.inner.cache.clear();
-            keys = fresh;
-            result = verify::verify_jwt(token, &keys, rules);
+            result = match jwks.refresh_for_unknown_kid(&kid).await {
+                KidRefresh::Keys {
+                    keys: fresh,
+                    provider_failed,
+                } => {
+                    keys = fresh;
+                    match verify::verify_jwt(token, &keys, rules) {
+                        // SAFETY-NOTE: the provider could not be asked, so
+                        // "unknown key" may only mean "rotated during the
+                        // outage": fail closed with 503, not 401 (issue 18.9).
+                        Err(VerifyError::UnknownKey) if provider_failed => {
+                            Err(VerifyError::KeysUnavailable)
+                        }
+                        other => other,
+                    }
+                }
+                KidRefresh::Unavailable => Err(VerifyError::KeysUnavailable),
+            };
         }
         let verified = result?;
+        // Recorded against the set that verified the token, so a refresh
+        // meanwhile cannot attach it to another key.
+        let ids = match verified.header.get("alg").and_then(Value::as_str) {
+            Some(alg) => match alg.parse() {
+                Ok(alg) => {
+                    keys.candidate_ids(verified.header.get("kid").and_then(Value::as_str), alg)
+                }
+                Err(_) => Box::default(),
+            },
+            None => Box::default(),
+        };
         let slot = self.inner.cache.insert(
             token,
-            generation,
+            ids,
             Arc::clone(&verified.header),
             Arc::clone(&verified.claims),
         );
@@ -396,7 +419,10 @@ impl JwtStrategy {
     /// WebSocket message, see [`token_from_ws_message`]) and maps it to a
     /// profile, running the extra verifier.
     pub async fn authenticate_token(&self, token: &str) -> Result<UserProfile, AuthError> {
-        let (verified, slot) = self.check_token(token).await.map_err(to_auth_error)?;
+        let (verified, slot) = self
+            .check_token(token)
+            .await
+            .map_err(|e| self.auth_error(e))?;
         // A repeated token reuses the profile built the first time: its
         // claims are the same and the time checks above ran again.
         let profile = match slot.as_deref().and_then(|s| s.get()) {
@@ -413,6 +439,18 @@ impl JwtStrategy {
         match &self.inner.verifier {
             Some(v) => v(profile).await,
             None => Ok(profile),
+        }
+    }
+
+    /// [`to_auth_error`], with the `Retry-After` of a 503 taken from the JWK
+    /// Set client: the time until it will ask the provider again.
+    fn auth_error(&self, e: VerifyError) -> AuthError {
+        match (&e, &self.inner.keys) {
+            (VerifyError::KeysUnavailable, Keys::Jwks(jwks)) => AuthError::Unavailable {
+                message: "signing keys are unavailable".into(),
+                retry_after: Some(jwks.retry_after()),
+            },
+            _ => to_auth_error(e),
         }
     }
 
@@ -618,13 +656,22 @@ fn ws_protocol_token(headers: &HeaderMap, marker: &str) -> Result<Option<String>
     Ok(None)
 }
 
-/// Maps a verification failure to the framework's error (401, or 503 when no
-/// key could be obtained).
+/// Maps a verification failure to the framework's error: 401, or 503 with
+/// `Retry-After` when no key could be obtained. Here `Retry-After` is the
+/// default JWK Set cooldown (30 s); [`JwtStrategy`] itself answers with the
+/// time left until its JWK Set client asks the provider again.
+///
+/// ```
+/// use auth_jwt::{VerifyError, to_auth_error};
+/// let e = to_auth_error(VerifyError::KeysUnavailable);
+/// assert_eq!(e.status(), 503);
+/// assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(30)));
+/// ```
 pub fn to_auth_error(e: VerifyError) -> AuthError {
     match e {
         VerifyError::KeysUnavailable => AuthError::Unavailable {
             message: "signing keys are unavailable".into(),
-            retry_after: None,
+            retry_after: Some(std::time::Duration::from_secs(30)),
         },
         other => AuthError::invalid_credentials(other.code(), other.to_string()),
     }

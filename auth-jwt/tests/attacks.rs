@@ -44,9 +44,18 @@ const A5_TOKEN: &str = "eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4
 /// A strategy over one example key set, mapping `iss` to the user id, with
 /// the clock at `clock` (or the real clock).
 fn example_strategy(jwks: &str, clock: Option<u64>) -> JwtStrategy {
-    let mut b = JwtStrategy::builder()
-        .key_set(KeySet::from_jwks_json(jwks).unwrap())
-        .username_claim("iss");
+    let keys = match KeySet::from_jwks_json(jwks) {
+        Ok(keys) => keys,
+        // A.1's key is a shared secret: a JWK Set never hands one out, so it
+        // is loaded explicitly, as configuration.
+        Err(KeyError::SymmetricKey { .. }) => {
+            let set: serde_json::Value = serde_json::from_str(jwks).unwrap();
+            let secret = JwtKey::from_secret_jwk_json(&set["keys"][0].to_string()).unwrap();
+            KeySet::new([secret]).unwrap()
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let mut b = JwtStrategy::builder().key_set(keys).username_claim("iss");
     if let Some(t) = clock {
         b = b.clock(move || t);
     }
@@ -123,14 +132,17 @@ async fn rfc7515_examples_fail_with_the_wrong_key_or_a_flipped_bit() {
 }
 
 /// A.4 is ES512 over P-521, which this library does not offer (jsonwebtoken
-/// has no ES512): a P-521 JWK is refused when loaded, naming the key and the
-/// reason, and a token claiming ES512 never verifies against the keys we do
-/// load.
+/// has no ES512): a set of only a P-521 JWK has no usable key and is refused
+/// when loaded, naming the key and the reason, and a token claiming ES512
+/// never verifies against the keys we do load.
 #[actix_web::test]
 async fn rfc7515_a4_es512_is_refused_cleanly() {
     let p521 = r#"{"keys":[{"kty":"EC","kid":"p521","crv":"P-521","x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk","y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"}]}"#;
     let err = KeySet::from_jwks_json(p521).unwrap_err();
-    assert_eq!(err.to_string(), "key 'p521': unsupported curve");
+    assert_eq!(
+        err.to_string(),
+        "the key set has no usable key: key 'p521': unsupported curve"
+    );
     let es512 = format!("eyJhbGciOiJFUzUxMiJ9.{A_PAYLOAD}.AAAA");
     let s = example_strategy(A3_JWKS, Some(A_BEFORE_EXP));
     assert!(s.verify_token(&es512).await.is_err());
@@ -438,22 +450,24 @@ fn unsafe_key_sets_are_refused_at_load_naming_the_key() {
         err.to_string(),
         "key (no kid): RSA modulus of 1024 bits is weaker than the 2048 bits required"
     );
-    let enc = r#"{"keys":[{"kty":"oct","kid":"e1","use":"enc","alg":"HS256","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]}"#;
+    let enc = r#"{"keys":[{"kty":"EC","kid":"e1","use":"enc","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
     assert_eq!(
         KeySet::from_jwks_json(enc).unwrap_err().to_string(),
-        "key 'e1': meant for encryption, not for signatures"
+        "the key set has no usable key: key 'e1': meant for encryption, not for signatures"
     );
-    let short = r#"{"keys":[{"kty":"oct","kid":"s1","alg":"HS256","k":"c2hvcnQ"}]}"#;
+    let short = r#"{"kty":"oct","kid":"s1","alg":"HS256","k":"c2hvcnQ"}"#;
     assert!(
-        KeySet::from_jwks_json(short)
+        JwtKey::from_secret_jwk_json(short)
             .unwrap_err()
             .to_string()
             .starts_with("key 's1': HMAC secret of 5 bytes")
     );
-    let no_alg = r#"{"keys":[{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]}"#;
+    let no_alg = r#"{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
     assert_eq!(
-        KeySet::from_jwks_json(no_alg).unwrap_err().to_string(),
-        "key #0: an oct key needs an explicit alg"
+        JwtKey::from_secret_jwk_json(no_alg)
+            .unwrap_err()
+            .to_string(),
+        "key (no kid): an oct key needs an explicit alg"
     );
     assert!(matches!(KeySet::new([]), Err(KeyError::Empty)));
     assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use auth_jwt::{Algorithm, JwksKeys, JwtKey, KeySet, SigningKey};
+use auth_jwt::{Algorithm, JwksKeys, JwtKey, KeyError, KeySet, SigningKey};
 use clap::Args;
 
 use crate::error::CliError;
@@ -110,7 +110,13 @@ impl VerifyKeyArgs {
             return single(JwtKey::from_pem(&read("PEM file", path)?, alg)?);
         }
         if let Some(path) = &self.jwk {
-            let key = JwtKey::from_jwk_json(&read_text("JWK file", path)?)?;
+            let text = read_text("JWK file", path)?;
+            // A JWK file is the operator's own configuration, so an `oct` JWK
+            // in it is a secret given explicitly (JWK Sets never carry one).
+            let key = match JwtKey::from_jwk_json(&text) {
+                Err(KeyError::SymmetricKey { .. }) => JwtKey::from_secret_jwk_json(&text)?,
+                other => other?,
+            };
             check_alg(alg, key.algorithm())?;
             return single(key);
         }
