@@ -268,6 +268,11 @@ impl JwtKey {
     /// A key from a JWK document (public or private; private members are
     /// ignored), with the same rules as [`JwtKey::from_jwk`].
     pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
+        // Issue 11.5: a key whose members can be read two ways is refused.
+        crate::json::check_no_duplicates(json).map_err(|e| KeyError::Parse {
+            key: "jwk".into(),
+            reason: e.to_string(),
+        })?;
         let jwk: Jwk = serde_json::from_str(json).map_err(|e| KeyError::Parse {
             key: "jwk".into(),
             reason: e.to_string(),
@@ -465,6 +470,12 @@ impl KeySet {
     /// assert_eq!(err.to_string(), "key 'a': duplicate kid");
     /// ```
     pub fn from_jwks_json(json: &str) -> Result<Self, KeyError> {
+        // Issue 11.5: a set or key whose members can be read two ways is
+        // refused, at load and at every JWKS refresh (which comes here).
+        crate::json::check_no_duplicates(json).map_err(|e| KeyError::Parse {
+            key: "set".into(),
+            reason: e.to_string(),
+        })?;
         let set: JwkSet = serde_json::from_str(json).map_err(|e| KeyError::Parse {
             key: "set".into(),
             reason: e.to_string(),

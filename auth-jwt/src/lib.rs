@@ -62,6 +62,7 @@
 
 mod cache;
 mod issue;
+mod json;
 mod jwks;
 mod key;
 mod strategy;
@@ -75,11 +76,11 @@ pub use jsonwebtoken::Algorithm;
 pub use jwks::{HttpFetcher, JwksFetcher, JwksKeys};
 pub use key::{JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
 pub use strategy::{
-    ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, TokenSource, to_auth_error,
-    token_from_ws_message,
+    ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, PrincipalClassifier,
+    PrincipalRule, TokenSource, select_websocket_protocol, to_auth_error, token_from_ws_message,
 };
 pub use verify::{
-    ClaimRules, Clock, DEFAULT_MAX_TOKEN_LEN, VerifiedJws, VerifiedToken, VerifyError, verify_jws,
+    ClaimRules, Clock, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, VerifiedJws, VerifiedToken, VerifyError, verify_jws,
     verify_jwt,
 };
 
