@@ -221,7 +221,10 @@ mod tests {
     fn duplicates_are_found_at_every_level_with_their_path() {
         assert_eq!(dup(r#"{"sub":"a","sub":"b"}"#), ("sub".into(), "$".into()));
         // An escaped spelling is the same name once decoded.
-        assert_eq!(dup(r#"{"sub":"a","s\u0075b":"b"}"#), ("sub".into(), "$".into()));
+        assert_eq!(
+            dup(r#"{"sub":"a","s\u0075b":"b"}"#),
+            ("sub".into(), "$".into())
+        );
         assert_eq!(
             dup(r#"{"cnf":{"jkt":"a","jkt":"b"}}"#),
             ("jkt".into(), "$.cnf".into())
@@ -248,7 +251,16 @@ mod tests {
 
     #[test]
     fn non_objects_and_bad_syntax_are_refused() {
-        for text in ["[]", "1", "\"s\"", "null", "{", "{\"a\":1} x", "{\"a\":1,}", ""] {
+        for text in [
+            "[]",
+            "1",
+            "\"s\"",
+            "null",
+            "{",
+            "{\"a\":1} x",
+            "{\"a\":1,}",
+            "",
+        ] {
             assert!(
                 matches!(object_from_str(text), Err(StrictJsonError::Syntax(_))),
                 "{text}"

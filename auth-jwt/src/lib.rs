@@ -80,8 +80,8 @@ pub use strategy::{
     PrincipalRule, TokenSource, select_websocket_protocol, to_auth_error, token_from_ws_message,
 };
 pub use verify::{
-    ClaimRules, Clock, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, VerifiedJws, VerifiedToken, VerifyError, verify_jws,
-    verify_jwt,
+    ClaimRules, Clock, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, VerifiedJws, VerifiedToken,
+    VerifyError, verify_jws, verify_jwt,
 };
 
 /// Installs this crate's jsonwebtoken crypto backend as the process default,
