@@ -876,8 +876,7 @@ pub fn token_from_ws_message(message: &Value) -> Option<&str> {
 /// assert_eq!(select_websocket_protocol(&headers, "access_token").as_deref(), Some("access_token"));
 /// ```
 pub fn select_websocket_protocol(headers: &HeaderMap, marker: &str) -> Option<String> {
-    let value = headers.get(SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
-    let items: Vec<&str> = value.split(',').map(str::trim).collect();
+    let items = ws_protocols(headers)?;
     let at = items.iter().position(|item| *item == marker)?;
     items
         .iter()
@@ -1003,14 +1002,22 @@ fn query_token(query: &str) -> Result<Option<String>, AuthError> {
     Ok(found)
 }
 
+/// The `Sec-WebSocket-Protocol` entries, over every field of that name
+/// (RFC 6455 §11.3.4: several fields are one list); `None` when there is
+/// no such field or one is not visible ASCII.
+fn ws_protocols(headers: &HeaderMap) -> Option<Vec<&str>> {
+    let mut items = Vec::new();
+    for value in headers.get_all(SEC_WEBSOCKET_PROTOCOL) {
+        items.extend(value.to_str().ok()?.split(',').map(str::trim));
+    }
+    (!items.is_empty()).then_some(items)
+}
+
 fn ws_protocol_token(headers: &HeaderMap, marker: &str) -> Result<Option<String>, AuthError> {
-    let Some(value) = headers.get(SEC_WEBSOCKET_PROTOCOL) else {
+    let Some(items) = ws_protocols(headers) else {
         return Ok(None);
     };
-    let Ok(value) = value.to_str() else {
-        return Ok(None);
-    };
-    let mut items = value.split(',').map(str::trim);
+    let mut items = items.into_iter();
     while let Some(item) = items.next() {
         if item == marker {
             return match items.next() {
