@@ -142,7 +142,11 @@ fn a_token_with_an_audience_needs_aud_or_any_audience() {
         assert_eq!(o.status.code(), Some(0), "{aud}: {}", stderr(&o));
         let mut with_aud = args.clone();
         with_aud.extend_from_slice(&["--aud", "api"]);
-        let want = if aud == json!("billing") { Some(1) } else { Some(0) };
+        let want = if aud == json!("billing") {
+            Some(1)
+        } else {
+            Some(0)
+        };
         assert_eq!(run(&with_aud, None).status.code(), want, "{aud}");
     }
     // --aud and --any-audience contradict each other: a usage error.
@@ -484,7 +488,15 @@ fn jwks_file_selects_the_key_by_kid() {
     let jwks = path.to_str().unwrap();
     for (kid, secret) in [("k1", SECRET), ("k2", OTHER)] {
         let o = run(
-            &["jwt", "verify", &with_kid(kid, secret), "--jwks", jwks],
+            &[
+                "jwt",
+                "verify",
+                &with_kid(kid, secret),
+                "--jwks",
+                jwks,
+                "--aud",
+                "api",
+            ],
             None,
         );
         assert_eq!(o.status.code(), Some(0), "{kid}: {}", stderr(&o));
@@ -540,7 +552,15 @@ fn serve(body: String) -> String {
 fn jwks_url_from_a_local_server() {
     let url = serve(jwks_doc());
     let o = run(
-        &["jwt", "verify", &with_kid("k2", OTHER), "--jwks-url", &url],
+        &[
+            "jwt",
+            "verify",
+            &with_kid("k2", OTHER),
+            "--jwks-url",
+            &url,
+            "--aud",
+            "api",
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
