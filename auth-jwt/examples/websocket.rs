@@ -38,15 +38,13 @@ async fn ws(
     actix_web::rt::spawn(async move {
         while let Some(Ok(message)) = messages.recv().await {
             match message {
-                actix_ws::Message::Text(text) => {
-                    if session.text(format!("{}: {text}", user.id)).await.is_err() {
-                        break;
-                    }
+                actix_ws::Message::Text(text)
+                    if session.text(format!("{}: {text}", user.id)).await.is_err() =>
+                {
+                    break;
                 }
-                actix_ws::Message::Ping(bytes) => {
-                    if session.pong(&bytes).await.is_err() {
-                        break;
-                    }
+                actix_ws::Message::Ping(bytes) if session.pong(&bytes).await.is_err() => {
+                    break;
                 }
                 actix_ws::Message::Close(reason) => {
                     let _ = session.close(reason).await;

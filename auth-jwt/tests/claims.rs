@@ -517,7 +517,8 @@ fn public_keys_need_an_audience_and_an_issuer_to_build() {
     let rsa = || JwtKey::from_pem(RSA_PUB, Algorithm::RS256).unwrap();
     let set = || KeySet::from_jwks_json(&format!(r#"{{"keys":[{EC_JWK}]}}"#)).unwrap();
     let jwks = || JwksKeys::with_fetcher(Serve(format!(r#"{{"keys":[{EC_JWK}]}}"#)));
-    let builders: Vec<(&str, Box<dyn Fn() -> auth_jwt::JwtStrategyBuilder>)> = vec![
+    type MakeBuilder = Box<dyn Fn() -> auth_jwt::JwtStrategyBuilder>;
+    let builders: Vec<(&str, MakeBuilder)> = vec![
         ("ec", Box::new(move || JwtStrategy::builder().key(ec()))),
         ("rsa", Box::new(move || JwtStrategy::builder().key(rsa()))),
         (
