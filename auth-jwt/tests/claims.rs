@@ -465,6 +465,71 @@ async fn a_fetched_jwk_set_with_a_duplicate_member_is_refused() {
     }
 }
 
+/// A header with two `kid`s names no key: it cannot make the JWK Set client
+/// fetch on its behalf (an unknown-`kid` refresh), and it is refused.
+#[actix_web::test]
+async fn a_duplicate_kid_triggers_no_key_fetch() {
+    let ec = &EC_JWK[1..EC_JWK.len() - 1];
+    let keys = JwksKeys::with_fetcher(Serve(format!(r#"{{"keys":[{{{ec},"kid":"k1"}}]}}"#)))
+        .with_timing(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::ZERO,
+        );
+    let s = JwtStrategy::builder()
+        .jwks(keys.clone())
+        .any_issuer()
+        .any_audience()
+        .build()
+        .unwrap();
+    let app = app(s).await;
+    let forged = |header: &str| {
+        format!(
+            "{}.{}.{}",
+            B64.encode(header),
+            B64.encode(format!(r#"{{"sub":"alice","exp":{}}}"#, now() + 600)),
+            B64.encode([7u8; 64])
+        )
+    };
+    // Loads the set once (the signature is wrong: 401).
+    let (status, _, _) = get(
+        &app,
+        "/whoami",
+        &bearer(&forged(r#"{"alg":"ES256","kid":"k1"}"#)),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let fetched = keys.fetch_count();
+    assert_eq!(fetched, 1);
+    for (i, header) in [
+        r#"{"alg":"ES256","kid":"k1","kid":"k9"}"#,
+        r#"{"alg":"ES256","kid":"k8","kid":"k1"}"#,
+        r#"{"kid":"k7","alg":"ES256","kid":"k7"}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let answer = get(&app, "/whoami", &bearer(&forged(header))).await;
+        assert_invalid_token(
+            &answer,
+            "malformed token: header has a duplicate member name",
+            header,
+        );
+        assert_eq!(
+            keys.fetch_count(),
+            fetched,
+            "case {i}: {header} made a fetch"
+        );
+    }
+    // Control: an unknown `kid` without a duplicate does refresh.
+    get(
+        &app,
+        "/whoami",
+        &bearer(&forged(r#"{"alg":"ES256","kid":"k9"}"#)),
+    )
+    .await;
+    assert_eq!(keys.fetch_count(), fetched + 1);
+}
+
 // ---------------------------------------------------------------- 11.6
 
 /// With no audience configured, a token naming any audience is refused
