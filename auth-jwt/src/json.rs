@@ -187,20 +187,29 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            if out.contains_key(&name) {
-                let at = render(self.path);
-                *self.duplicate.borrow_mut() = Some(StrictJsonError::Duplicate { name, at });
-                return Err(de::Error::custom("duplicate member name"));
+            // One lookup per member: the entry is taken before the value is
+            // parsed, and filled after.
+            match out.entry(name) {
+                serde_json::map::Entry::Occupied(seen) => {
+                    let at = render(self.path);
+                    *self.duplicate.borrow_mut() = Some(StrictJsonError::Duplicate {
+                        name: seen.key().clone(),
+                        at,
+                    });
+                    return Err(de::Error::custom("duplicate member name"));
+                }
+                serde_json::map::Entry::Vacant(slot) => {
+                    let here = Path {
+                        parent: self.path,
+                        segment: Segment::Member(slot.key()),
+                    };
+                    let value = map.next_value_seed(ValueSeed {
+                        path: Some(&here),
+                        duplicate: self.duplicate,
+                    })?;
+                    slot.insert(value);
+                }
             }
-            let here = Path {
-                parent: self.path,
-                segment: Segment::Member(&name),
-            };
-            let value = map.next_value_seed(ValueSeed {
-                path: Some(&here),
-                duplicate: self.duplicate,
-            })?;
-            out.insert(name, value);
         }
         Ok(Value::Object(out))
     }
