@@ -71,7 +71,15 @@ pub enum JwtConfigError {
 }
 
 /// A function deciding the principal kind from verified claims; `None`
-/// leaves the decision to the next rule.
+/// leaves the decision to the next rule. Made by [`PrincipalRule::custom`].
+///
+/// ```
+/// use auth_core::PrincipalKind;
+/// let rule: auth_jwt::PrincipalClassifier = std::sync::Arc::new(|claims| {
+///     claims.contains_key("azp").then_some(PrincipalKind::Service)
+/// });
+/// # let _ = auth_jwt::PrincipalRule::Custom(rule);
+/// ```
 pub type PrincipalClassifier =
     Arc<dyn Fn(&Map<String, Value>) -> Option<PrincipalKind> + Send + Sync>;
 
@@ -272,6 +280,17 @@ impl JwtStrategyBuilder {
     /// Accepts tokens from any issuer the keys verify: `iss` is not checked
     /// when no [`issuer`](Self::issuer) is configured. Needed to build a
     /// strategy with public keys or a JWK Set and no issuer.
+    ///
+    /// ```
+    /// # let jwk = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::from_jwk_json(jwk).unwrap())
+    ///     .audience("todo-api")
+    ///     .any_issuer()
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
     pub fn any_issuer(mut self) -> Self {
         self.any_issuer = true;
         self
@@ -352,6 +371,17 @@ impl JwtStrategyBuilder {
     /// `[PrincipalRule::KindClaim, PrincipalRule::ClientCredentials]`); an
     /// empty list makes every principal a user unless a rule added with
     /// [`principal_rule`](Self::principal_rule) decides.
+    ///
+    /// ```
+    /// use auth_jwt::PrincipalRule;
+    /// // Only this crate's own `kind` claim: no RFC 9068 client rule.
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .principal_rules([PrincipalRule::KindClaim])
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
     pub fn principal_rules(mut self, rules: impl IntoIterator<Item = PrincipalRule>) -> Self {
         self.principal_rules = rules.into_iter().collect();
         self
@@ -388,6 +418,16 @@ impl JwtStrategyBuilder {
     /// so a stolen sender-constrained token works for whoever holds it,
     /// which is exactly what the binding was meant to prevent. By default
     /// such tokens are refused (401 `invalid_token`).
+    ///
+    /// ```
+    /// // Only behind a component that has verified the DPoP proof already.
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .dangerously_accept_sender_constrained_tokens()
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
     pub fn dangerously_accept_sender_constrained_tokens(mut self) -> Self {
         self.accept_sender_constrained = true;
         self

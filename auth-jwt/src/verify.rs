@@ -292,7 +292,24 @@ fn check_type(header: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Ver
     }
 }
 
-/// The largest NumericDate accepted: 9999-12-31T23:59:59Z.
+/// The largest NumericDate accepted: 9999-12-31T23:59:59Z. `exp`, `nbf`
+/// and `iat` outside `0 ..= MAX_NUMERIC_DATE`, or not JSON numbers, make a
+/// token invalid.
+///
+/// ```
+/// use auth_jwt::{ClaimRules, KeySet, JwtKey, SigningKey, Algorithm, VerifyError, verify_jwt};
+/// let secret = b"an example secret of 32+ bytes!!";
+/// let keys = KeySet::new([JwtKey::hmac(secret, Algorithm::HS256).unwrap()]).unwrap();
+/// let signer = SigningKey::hmac(secret, Algorithm::HS256).unwrap();
+/// let never_expires = signer
+///     .sign(&serde_json::json!({"sub": "a", "exp": 1e300}), None)
+///     .unwrap();
+/// assert_eq!(
+///     verify_jwt(&never_expires, &keys, &ClaimRules::default()).unwrap_err(),
+///     VerifyError::InvalidClaim("exp")
+/// );
+/// assert_eq!(auth_jwt::MAX_NUMERIC_DATE, 253_402_300_799);
+/// ```
 pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
 
 /// A NumericDate (RFC 7519 §2) as whole seconds, or `None` when the value is
