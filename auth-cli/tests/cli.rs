@@ -106,7 +106,9 @@ fn token_from_stdin() {
     let token = hs256_jwt(&claims(), SECRET);
     let input = format!("{token}\n");
     let o = run(
-        &["jwt", "verify", "--secret", SECRET, "--alg", "HS256"],
+        &[
+            "jwt", "verify", "--secret", SECRET, "--alg", "HS256", "--aud", "api",
+        ],
         Some(input.as_bytes()),
     );
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
@@ -119,6 +121,39 @@ fn token_from_stdin() {
         Some(b""),
     );
     assert_fails(&o, "INVALID_ARGUMENT");
+}
+
+/// As the strategy does (RFC 7519 §4.1.3): a token naming an audience is
+/// refused when no --aud is given, unless --any-audience says otherwise.
+#[test]
+fn a_token_with_an_audience_needs_aud_or_any_audience() {
+    let key = ["--secret", SECRET, "--alg", "HS256"];
+    for aud in [json!("api"), json!(["api", "billing"]), json!("billing")] {
+        let mut c = claims();
+        c["aud"] = aud.clone();
+        let token = hs256_jwt(&c, SECRET);
+        let mut args = vec!["jwt", "verify", &token];
+        args.extend_from_slice(&key);
+        let err = assert_fails(&run(&args, None), "INVALID_TOKEN");
+        assert!(err.contains("audience"), "{aud}: {err}");
+        let mut any = args.clone();
+        any.push("--any-audience");
+        let o = run(&any, None);
+        assert_eq!(o.status.code(), Some(0), "{aud}: {}", stderr(&o));
+        let mut with_aud = args.clone();
+        with_aud.extend_from_slice(&["--aud", "api"]);
+        let want = if aud == json!("billing") {
+            Some(1)
+        } else {
+            Some(0)
+        };
+        assert_eq!(run(&with_aud, None).status.code(), want, "{aud}");
+    }
+    // --aud and --any-audience contradict each other: a usage error.
+    let token = hs256_jwt(&claims(), SECRET);
+    let mut args = vec!["jwt", "verify", &token, "--aud", "api", "--any-audience"];
+    args.extend_from_slice(&key);
+    assert_eq!(run(&args, None).status.code(), Some(2));
 }
 
 #[test]

@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 /// | [`InvalidRequest`](AuthError::InvalidRequest) | 400 | `INVALID_REQUEST` |
 /// | [`NoCredentials`](AuthError::NoCredentials) | 401 | `USER_PROFILE_NOT_FOUND` |
 /// | [`InvalidCredentials`](AuthError::InvalidCredentials) | 401 | chosen by the strategy, e.g. `INVALID_TOKEN` |
-/// | [`Forbidden`](AuthError::Forbidden) | 403 | `ACCESS_DENIED` or `INSUFFICIENT_SCOPE` |
+/// | [`Forbidden`](AuthError::Forbidden) | 403 | `ACCESS_DENIED`, `INSUFFICIENT_SCOPE` or `WRONG_PRINCIPAL_KIND` |
 /// | [`TooManyRequests`](AuthError::TooManyRequests) | 429 | `TOO_MANY_REQUESTS` |
 /// | [`Unavailable`](AuthError::Unavailable) | 503 | `SERVICE_UNAVAILABLE` |
 /// | [`UnknownStrategy`](AuthError::UnknownStrategy) | 500 | `AUTHENTICATION_STRATEGY_NOT_FOUND` |

@@ -165,10 +165,18 @@ pub fn authorize(
         .required_principal()
         .filter(|kind| *kind != profile.kind)
     {
-        Some(AuthError::forbidden(format!(
-            "this resource requires a {} principal",
-            kind.as_str()
-        )))
+        // Its own code: a token of the wrong kind of principal cannot be
+        // fixed by asking for more scope.
+        Some(AuthError::Forbidden {
+            code: std::borrow::Cow::Borrowed("WRONG_PRINCIPAL_KIND"),
+            message: format!(
+                "this resource requires a {} principal, not a {}",
+                kind.as_str(),
+                profile.kind.as_str()
+            )
+            .into(),
+            scope: None,
+        })
     } else if !policy.required_roles().is_empty()
         && !policy.required_roles().iter().any(|r| profile.has_role(r))
     {

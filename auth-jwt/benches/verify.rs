@@ -15,8 +15,8 @@
 //!   verified-token cache, already holding the token: a lookup, the
 //!   `exp`/`nbf` re-check and the clone of header and claims.
 //!
-//! Both strategies use the default `ClaimRules` (no issuer or audience), as
-//! the raw `Validation` checks none either. With static keys
+//! Both strategies check no issuer or audience (`any_issuer()`,
+//! `any_audience()`), as the raw `Validation` checks none either. With static keys
 //! `verify_token` never waits, so it is polled once with a no-op waker
 //! rather than through a runtime, which would add its own cost.
 //!
@@ -86,6 +86,8 @@ fn case(name: &'static str, alg: Algorithm, private: &[u8], public: &[u8]) -> Ca
     let strategy = |capacity| {
         JwtStrategy::builder()
             .key(verifying.clone())
+            .any_issuer()
+            .any_audience()
             .cache_capacity(capacity)
             .build()
             .unwrap()

@@ -133,6 +133,11 @@ impl TokenCache {
     }
 }
 
+/// The same reading as the verifier's (issue 11.3): only a NumericDate in
+/// `0 ..= MAX_NUMERIC_DATE` is a value; nothing saturates to "far future".
+/// Entries are inserted only after `verify_jwt` accepted the claims, so an
+/// out-of-range value never gets here; if one did, `None` for `exp` fails
+/// the `require_exp` re-check rather than living forever.
 fn as_i64(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
+    crate::verify::numeric_date(v)
 }

@@ -406,18 +406,13 @@ fn normalise_alg(jwk: &mut serde_json::Map<String, serde_json::Value>) {
     }
 }
 
+/// Issue 11.5: a key whose members can be read two ways (a duplicate name,
+/// at any depth) is refused, like a token header or claim set.
 fn parse_jwk_object(json: &str) -> Result<serde_json::Map<String, serde_json::Value>, KeyError> {
-    match serde_json::from_str(json) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(KeyError::Parse {
-            key: "jwk".into(),
-            reason: "not a JSON object".into(),
-        }),
-        Err(e) => Err(KeyError::Parse {
-            key: "jwk".into(),
-            reason: e.to_string(),
-        }),
-    }
+    crate::json::object_from_str(json).map_err(|e| KeyError::Parse {
+        key: "jwk".into(),
+        reason: e.to_string(),
+    })
 }
 
 fn typed_jwk(
@@ -876,8 +871,11 @@ impl KeySet {
             key: "set".into(),
             reason,
         };
-        let doc: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| set_error(e.to_string()))?;
+        // Issue 11.5: a set or key whose members can be read two ways is
+        // refused, at load and at every JWKS refresh (which comes here).
+        let doc = serde_json::Value::Object(
+            crate::json::object_from_str(json).map_err(|e| set_error(e.to_string()))?,
+        );
         let members = doc
             .get("keys")
             .and_then(serde_json::Value::as_array)

@@ -20,11 +20,13 @@
 //! let strategy = JwtStrategy::builder()
 //!     .key(JwtKey::hmac(secret, Algorithm::HS256).unwrap())
 //!     .issuer("todo")
+//!     .audience("todo-api")
 //!     .roles_claim("realm_access.roles")
 //!     .build()
 //!     .unwrap();
 //! let tokens = TokenService::new(SigningKey::hmac(secret, Algorithm::HS256).unwrap())
 //!     .issuer("todo")
+//!     .audience("todo-api")
 //!     .roles_claim("realm_access.roles");
 //! let registry = StrategyRegistry::builder().register(strategy).build().unwrap();
 //! let app = App::new().app_data(registry).app_data(actix_web::web::Data::new(tokens)).service(todos);
@@ -36,6 +38,71 @@
 //! | feature | default? | what |
 //! |---|---|---|
 //! | `aws-lc-rs` | no | aws-lc-rs instead of RustCrypto for signatures (faster RSA) and for the JWK Set client's TLS (instead of ring) |
+//!
+//! # What a token must be
+//!
+//! These rules hold on every path (uncached, cache hit, `auth-cli jwt
+//! verify`); each failure is a 401 `invalid_token` unless said otherwise.
+//!
+//! - **Strict JSON.** A JOSE header or claim set with a duplicate member
+//!   name, at any depth (`sub` twice, `exp` past then future, two `alg`s),
+//!   is refused, not resolved "last wins": two parsers that disagree on
+//!   duplicates are an identity-confusion attack. The JWK and JWK Set
+//!   loaders ([`KeySet::from_jwks_json`], [`JwtKey::from_jwk_json`],
+//!   [`SigningKey::from_jwk_json`], every JWK Set URL refresh) refuse a
+//!   duplicate in the set or any key, naming it and where it is. Each part
+//!   is still parsed once.
+//! - **NumericDates.** `exp`, `nbf` and `iat` must be JSON numbers in
+//!   `0 ..= 253402300799` (9999-12-31T23:59:59Z, [`MAX_NUMERIC_DATE`]);
+//!   anything else (`1e300`, `18446744073709551616`, negative, a string,
+//!   `null`) is an invalid token, never "far future". Fractions inside the
+//!   range are valid (RFC 7519 §2) and rounded down. The verified-token cache
+//!   holds only dates that passed this check.
+//! - **Audience (RFC 7519 §4.1.3).** With [`audience`](JwtStrategyBuilder::audience)
+//!   configured, `aud` must name one. Without one, a token that carries `aud`
+//!   is refused, unless [`any_audience`](JwtStrategyBuilder::any_audience)
+//!   was said explicitly. A strategy with public keys (RSA, EC, EdDSA) or a
+//!   JWK Set URL does not build without an audience and an issuer, or the
+//!   explicit `any_audience()` / [`any_issuer`](JwtStrategyBuilder::any_issuer):
+//!   the key's owner mints tokens for every service it serves. A shared
+//!   HMAC secret is shared with this service alone, so an HMAC strategy
+//!   builds without them (and then checks no `iss`; see
+//!   [`JwtStrategy::hs256`] for exactly what it checks).
+//! - **Scopes.** `scope` is one space-delimited string (RFC 8693 §4.2,
+//!   RFC 9068): any other type is an invalid token, never a list of grants.
+//!   An array claim such as `scp` is read only when named with
+//!   [`scopes_claim`](JwtStrategyBuilder::scopes_claim), and then every
+//!   element must be a string. No claim is a silent fallback for another.
+//! - **Sender-constrained tokens.** A token carrying `cnf` (DPoP `jkt`,
+//!   RFC 9449; mTLS `x5t#S256`, RFC 8705) is refused as a bearer token: no
+//!   proof of possession is verified here. The opt-out is
+//!   [`dangerously_accept_sender_constrained_tokens`](JwtStrategyBuilder::dangerously_accept_sender_constrained_tokens).
+//! - **Bearer credentials** are one token68 (RFC 6750 §2.1): the auth-param
+//!   form (`Bearer token="..."`, `Bearer a=b, c=d`) is a 400
+//!   `invalid_request`, like two tokens. Trailing `=` padding is token68 and
+//!   goes to the verifier.
+//!
+//! # Principal kinds
+//!
+//! A profile is a [`PrincipalKind::Service`](auth_core::PrincipalKind) or a
+//! user, decided by [`PrincipalRule`]s tried in order (first decision wins,
+//! default user): custom rules added with
+//! [`principal_rule`](JwtStrategyBuilder::principal_rule), then by default
+//! [`PrincipalRule::KindClaim`] (this crate's service tokens, `"kind":
+//! "service"`) and [`PrincipalRule::ClientCredentials`] (RFC 9068: `sub`
+//! equal to `client_id`, a client-credentials token with no user). A handler
+//! that requires the other kind answers 403 with code `WRONG_PRINCIPAL_KIND`.
+//!
+//! # WebSocket
+//!
+//! With [`TokenSource::WebSocketProtocol`], a browser sends
+//! `Sec-WebSocket-Protocol: access_token, <jwt>[, <app protocol>]`. The
+//! handshake response must select an offered protocol or the browser drops
+//! the connection: [`JwtStrategy::websocket_protocol`] (or
+//! [`select_websocket_protocol`]) returns the client's own application
+//! protocol when it offered one besides the marker and the token, else the
+//! marker; never the token, which must not appear in a response header.
+//! `examples/websocket.rs` upgrades with `actix-ws`.
 //!
 //! # Decisions where the specification is silent
 //!
@@ -53,9 +120,9 @@
 //!   `Sec-WebSocket-Protocol: access_token, <jwt>`).
 //! - Profile: `id` from `sub` (configurable), `name` from `name` or
 //!   `preferred_username`, `email`, roles from `roles` (dot path
-//!   configurable), scopes from `scope` then `scp`; `"kind": "service"`
-//!   marks a service principal. On-behalf-of service tokens name the user
-//!   and carry the service in `act.sub` (RFC 8693).
+//!   configurable), scopes from `scope` (or the claim named by
+//!   `scopes_claim`); the principal kind as above. On-behalf-of service
+//!   tokens name the user and carry the service in `act.sub` (RFC 8693).
 //! - Refresh tokens are opaque random strings; only their SHA-256 is stored.
 //! - The verified-token cache evicts an arbitrary entry when full; an entry
 //!   counts only while the key that verified it is in the current key set
@@ -116,6 +183,7 @@
 
 mod cache;
 mod issue;
+mod json;
 mod jwks;
 mod key;
 mod strategy;
@@ -129,12 +197,12 @@ pub use jsonwebtoken::Algorithm;
 pub use jwks::{HttpFetcher, JwksFetcher, JwksKeys};
 pub use key::{JwksOptions, JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
 pub use strategy::{
-    ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, TokenSource, to_auth_error,
-    token_from_ws_message,
+    ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, PrincipalClassifier,
+    PrincipalRule, TokenSource, select_websocket_protocol, to_auth_error, token_from_ws_message,
 };
 pub use verify::{
-    ClaimRules, Clock, DEFAULT_MAX_TOKEN_LEN, VerifiedJws, VerifiedToken, VerifyError, verify_jws,
-    verify_jwt,
+    ClaimRules, Clock, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, VerifiedJws, VerifiedToken,
+    VerifyError, verify_jws, verify_jwt,
 };
 
 /// Installs this crate's jsonwebtoken crypto backend as the process default,

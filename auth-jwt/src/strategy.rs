@@ -58,6 +58,119 @@ pub enum JwtConfigError {
     /// No token source is configured.
     #[error("jwt strategy has no token source")]
     NoSource,
+    /// Public keys or a JWK Set verify tokens that other parties' keys can
+    /// mint for other services too, so the accepted audience must be named.
+    #[error(
+        "jwt strategy with public keys has no audience: call .audience(\"<this service>\"), or .any_audience() to accept tokens minted for any service"
+    )]
+    MissingAudience,
+    /// Public keys or a JWK Set: the accepted issuer must be named.
+    #[error(
+        "jwt strategy with public keys has no issuer: call .issuer(\"<issuer URL>\"), or .any_issuer() to accept tokens from any issuer the keys verify"
+    )]
+    MissingIssuer,
+}
+
+/// A function deciding the principal kind from verified claims; `None`
+/// leaves the decision to the next rule. Made by [`PrincipalRule::custom`].
+///
+/// ```
+/// use auth_core::PrincipalKind;
+/// let rule: auth_jwt::PrincipalClassifier = std::sync::Arc::new(|claims| {
+///     claims.contains_key("azp").then_some(PrincipalKind::Service)
+/// });
+/// # let _ = auth_jwt::PrincipalRule::Custom(rule);
+/// ```
+pub type PrincipalClassifier =
+    Arc<dyn Fn(&Map<String, Value>) -> Option<PrincipalKind> + Send + Sync>;
+
+/// One rule of the principal-kind mapping (issue 18.11). The strategy tries
+/// its rules in order; the first that decides wins; when none does, the
+/// principal is a [`PrincipalKind::User`].
+///
+/// The default list is `[KindClaim, ClientCredentials]`; see
+/// [`JwtStrategyBuilder::principal_rules`] and
+/// [`JwtStrategyBuilder::principal_rule`].
+///
+/// ```
+/// use auth_core::PrincipalKind;
+/// use auth_jwt::{PrincipalRule, JwtStrategy};
+///
+/// // Azure AD app-only tokens carry `idtyp: "app"`.
+/// let app_only = PrincipalRule::custom(|claims| {
+///     (claims.get("idtyp").and_then(|v| v.as_str()) == Some("app"))
+///         .then_some(PrincipalKind::Service)
+/// });
+/// let strategy = JwtStrategy::builder()
+///     .key(auth_jwt::JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+///     .principal_rules([app_only, PrincipalRule::KindClaim, PrincipalRule::ClientCredentials])
+///     .build()
+///     .unwrap();
+/// # let _ = strategy;
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum PrincipalRule {
+    /// This crate's own service tokens: the [`KIND_CLAIM`](crate::KIND_CLAIM)
+    /// claim, `"service"` or `"user"`. Other values decide nothing.
+    KindClaim,
+    /// RFC 9068 §2.2: a token from the client-credentials grant has no
+    /// resource owner, and its `sub` is the client's own `client_id`; such a
+    /// token is a [`PrincipalKind::Service`].
+    ClientCredentials,
+    /// A rule of the application's own.
+    Custom(PrincipalClassifier),
+}
+
+impl PrincipalRule {
+    /// A custom rule from a closure.
+    ///
+    /// ```
+    /// use auth_core::PrincipalKind;
+    /// let rule = auth_jwt::PrincipalRule::custom(|claims| {
+    ///     claims.contains_key("azp").then_some(PrincipalKind::Service)
+    /// });
+    /// # let _ = rule;
+    /// ```
+    pub fn custom<F>(f: F) -> Self
+    where
+        F: Fn(&Map<String, Value>) -> Option<PrincipalKind> + Send + Sync + 'static,
+    {
+        PrincipalRule::Custom(Arc::new(f))
+    }
+
+    fn decide(&self, claims: &Map<String, Value>) -> Option<PrincipalKind> {
+        match self {
+            PrincipalRule::KindClaim => {
+                match claims.get(crate::issue::KIND_CLAIM).and_then(Value::as_str) {
+                    Some("service") => Some(PrincipalKind::Service),
+                    Some("user") => Some(PrincipalKind::User),
+                    _ => None,
+                }
+            }
+            PrincipalRule::ClientCredentials => {
+                match (claims.get("sub"), claims.get("client_id")) {
+                    (Some(Value::String(sub)), Some(Value::String(client)))
+                        if !sub.is_empty() && sub == client =>
+                    {
+                        Some(PrincipalKind::Service)
+                    }
+                    _ => None,
+                }
+            }
+            PrincipalRule::Custom(f) => f(claims),
+        }
+    }
+}
+
+impl std::fmt::Debug for PrincipalRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrincipalRule::KindClaim => f.write_str("KindClaim"),
+            PrincipalRule::ClientCredentials => f.write_str("ClientCredentials"),
+            PrincipalRule::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
 }
 
 pub(crate) enum Keys {
@@ -79,6 +192,11 @@ pub struct JwtStrategyBuilder {
     fixed_roles: Vec<String>,
     verifier: Option<ExtraVerifier>,
     cache_capacity: usize,
+    any_issuer: bool,
+    scopes_claim: Option<String>,
+    custom_principal_rules: Vec<PrincipalRule>,
+    principal_rules: Vec<PrincipalRule>,
+    accept_sender_constrained: bool,
 }
 
 impl std::fmt::Debug for JwtStrategyBuilder {
@@ -129,8 +247,53 @@ impl JwtStrategyBuilder {
 
     /// Accepts tokens for this audience; `aud` becomes required. A service
     /// that receives service-to-service tokens sets its own name here.
+    ///
+    /// Without an audience, a token that carries `aud` is refused (RFC 7519
+    /// §4.1.3), and a strategy with public keys or a JWK Set does not build
+    /// at all (see [`any_audience`](Self::any_audience)).
     pub fn audience(mut self, aud: impl Into<String>) -> Self {
         self.rules.audiences.push(aud.into());
+        self
+    }
+
+    /// Accepts tokens minted for any audience, or for none: `aud` is not
+    /// checked when no [`audience`](Self::audience) is configured.
+    ///
+    /// An explicit choice: a token your issuer minted for another service
+    /// will be accepted here too.
+    ///
+    /// ```
+    /// use auth_jwt::{JwtKey, JwtStrategy};
+    /// # let jwk = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    /// let strategy = JwtStrategy::builder()
+    ///     .key(JwtKey::from_jwk_json(jwk).unwrap())
+    ///     .issuer("https://issuer.example")
+    ///     .any_audience()
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
+    pub fn any_audience(mut self) -> Self {
+        self.rules.any_audience = true;
+        self
+    }
+
+    /// Accepts tokens from any issuer the keys verify: `iss` is not checked
+    /// when no [`issuer`](Self::issuer) is configured. Needed to build a
+    /// strategy with public keys or a JWK Set and no issuer.
+    ///
+    /// ```
+    /// # let jwk = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::from_jwk_json(jwk).unwrap())
+    ///     .audience("todo-api")
+    ///     .any_issuer()
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
+    pub fn any_issuer(mut self) -> Self {
+        self.any_issuer = true;
         self
     }
 
@@ -184,6 +347,93 @@ impl JwtStrategyBuilder {
         self
     }
 
+    /// The claim scopes are read from (default `scope`).
+    ///
+    /// `scope` is always one space-delimited string (RFC 8693 §4.2, RFC 9068
+    /// §2.2.3): any other type in `scope` makes the token invalid, whatever
+    /// this setting. A claim named here (e.g. `scp` for Azure AD or Okta) may
+    /// be that string or an array of strings; an element that is not a
+    /// string makes the token invalid. No other claim is ever read as scopes.
+    ///
+    /// ```
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .scopes_claim("scp")
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
+    pub fn scopes_claim(mut self, claim: impl Into<String>) -> Self {
+        self.scopes_claim = Some(claim.into());
+        self
+    }
+
+    /// Replaces the built-in principal-kind rules (default
+    /// `[PrincipalRule::KindClaim, PrincipalRule::ClientCredentials]`); an
+    /// empty list makes every principal a user unless a rule added with
+    /// [`principal_rule`](Self::principal_rule) decides.
+    ///
+    /// ```
+    /// use auth_jwt::PrincipalRule;
+    /// // Only this crate's own `kind` claim: no RFC 9068 client rule.
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .principal_rules([PrincipalRule::KindClaim])
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
+    pub fn principal_rules(mut self, rules: impl IntoIterator<Item = PrincipalRule>) -> Self {
+        self.principal_rules = rules.into_iter().collect();
+        self
+    }
+
+    /// Adds a custom principal-kind rule, tried before the built-in ones
+    /// (and after custom rules added earlier).
+    ///
+    /// ```
+    /// use auth_core::PrincipalKind;
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .principal_rule(|claims| {
+    ///         (claims.get("gty").and_then(|v| v.as_str()) == Some("client-credentials"))
+    ///             .then_some(PrincipalKind::Service)
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
+    pub fn principal_rule<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Map<String, Value>) -> Option<PrincipalKind> + Send + Sync + 'static,
+    {
+        self.custom_principal_rules.push(PrincipalRule::custom(f));
+        self
+    }
+
+    /// Accepts sender-constrained tokens (carrying `cnf`, e.g. DPoP-bound
+    /// `cnf.jkt`, RFC 9449, or certificate-bound `cnf.x5t#S256`, RFC 8705)
+    /// presented as plain bearer tokens, without the proof of possession.
+    ///
+    /// Unsafe: this strategy verifies no DPoP proof or client certificate,
+    /// so a stolen sender-constrained token works for whoever holds it,
+    /// which is exactly what the binding was meant to prevent. By default
+    /// such tokens are refused (401 `invalid_token`).
+    ///
+    /// ```
+    /// // Only behind a component that has verified the DPoP proof already.
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .dangerously_accept_sender_constrained_tokens()
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// ```
+    pub fn dangerously_accept_sender_constrained_tokens(mut self) -> Self {
+        self.accept_sender_constrained = true;
+        self
+    }
+
     /// Roles added to every profile this strategy produces.
     pub fn fixed_roles<I, S>(mut self, roles: I) -> Self
     where
@@ -211,11 +461,43 @@ impl JwtStrategyBuilder {
         self
     }
 
-    /// Builds the strategy; refuses to start without a key.
+    /// Builds the strategy; refuses to start without a key, and, with
+    /// public keys or a JWK Set, without an audience and an issuer (or the
+    /// explicit [`any_audience`](Self::any_audience) /
+    /// [`any_issuer`](Self::any_issuer)).
+    ///
+    /// ```
+    /// use auth_jwt::{JwtConfigError, JwtKey, JwtStrategy};
+    /// # let jwk = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    /// let key = || JwtKey::from_jwk_json(jwk).unwrap();
+    /// let err = JwtStrategy::builder().key(key()).issuer("https://issuer.example").build();
+    /// assert_eq!(err.unwrap_err(), JwtConfigError::MissingAudience);
+    /// let err = JwtStrategy::builder().key(key()).audience("todo-api").build();
+    /// assert_eq!(err.unwrap_err(), JwtConfigError::MissingIssuer);
+    /// ```
     pub fn build(self) -> Result<JwtStrategy, JwtConfigError> {
         crate::ensure_crypto_provider();
         if self.sources.is_empty() {
             return Err(JwtConfigError::NoSource);
+        }
+        // Issue 11.6: a public key verifies tokens its owner mints for every
+        // service it serves; with no audience (and no issuer) pinned, this
+        // service would accept all of them. A shared secret is shared with
+        // this service alone, so HMAC strategies only refuse tokens that name
+        // an audience (see `ClaimRules::any_audience`).
+        let public_keys = self.jwks.is_some()
+            || self.keys.iter().any(|k| !is_hmac(k.algorithm()))
+            || self
+                .key_set
+                .as_ref()
+                .is_some_and(|s| s.keys().iter().any(|k| !is_hmac(k.algorithm())));
+        if public_keys {
+            if self.rules.audiences.is_empty() && !self.rules.any_audience {
+                return Err(JwtConfigError::MissingAudience);
+            }
+            if self.rules.issuers.is_empty() && !self.any_issuer {
+                return Err(JwtConfigError::MissingIssuer);
+            }
         }
         let keys = match (self.jwks, self.key_set, self.keys.is_empty()) {
             (Some(jwks), None, true) => Keys::Jwks(jwks),
@@ -244,6 +526,13 @@ impl JwtStrategyBuilder {
                 fixed_roles: self.fixed_roles,
                 verifier: self.verifier,
                 cache: TokenCache::new(self.cache_capacity),
+                scopes_claim: self.scopes_claim,
+                principal_rules: self
+                    .custom_principal_rules
+                    .into_iter()
+                    .chain(self.principal_rules)
+                    .collect(),
+                accept_sender_constrained: self.accept_sender_constrained,
             }),
         })
     }
@@ -260,6 +549,14 @@ struct Inner {
     fixed_roles: Vec<String>,
     verifier: Option<ExtraVerifier>,
     cache: TokenCache,
+    scopes_claim: Option<String>,
+    principal_rules: Vec<PrincipalRule>,
+    accept_sender_constrained: bool,
+}
+
+fn is_hmac(alg: jsonwebtoken::Algorithm) -> bool {
+    use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
+    matches!(alg, HS256 | HS384 | HS512)
 }
 
 /// The `jwt` strategy: verifies a bearer JWT and maps its claims to a
@@ -295,10 +592,32 @@ impl JwtStrategy {
             fixed_roles: Vec::new(),
             verifier: None,
             cache_capacity: 10_000,
+            any_issuer: false,
+            scopes_claim: None,
+            custom_principal_rules: Vec::new(),
+            principal_rules: vec![PrincipalRule::KindClaim, PrincipalRule::ClientCredentials],
+            accept_sender_constrained: false,
         }
     }
 
-    /// The common case: HS256 with a secret of at least 32 bytes.
+    /// The common case: HS256 with a secret of at least 32 bytes, every
+    /// other setting at its default.
+    ///
+    /// What it checks, exactly: the token is at most 8 KiB; its header is
+    /// `alg: HS256` (nothing else, never `none`), has no `crit`, and no
+    /// duplicate member; the HMAC signature matches `secret`; the claims have
+    /// no duplicate member; `exp` is present, and `exp`/`nbf`/`iat` are JSON
+    /// numbers in `0 ..= 253402300799`; `exp` is not past and `nbf` not
+    /// future, with 30 s leeway; the token carries **no `aud`** (no audience
+    /// is configured, so one naming any audience is refused, RFC 7519
+    /// §4.1.3) and **no `cnf`**; `sub` is a non-empty string or a number;
+    /// `scope`, if present, is a string.
+    ///
+    /// What it does not check: `iss` (any issuer), `typ`. For those, or to
+    /// accept an `aud`, use [`JwtStrategy::builder`] with
+    /// [`issuer`](JwtStrategyBuilder::issuer),
+    /// [`audience`](JwtStrategyBuilder::audience) or
+    /// [`any_audience`](JwtStrategyBuilder::any_audience).
     ///
     /// ```
     /// use auth_jwt::JwtStrategy;
@@ -455,6 +774,15 @@ impl JwtStrategy {
     }
 
     fn profile(&self, claims: Arc<Map<String, Value>>) -> Result<UserProfile, AuthError> {
+        // SAFETY-NOTE (issue 18.12): a sender-constrained token is only as
+        // good as the proof of possession that goes with it (DPoP, RFC 9449;
+        // mTLS, RFC 8705), which this strategy does not verify. Accepting it
+        // as a bearer token would make a stolen bound token usable.
+        if claims.contains_key("cnf") && !self.inner.accept_sender_constrained {
+            return Err(AuthError::invalid_token(
+                "token is sender-constrained (cnf) and needs a proof of possession this service does not verify",
+            ));
+        }
         let id = match claims.get(&self.inner.username_claim) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
@@ -483,16 +811,81 @@ impl JwtStrategy {
             }
         }
         profile.roles = roles;
-        let mut scopes = strings(claims.get("scope"));
-        if scopes.is_empty() {
-            scopes = strings(claims.get("scp"));
-        }
-        profile.scopes = scopes;
-        if claims.get(crate::issue::KIND_CLAIM).and_then(Value::as_str) == Some("service") {
-            profile.kind = PrincipalKind::Service;
-        }
+        profile.scopes = self.scopes(&claims)?;
+        profile.kind = self
+            .inner
+            .principal_rules
+            .iter()
+            .find_map(|rule| rule.decide(&claims))
+            .unwrap_or(PrincipalKind::User);
         profile.claims = claims;
         Ok(profile)
+    }
+
+    /// The granted scopes (issue 11.4). SAFETY-NOTE: a claim of the wrong
+    /// type is an invalid token, never "no scopes" and never a list of
+    /// grants: `"scope": ["admin"]` must not grant `admin` to a verifier
+    /// that reads it as an array while the issuer meant something else.
+    fn scopes(&self, claims: &Map<String, Value>) -> Result<Vec<String>, AuthError> {
+        let split = |s: &str| s.split_whitespace().map(str::to_owned).collect();
+        // `scope` is one space-delimited string (RFC 8693 §4.2, RFC 9068
+        // §2.2.3), whichever claim the scopes are configured to come from.
+        let scope = match claims.get("scope") {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => {
+                return Err(AuthError::invalid_token(
+                    "token has an invalid scope claim: scope must be one space-delimited string",
+                ));
+            }
+        };
+        let name = match self.inner.scopes_claim.as_deref() {
+            None | Some("scope") => return Ok(scope.map(|s| split(s)).unwrap_or_default()),
+            Some(name) => name,
+        };
+        match claims.get(name) {
+            None => Ok(Vec::new()),
+            Some(Value::String(s)) => Ok(split(s)),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(AuthError::invalid_token(format!(
+                        "token has an invalid {name} claim: every scope must be a string"
+                    ))),
+                })
+                .collect(),
+            Some(_) => Err(AuthError::invalid_token(format!(
+                "token has an invalid {name} claim: scopes must be a string or an array of strings"
+            ))),
+        }
+    }
+
+    /// The subprotocol to select in the WebSocket handshake response of
+    /// `req`, when this strategy reads tokens from `Sec-WebSocket-Protocol`
+    /// and the request carries one there; see [`select_websocket_protocol`]
+    /// for the convention. Call it after the request authenticated, and set
+    /// the response's `Sec-WebSocket-Protocol` to the result.
+    ///
+    /// ```
+    /// use auth_jwt::{JwtKey, JwtStrategy, TokenSource};
+    /// let strategy = JwtStrategy::builder()
+    ///     .key(JwtKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .sources([TokenSource::WebSocketProtocol("access_token".into())])
+    ///     .build()
+    ///     .unwrap();
+    /// let req = actix_web::test::TestRequest::get()
+    ///     .insert_header(("sec-websocket-protocol", "access_token, eyJ.x.y"))
+    ///     .to_http_request();
+    /// assert_eq!(strategy.websocket_protocol(&req).as_deref(), Some("access_token"));
+    /// ```
+    pub fn websocket_protocol(&self, req: &HttpRequest) -> Option<String> {
+        self.inner.sources.iter().find_map(|source| match source {
+            TokenSource::WebSocketProtocol(marker) => {
+                select_websocket_protocol(req.headers(), marker)
+            }
+            _ => None,
+        })
     }
 
     /// The token and whether it came from the query string.
@@ -534,6 +927,47 @@ pub fn token_from_ws_message(message: &Value) -> Option<&str> {
     message.get("data")?.get("token")?.as_str()
 }
 
+/// The subprotocol a WebSocket handshake response must select when the
+/// client sent its token in `Sec-WebSocket-Protocol` after `marker`
+/// ([`TokenSource::WebSocketProtocol`]); `None` when the request offers no
+/// protocol list with that marker.
+///
+/// A browser closes the connection when the response selects no protocol,
+/// or one it did not offer (RFC 6455 §4.1), so the handshake must echo one.
+/// The convention chosen here:
+///
+/// 1. the first offered protocol that is neither the marker nor the token,
+///    i.e. the application's real subprotocol (`graphql-transport-ws`,
+///    `v1.chat`, ...), so subprotocol negotiation keeps working; else
+/// 2. the marker itself (`access_token`), which the client offered.
+///
+/// Never the token: a response header is logged and cached by proxies that
+/// never see request headers' secrets in their logs, and echoing the token
+/// would publish it. An application that supports only some
+/// subprotocols checks the returned one against its list.
+///
+/// ```
+/// use actix_web::http::header::{HeaderMap, HeaderValue, SEC_WEBSOCKET_PROTOCOL};
+/// use auth_jwt::select_websocket_protocol;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("access_token, eyJ.x.y, v1.chat"));
+/// assert_eq!(select_websocket_protocol(&headers, "access_token").as_deref(), Some("v1.chat"));
+///
+/// headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("access_token, eyJ.x.y"));
+/// assert_eq!(select_websocket_protocol(&headers, "access_token").as_deref(), Some("access_token"));
+/// ```
+pub fn select_websocket_protocol(headers: &HeaderMap, marker: &str) -> Option<String> {
+    let items = ws_protocols(headers)?;
+    let at = items.iter().position(|item| *item == marker)?;
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, item)| *i != at && *i != at + 1 && !item.is_empty())
+        .map(|(_, item)| (*item).to_owned())
+        .or_else(|| Some(marker.to_owned()))
+}
+
 fn peek_kid(token: &str) -> Option<String> {
     use base64::Engine as _;
     let header = token.split('.').next()?;
@@ -543,8 +977,10 @@ fn peek_kid(token: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(header)
         .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("kid")?.as_str().map(str::to_owned)
+    // Strict, as `verify_jws` reads it: a header with two `kid`s names no
+    // key, so it cannot make the JWK Set client fetch on its behalf.
+    let header = crate::json::object_from_slice(&bytes).ok()?;
+    header.get("kid")?.as_str().map(str::to_owned)
 }
 
 fn claim_path<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -590,7 +1026,10 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         ));
     }
     match (parts.next(), parts.next()) {
-        (Some(token), None) => Ok(Some(token)),
+        (Some(token), None) if is_token68(token) => Ok(Some(token)),
+        (Some(_), None) => Err(AuthError::invalid_request(
+            "the bearer credentials are not a token68 (auth-parameters such as token=\"...\" are not allowed): use 'Bearer <token>'",
+        )),
         (None, _) => Err(AuthError::invalid_request(
             "the Authorization header has an empty bearer token",
         )),
@@ -598,6 +1037,18 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
             "the Authorization header value has too many parts: use 'Bearer <token>'",
         )),
     }
+}
+
+/// RFC 7235 §2.1 / RFC 6750 §2.1: `b64token` (token68) is
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, the only
+/// form of bearer credentials. The auth-param form (`token="..."`,
+/// `a=b, c=d`) is a malformed request, not a token that failed to verify.
+fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// The header value as text if every byte is visible ASCII, space or tab
@@ -635,14 +1086,22 @@ fn query_token(query: &str) -> Result<Option<String>, AuthError> {
     Ok(found)
 }
 
+/// The `Sec-WebSocket-Protocol` entries, over every field of that name
+/// (RFC 6455 §11.3.4: several fields are one list); `None` when there is
+/// no such field or one is not visible ASCII.
+fn ws_protocols(headers: &HeaderMap) -> Option<Vec<&str>> {
+    let mut items = Vec::new();
+    for value in headers.get_all(SEC_WEBSOCKET_PROTOCOL) {
+        items.extend(value.to_str().ok()?.split(',').map(str::trim));
+    }
+    (!items.is_empty()).then_some(items)
+}
+
 fn ws_protocol_token(headers: &HeaderMap, marker: &str) -> Result<Option<String>, AuthError> {
-    let Some(value) = headers.get(SEC_WEBSOCKET_PROTOCOL) else {
+    let Some(items) = ws_protocols(headers) else {
         return Ok(None);
     };
-    let Ok(value) = value.to_str() else {
-        return Ok(None);
-    };
-    let mut items = value.split(',').map(str::trim);
+    let mut items = items.into_iter();
     while let Some(item) = items.next() {
         if item == marker {
             return match items.next() {

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
+use crate::json::StrictJsonError;
 use crate::key::KeySet;
 
 /// Default largest token accepted, in bytes.
@@ -47,6 +48,10 @@ pub enum VerifyError {
     /// A claim has the wrong type or value.
     #[error("token has an invalid {0} claim")]
     InvalidClaim(&'static str),
+    /// The token names an audience (`aud`) but the verifier was configured
+    /// with none and did not say "any audience" (RFC 7519 §4.1.3).
+    #[error("token names an audience but this service accepts none")]
+    UnexpectedAudience,
     /// The header's `typ` is not the one required.
     #[error("token has the wrong type")]
     WrongType,
@@ -87,7 +92,13 @@ pub struct ClaimRules {
     /// Accepted issuers; when set, `iss` must be present and one of them.
     pub issuers: Vec<String>,
     /// Accepted audiences; when set, `aud` must be present and name one of them.
+    /// When empty, a token carrying `aud` is refused unless
+    /// [`any_audience`](Self::any_audience) is set (RFC 7519 §4.1.3).
     pub audiences: Vec<String>,
+    /// Accept a token whatever its `aud` says when `audiences` is empty
+    /// (default false). Only for a verifier that is truly the sole audience
+    /// of its issuer's tokens.
+    pub any_audience: bool,
     /// Required header `typ` (compared case-insensitively, with or without
     /// the `application/` prefix), e.g. `at+jwt`.
     pub typ: Option<String>,
@@ -104,6 +115,7 @@ impl std::fmt::Debug for ClaimRules {
             .field("require_exp", &self.require_exp)
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
+            .field("any_audience", &self.any_audience)
             .field("typ", &self.typ)
             .field("max_len", &self.max_len)
             .finish_non_exhaustive()
@@ -117,6 +129,7 @@ impl Default for ClaimRules {
             require_exp: true,
             issuers: Vec::new(),
             audiences: Vec::new(),
+            any_audience: false,
             typ: None,
             max_len: DEFAULT_MAX_TOKEN_LEN,
             clock: Arc::new(system_now),
@@ -170,8 +183,16 @@ pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<Verified
     else {
         return Err(VerifyError::Malformed("expected three parts"));
     };
-    let header: Map<String, Value> = serde_json::from_slice(&b64(h, "header is not base64url")?)
-        .map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
+    // SAFETY-NOTE: strict JSON: a duplicate member name (two `alg`s, two
+    // `kid`s) is refused rather than resolved (issue 11.5).
+    let header = crate::json::object_from_slice(&b64(h, "header is not base64url")?).map_err(
+        |e| match e {
+            StrictJsonError::Duplicate { .. } => {
+                VerifyError::Malformed("header has a duplicate member name")
+            }
+            StrictJsonError::Syntax(_) => VerifyError::Malformed("header is not a JSON object"),
+        },
+    )?;
     let alg_name = header
         .get("alg")
         .and_then(Value::as_str)
@@ -240,8 +261,12 @@ pub fn verify_jwt(
     rules: &ClaimRules,
 ) -> Result<VerifiedToken, VerifyError> {
     let jws = verify_jws(token, keys, rules.max_len)?;
-    let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
-        .map_err(|_| VerifyError::Malformed("payload is not a JSON object"))?;
+    let claims = crate::json::object_from_slice(&jws.payload).map_err(|e| match e {
+        StrictJsonError::Duplicate { .. } => {
+            VerifyError::Malformed("claims have a duplicate member name")
+        }
+        StrictJsonError::Syntax(_) => VerifyError::Malformed("payload is not a JSON object"),
+    })?;
     check_type(&jws.header, rules)?;
     check_times(&claims, rules, (rules.clock)())?;
     check_iss_aud(&claims, rules)?;
@@ -267,12 +292,52 @@ fn check_type(header: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Ver
     }
 }
 
+/// The largest NumericDate accepted: 9999-12-31T23:59:59Z. `exp`, `nbf`
+/// and `iat` outside `0 ..= MAX_NUMERIC_DATE`, or not JSON numbers, make a
+/// token invalid.
+///
+/// ```
+/// use auth_jwt::{ClaimRules, KeySet, JwtKey, SigningKey, Algorithm, VerifyError, verify_jwt};
+/// let secret = b"an example secret of 32+ bytes!!";
+/// let keys = KeySet::new([JwtKey::hmac(secret, Algorithm::HS256).unwrap()]).unwrap();
+/// let signer = SigningKey::hmac(secret, Algorithm::HS256).unwrap();
+/// let never_expires = signer
+///     .sign(&serde_json::json!({"sub": "a", "exp": 1e300}), None)
+///     .unwrap();
+/// assert_eq!(
+///     verify_jwt(&never_expires, &keys, &ClaimRules::default()).unwrap_err(),
+///     VerifyError::InvalidClaim("exp")
+/// );
+/// assert_eq!(auth_jwt::MAX_NUMERIC_DATE, 253_402_300_799);
+/// ```
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// A NumericDate (RFC 7519 §2) as whole seconds, or `None` when the value is
+/// not a JSON number in `0 ..= MAX_NUMERIC_DATE`.
+///
+/// SAFETY-NOTE: the range is checked before any conversion. A float cast
+/// (`1e300 as i64`) saturates to `i64::MAX`, and a `u64` above `i64::MAX`
+/// has no `i64` form: either used to read as "far future", a token that
+/// never expires (issue 11.3). Fractions inside the range are valid
+/// (RFC 7519 §2) and are truncated toward zero, i.e. rounded down.
+pub(crate) fn numeric_date(value: &Value) -> Option<i64> {
+    let Value::Number(n) = value else {
+        return None;
+    };
+    let secs = match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) => i,
+        (None, Some(f)) if f.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&f) => {
+            f as i64
+        }
+        _ => return None,
+    };
+    (0..=MAX_NUMERIC_DATE).contains(&secs).then_some(secs)
+}
+
 fn numeric(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, VerifyError> {
     match claims.get(name) {
         None => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        Some(v) => numeric_date(v)
             .map(Some)
             .ok_or(VerifyError::InvalidClaim(name)),
     }
@@ -286,6 +351,8 @@ pub(crate) fn check_times(
 ) -> Result<(), VerifyError> {
     let exp = numeric(claims, "exp")?;
     let nbf = numeric(claims, "nbf")?;
+    // `iat` decides nothing here, but a malformed one is a malformed token.
+    numeric(claims, "iat")?;
     check_time_values(exp, nbf, rules.require_exp, rules.leeway, now)
 }
 
@@ -319,7 +386,13 @@ fn check_iss_aud(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), 
             Some(_) => return Err(VerifyError::InvalidClaim("iss")),
         }
     }
-    if !rules.audiences.is_empty() {
+    if rules.audiences.is_empty() {
+        // RFC 7519 §4.1.3: a recipient that does not identify itself with a
+        // value in `aud` must reject the token.
+        if claims.contains_key("aud") && !rules.any_audience {
+            return Err(VerifyError::UnexpectedAudience);
+        }
+    } else {
         let ok = match claims.get("aud") {
             None => return Err(VerifyError::MissingClaim("aud")),
             Some(Value::String(a)) => rules.audiences.iter().any(|x| x == a),

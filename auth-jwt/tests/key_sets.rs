@@ -465,7 +465,13 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
     assert_eq!(ignored.len(), 7, "{ignored:?}");
     assert!(set.ignored().iter().all(|e| !e.refuses_the_set()));
 
-    let service = app(JwtStrategy::builder().key_set(set).build().unwrap()).await;
+    let service = app(JwtStrategy::builder()
+        .key_set(set)
+        .any_issuer()
+        .any_audience()
+        .build()
+        .unwrap())
+    .await;
     for token in [signed(&ec_signer), signed(&ed_signer)] {
         let (status, _, body) =
             call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
@@ -484,7 +490,13 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
         .find(|k| k.kid() == Some("azure"))
         .unwrap();
     assert_eq!(azure_key.algorithm(), Algorithm::RS256);
-    let service = app(JwtStrategy::builder().key_set(set).build().unwrap()).await;
+    let service = app(JwtStrategy::builder()
+        .key_set(set)
+        .any_issuer()
+        .any_audience()
+        .build()
+        .unwrap())
+    .await;
     for (alg, want) in [
         (Algorithm::RS256, 200),
         (Algorithm::PS256, 401),
@@ -521,7 +533,13 @@ async fn ed25519_and_eddsa_both_name_the_ed25519_algorithm() {
         assert_eq!(key.algorithm(), Algorithm::EdDSA);
         let set = KeySet::from_jwks_json(&jwk_set(&[&public])).unwrap();
         assert!(set.ignored().is_empty());
-        let service = app(JwtStrategy::builder().key_set(set).build().unwrap()).await;
+        let service = app(JwtStrategy::builder()
+            .key_set(set)
+            .any_issuer()
+            .any_audience()
+            .build()
+            .unwrap())
+        .await;
         let (status, _, _) = call(
             &service,
             "/whoami",
@@ -605,7 +623,13 @@ async fn a_provider_set_with_keys_not_understood_serves_its_good_keys() {
         if pin {
             jwks = jwks.default_rsa_algorithm(Algorithm::RS256).unwrap();
         }
-        let service = app(JwtStrategy::builder().jwks(jwks.clone()).build().unwrap()).await;
+        let service = app(JwtStrategy::builder()
+            .jwks(jwks.clone())
+            .any_issuer()
+            .any_audience()
+            .build()
+            .unwrap())
+        .await;
         for token in [signed(&ec_signer), signed(&ed_signer)] {
             let (status, _, body) =
                 call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;

@@ -254,8 +254,8 @@ async fn wrong_principal_kind_is_403() {
         lb(
             403,
             "ForbiddenError",
-            "this resource requires a service principal",
-            "ACCESS_DENIED"
+            "this resource requires a service principal, not a user",
+            "WRONG_PRINCIPAL_KIND"
         )
     );
 }

@@ -47,9 +47,14 @@ pub(crate) struct VerifyArgs {
     /// Accepted issuer (repeatable); `iss` becomes required.
     #[arg(long)]
     iss: Vec<String>,
-    /// Accepted audience (repeatable); `aud` becomes required.
+    /// Accepted audience (repeatable); `aud` becomes required. Without it
+    /// a token carrying `aud` is refused, as the strategy does (RFC 7519
+    /// §4.1.3), unless --any-audience is given.
     #[arg(long)]
     aud: Vec<String>,
+    /// Accept the token whatever audience it names (no --aud).
+    #[arg(long, conflicts_with = "aud")]
+    any_audience: bool,
     /// Clock skew allowed for `exp`/`nbf`, in seconds [default: the
     /// strategy's, 30].
     #[arg(long)]
@@ -154,6 +159,7 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
     let mut rules = ClaimRules {
         issuers: args.iss,
         audiences: args.aud,
+        any_audience: args.any_audience,
         max_len: args.max_len,
         ..ClaimRules::default()
     };

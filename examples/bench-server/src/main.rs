@@ -118,11 +118,18 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// Issuer and audience of the bench tokens: verified as a real deployment
+/// would (public-key strategies must name both).
+const ISSUER: &str = "bench-server";
+const AUDIENCE: &str = "bench-api";
+
 /// Mints a token for `USER` that lives one day.
 fn mint(key: &SigningKey) -> Result<String, Box<dyn std::error::Error>> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let claims = serde_json::json!({
         "sub": USER,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
         "name": "Bench User",
         "roles": ["user"],
         "iat": now,
@@ -147,20 +154,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let hs = JwtStrategy::builder()
         .name("hs256")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
         .key(JwtKey::hmac(&secret, Algorithm::HS256)?)
         .build()?;
     let rs = JwtStrategy::builder()
         .name("rs256")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
         .key(JwtKey::from_pem(RSA_PUBLIC, Algorithm::RS256)?)
         .build()?;
     let es = JwtStrategy::builder()
         .name("es256")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
         .key(JwtKey::from_pem(EC_PUBLIC, Algorithm::ES256)?)
         .build()?;
     // A second JWT strategy that only reads a cookie: on `/three` it finds
     // nothing and passes, as a real cookie-or-bearer set-up would.
     let cookie = JwtStrategy::builder()
         .name("cookie")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
         .key(JwtKey::hmac(&secret, Algorithm::HS256)?)
         .sources([TokenSource::Cookie("session".into())])
         .build()?;
