@@ -10,6 +10,8 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
 
+use crate::algorithm::JwsAlgorithm;
+
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 pub const MIN_RSA_BITS: usize = 2048;
 
@@ -84,7 +86,7 @@ pub enum KeyError {
 #[derive(Clone)]
 pub struct JwtKey {
     pub(crate) kid: Option<String>,
-    pub(crate) alg: Algorithm,
+    pub(crate) alg: JwsAlgorithm,
     pub(crate) decoding: DecodingKey,
 }
 
@@ -106,19 +108,19 @@ fn hmac_min_len(alg: Algorithm) -> usize {
     }
 }
 
-fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+fn is_hmac(alg: impl Into<JwsAlgorithm>) -> bool {
+    alg.into().is_hmac()
 }
 
-fn is_rsa(alg: Algorithm) -> bool {
+fn is_rsa(alg: impl Into<JwsAlgorithm>) -> bool {
     matches!(
-        alg,
-        Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512
+        alg.into(),
+        JwsAlgorithm::RS256
+            | JwsAlgorithm::RS384
+            | JwsAlgorithm::RS512
+            | JwsAlgorithm::PS256
+            | JwsAlgorithm::PS384
+            | JwsAlgorithm::PS512
     )
 }
 
@@ -224,13 +226,17 @@ impl JwtKey {
         }
         Ok(JwtKey {
             kid,
-            alg,
+            alg: alg.into(),
             decoding: DecodingKey::from_secret(secret),
         })
     }
 
-    /// A public key in PEM form (RSA, EC or Ed25519) for the given algorithm.
-    pub fn from_pem(pem: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
+    /// A public key in PEM form (RSA, EC or Ed25519) for the given algorithm;
+    /// for [`JwsAlgorithm::ES512`], a P-521 SubjectPublicKeyInfo.
+    pub fn from_pem(pem: &[u8], alg: impl Into<JwsAlgorithm>) -> Result<Self, KeyError> {
+        let Some(alg) = alg.into().to_jsonwebtoken() else {
+            return crate::es512::jwt_key_from_pem(pem);
+        };
         let label = key_label(None, None);
         let parse = |e: jsonwebtoken::errors::Error| KeyError::Parse {
             key: label.clone(),
@@ -250,7 +256,7 @@ impl JwtKey {
         };
         let key = JwtKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             decoding,
         };
         key.check_strength(&label)?;
@@ -259,8 +265,11 @@ impl JwtKey {
 
     /// A key from a JWK. The algorithm comes from the JWK's `alg`; without
     /// one it is derived only where the key type leaves no choice (EC P-256 →
-    /// ES256, P-384 → ES384, Ed25519 → EdDSA). RSA and `oct` keys without
-    /// `alg` are refused rather than guessed.
+    /// ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA). RSA and `oct`
+    /// keys without `alg` are refused rather than guessed. jsonwebtoken's
+    /// [`Jwk`] cannot spell `ES512`, so for a P-521 key an `alg` it reads as
+    /// unknown is taken as ES512 here; [`JwtKey::from_jwk_json`] and the
+    /// JWK Set loaders see the document and accept only `ES512` by name.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, KeyError> {
         Self::from_jwk_at(jwk, None)
     }
@@ -272,6 +281,9 @@ impl JwtKey {
             key: "jwk".into(),
             reason: e.to_string(),
         })?;
+        if let Ok(raw) = serde_json::from_str(json) {
+            crate::es512::check_declared_alg(&raw, None)?;
+        }
         Self::from_jwk(&jwk)
     }
 
@@ -291,6 +303,11 @@ impl JwtKey {
             )
         {
             return Err(KeyError::EncryptionKey { key: label });
+        }
+        if let AlgorithmParameters::EllipticCurve(p) = &jwk.algorithm
+            && p.curve == EllipticCurve::P521
+        {
+            return crate::es512::jwt_key_from_jwk(jwk, p, &label);
         }
         let declared = match jwk.common.key_algorithm {
             None => None,
@@ -362,7 +379,11 @@ impl JwtKey {
             key: label.clone(),
             reason: e.to_string(),
         })?;
-        let key = JwtKey { kid, alg, decoding };
+        let key = JwtKey {
+            kid,
+            alg: alg.into(),
+            decoding,
+        };
         key.check_strength(&label)?;
         Ok(key)
     }
@@ -402,7 +423,7 @@ impl JwtKey {
     }
 
     /// The one algorithm this key verifies.
-    pub fn algorithm(&self) -> Algorithm {
+    pub fn algorithm(&self) -> JwsAlgorithm {
         self.alg
     }
 }
@@ -469,6 +490,7 @@ impl KeySet {
             key: "set".into(),
             reason: e.to_string(),
         })?;
+        crate::es512::check_declared_algs(json)?;
         Self::from_jwks(&set)
     }
 
@@ -492,7 +514,7 @@ impl KeySet {
     pub(crate) fn candidates<'a>(
         &'a self,
         kid: Option<&'a str>,
-        alg: Algorithm,
+        alg: JwsAlgorithm,
     ) -> impl Iterator<Item = &'a JwtKey> + 'a {
         self.keys.iter().filter(move |k| match kid {
             Some(kid) => k.kid.as_deref() == Some(kid),
@@ -509,7 +531,7 @@ impl KeySet {
 #[derive(Clone)]
 pub struct SigningKey {
     pub(crate) kid: Option<String>,
-    pub(crate) alg: Algorithm,
+    pub(crate) alg: JwsAlgorithm,
     pub(crate) encoding: EncodingKey,
 }
 
@@ -528,7 +550,7 @@ impl SigningKey {
         JwtKey::hmac(secret, alg)?;
         Ok(SigningKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             encoding: EncodingKey::from_secret(secret),
         })
     }
@@ -543,8 +565,12 @@ impl SigningKey {
         Self::hmac(&bytes, alg)
     }
 
-    /// A private key in PEM form (RSA PKCS#1/PKCS#8, EC PKCS#8, Ed25519 PKCS#8).
-    pub fn from_pem(pem: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
+    /// A private key in PEM form (RSA PKCS#1/PKCS#8, EC PKCS#8 — P-521 for
+    /// [`JwsAlgorithm::ES512`] —, Ed25519 PKCS#8).
+    pub fn from_pem(pem: &[u8], alg: impl Into<JwsAlgorithm>) -> Result<Self, KeyError> {
+        let Some(alg) = alg.into().to_jsonwebtoken() else {
+            return crate::es512::signing_key_from_pem(pem);
+        };
         let label = key_label(None, None);
         let parse = |e: jsonwebtoken::errors::Error| KeyError::Parse {
             key: label.clone(),
@@ -564,13 +590,13 @@ impl SigningKey {
         };
         Ok(SigningKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             encoding,
         })
     }
 
-    /// A signing key from a private JWK: `oct` (HS256/384/512), EC P-256 or
-    /// P-384 with `d`, or OKP Ed25519 with `d`. The algorithm and `kid` follow
+    /// A signing key from a private JWK: `oct` (HS256/384/512), EC P-256,
+    /// P-384 or P-521 with `d`, or OKP Ed25519 with `d`. The algorithm and `kid` follow
     /// the same rules as [`JwtKey::from_jwk`] (the public half is checked
     /// first, so a key the verifier would refuse cannot sign either), and the
     /// private half must match the public one. RSA JWKs are refused: use PEM.
@@ -579,7 +605,8 @@ impl SigningKey {
     /// use auth_jwt::{Algorithm, SigningKey};
     /// let jwk = r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
     /// let key = SigningKey::from_jwk_json(jwk).unwrap();
-    /// assert_eq!((key.algorithm(), key.kid()), (Algorithm::HS256, Some("k1")));
+    /// assert_eq!(key.algorithm(), Algorithm::HS256);
+    /// assert_eq!(key.kid(), Some("k1"));
     /// ```
     pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
         let public = JwtKey::from_jwk_json(json)?;
@@ -644,6 +671,9 @@ impl SigningKey {
                 .to_pkcs8_der()
                 .map_err(|_| bad("cannot encode the private key"))?;
             EncodingKey::from_ec_der(der.as_bytes())
+        } else if alg == JwsAlgorithm::ES512 {
+            crate::es512::encoding_from_private_jwk(&member("d")?, &member("x")?, &member("y")?)
+                .map_err(bad)?
         } else if alg == Algorithm::EdDSA {
             use ed25519_dalek::pkcs8::EncodePrivateKey as _;
             let d: [u8; 32] = member("d")?
@@ -674,7 +704,7 @@ impl SigningKey {
     pub fn from_encoding_key(encoding: EncodingKey, alg: Algorithm) -> Self {
         SigningKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             encoding,
         }
     }
@@ -686,7 +716,7 @@ impl SigningKey {
     }
 
     /// The algorithm.
-    pub fn algorithm(&self) -> Algorithm {
+    pub fn algorithm(&self) -> JwsAlgorithm {
         self.alg
     }
 
@@ -703,7 +733,10 @@ impl SigningKey {
         typ: Option<&str>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         crate::ensure_crypto_provider();
-        let mut header = jsonwebtoken::Header::new(self.alg);
+        let Some(alg) = self.alg.to_jsonwebtoken() else {
+            return crate::es512::sign(self, claims, typ);
+        };
+        let mut header = jsonwebtoken::Header::new(alg);
         header.kid = self.kid.clone();
         header.typ = Some(typ.unwrap_or("JWT").to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding)

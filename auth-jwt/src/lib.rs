@@ -60,13 +60,16 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod algorithm;
 mod cache;
+mod es512;
 mod issue;
 mod jwks;
 mod key;
 mod strategy;
 mod verify;
 
+pub use algorithm::{JwsAlgorithm, ParseAlgorithmError};
 pub use issue::{
     IssueError, KIND_CLAIM, MemoryRefreshStore, RefreshRecord, RefreshStore, RefreshUse,
     TokenResponse, TokenService,
