@@ -210,7 +210,8 @@ mod tests {
                 Some(jwt) => {
                     assert_eq!(JwsAlgorithm::from(jwt), alg);
                     assert_eq!(name.parse::<Algorithm>().unwrap(), jwt);
-                    assert!(alg == jwt && jwt == alg);
+                    assert!(alg == jwt);
+                    assert!(jwt == alg);
                 }
                 None => {
                     assert_eq!(alg, JwsAlgorithm::ES512);

@@ -596,10 +596,11 @@ impl SigningKey {
     }
 
     /// A signing key from a private JWK: `oct` (HS256/384/512), EC P-256,
-    /// P-384 or P-521 with `d`, or OKP Ed25519 with `d`. The algorithm and `kid` follow
-    /// the same rules as [`JwtKey::from_jwk`] (the public half is checked
-    /// first, so a key the verifier would refuse cannot sign either), and the
-    /// private half must match the public one. RSA JWKs are refused: use PEM.
+    /// P-384 or P-521 with `d`, or OKP Ed25519 with `d`. The algorithm and
+    /// `kid` follow the same rules as [`JwtKey::from_jwk`] (the public half
+    /// is checked first, so a key the verifier would refuse cannot sign
+    /// either), and the private half must match the public one. RSA JWKs are
+    /// refused: use PEM.
     ///
     /// ```
     /// use auth_jwt::{Algorithm, SigningKey};
