@@ -383,6 +383,21 @@ fn keygen_refuses_mismatched_algorithms() {
         None,
     );
     assert_fails(&o, "INVALID_ARGUMENT");
+    for (key_type, alg) in [
+        ("hmac", "ES512"),
+        ("ed25519", "ES512"),
+        ("ec", "HS256"),
+        ("ec", "EdDSA"),
+    ] {
+        let o = run(&["jwt", "keygen", "--type", key_type, "--alg", alg], None);
+        let err = assert_fails(&o, "INVALID_ARGUMENT");
+        assert!(
+            err.contains(&format!(
+                "--alg {alg} cannot be used with --type {key_type}"
+            )),
+            "{err}"
+        );
+    }
     let o = run(&["jwt", "keygen", "--type", "hmac", "--alg", "HS512"], None);
     assert_eq!(o.status.code(), Some(0));
     let jwk: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -393,6 +408,7 @@ fn keygen_refuses_mismatched_algorithms() {
 fn pem_mint_and_verify() {
     for (alg, private, public) in [
         ("ES256", "ec.pem", "ec.pub.pem"),
+        ("ES512", "p521.pem", "p521.pub.pem"),
         ("EdDSA", "ed.pem", "ed.pub.pem"),
         ("RS256", "rsa.pem", "rsa.pub.pem"),
     ] {
@@ -664,4 +680,198 @@ fn jwks_url_from_a_local_server() {
         None,
     );
     assert_fails(&o, "SERVICE_UNAVAILABLE");
+}
+
+/// `jwt keygen --type ec --alg ES512`: a P-521 private JWK whose tokens
+/// (`jwt mint`) the strategy itself accepts, and `jwt verify` too.
+#[test]
+fn keygen_es512_key_signs_tokens_the_strategy_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen_es512 = |kid: &str| {
+        let o = run(
+            &[
+                "jwt", "keygen", "--type", "ec", "--alg", "ES512", "--kid", kid,
+            ],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        let jwk: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        (write(dir.path(), &format!("{kid}.jwk"), &stdout(&o)), jwk)
+    };
+    let (path, jwk) = keygen_es512("p521-1");
+    assert_eq!(
+        (
+            &jwk["kty"],
+            &jwk["crv"],
+            &jwk["alg"],
+            &jwk["use"],
+            &jwk["kid"]
+        ),
+        (
+            &json!("EC"),
+            &json!("P-521"),
+            &json!("ES512"),
+            &json!("sig"),
+            &json!("p521-1")
+        )
+    );
+    // RFC 7518 §6.2.1.2 / §6.2.2.1: full-length members, unpadded base64url.
+    for member in ["x", "y", "d"] {
+        let text = jwk[member].as_str().unwrap();
+        assert_eq!(B64.decode(text).unwrap().len(), 66, "{member}");
+    }
+    let jwk_arg = path.to_str().unwrap();
+    let o = run(
+        &[
+            "jwt",
+            "mint",
+            "--jwk",
+            jwk_arg,
+            "--claims",
+            r#"{"sub":"bob"}"#,
+            "--iss",
+            "cli",
+            "--aud",
+            "api",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let token = stdout(&o).trim().to_owned();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(
+        header,
+        json!({"typ": "JWT", "alg": "ES512", "kid": "p521-1"})
+    );
+    assert_eq!(B64.decode(parts[2]).unwrap().len(), 132);
+
+    // The strategy, given only the public half as a JWK Set.
+    let mut public = jwk.clone();
+    public.as_object_mut().unwrap().remove("d");
+    let strategy = auth_jwt::JwtStrategy::builder()
+        .key_set(auth_jwt::KeySet::from_jwks_json(&json!({"keys": [public]}).to_string()).unwrap())
+        .issuer("cli")
+        .audience("api")
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let profile = runtime
+        .block_on(strategy.authenticate_token(&token))
+        .unwrap();
+    assert_eq!(profile.id, "bob");
+
+    // `jwt verify` with the key, with or without a matching --alg.
+    for extra in [&[][..], &["--alg", "ES512"][..]] {
+        let mut args = vec![
+            "jwt", "verify", &token, "--jwk", jwk_arg, "--iss", "cli", "--aud", "api",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args, None);
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        assert_eq!(
+            serde_json::from_str::<Value>(&stdout(&o)).unwrap()["sub"],
+            "bob"
+        );
+    }
+    let o = run(
+        &["jwt", "verify", &token, "--jwk", jwk_arg, "--alg", "ES256"],
+        None,
+    );
+    let err = assert_fails(&o, "INVALID_ARGUMENT");
+    assert!(
+        err.contains("--alg ES256 does not match the key's algorithm ES512"),
+        "{err}"
+    );
+    // A second generated key does not verify it, in the tool or the
+    // strategy: keys are fresh.
+    let (other_path, mut other) = keygen_es512("p521-2");
+    let o = run(
+        &[
+            "jwt",
+            "verify",
+            &token,
+            "--jwk",
+            other_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_TOKEN");
+    other.as_object_mut().unwrap().remove("d");
+    other["kid"] = json!("p521-1");
+    let strategy = auth_jwt::JwtStrategy::builder()
+        .key_set(auth_jwt::KeySet::from_jwks_json(&json!({"keys": [other]}).to_string()).unwrap())
+        .issuer("cli")
+        .audience("api")
+        .build()
+        .unwrap();
+    let err = runtime
+        .block_on(strategy.authenticate_token(&token))
+        .unwrap_err();
+    assert_eq!((err.status().as_u16(), err.code()), (401, "INVALID_TOKEN"));
+}
+
+/// RFC 7515 A.4 through `jws verify` (its payload is not a claims set), and
+/// ES512 with a secret is refused by name.
+#[test]
+fn es512_jws_verify_and_secret_refusal() {
+    const A4: &str = "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA.AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn";
+    let dir = tempfile::tempdir().unwrap();
+    let jwk = write(
+        dir.path(),
+        "a4.jwk",
+        r#"{"kty":"EC","crv":"P-521","x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk","y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"}"#,
+    );
+    let o = run(&["jws", "verify", A4, "--jwk", jwk.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(o.stdout, b"Payload");
+    // The same JWS with the last signature byte dropped.
+    let (input, sig) = A4.rsplit_once('.').unwrap();
+    let sig = B64.decode(sig).unwrap();
+    let short = format!("{input}.{}", B64.encode(&sig[..131]));
+    let o = run(
+        &["jws", "verify", &short, "--jwk", jwk.to_str().unwrap()],
+        None,
+    );
+    assert_fails(&o, "INVALID_TOKEN");
+    // A P-256 PEM is not an ES512 key.
+    let o = run(
+        &[
+            "jws",
+            "verify",
+            A4,
+            "--pem",
+            &fixture("ec.pub.pem"),
+            "--alg",
+            "ES512",
+        ],
+        None,
+    );
+    assert_fails(&o, "INVALID_KEY");
+    for cmd in ["verify", "mint"] {
+        let mut args = vec!["jwt", cmd];
+        if cmd == "verify" {
+            args.push("a.b.c");
+        } else {
+            args.extend(["--claims", "{}"]);
+        }
+        args.extend(["--secret", SECRET, "--alg", "ES512"]);
+        let o = run(&args, None);
+        let err = assert_fails(&o, "INVALID_KEY");
+        assert!(
+            err.contains("a secret can only be used with HS256/384/512, not ES512"),
+            "{err}"
+        );
+    }
+    // Names are exact, as in a token's header.
+    let o = run(
+        &[
+            "jwt", "verify", "a.b.c", "--secret", SECRET, "--alg", "es512",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
 }

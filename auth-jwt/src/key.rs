@@ -10,6 +10,8 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
 
+use crate::algorithm::JwsAlgorithm;
+
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 pub const MIN_RSA_BITS: usize = 2048;
 
@@ -190,7 +192,7 @@ impl JwksOptions {
 #[derive(Clone)]
 pub struct JwtKey {
     pub(crate) kid: Option<String>,
-    pub(crate) alg: Algorithm,
+    pub(crate) alg: JwsAlgorithm,
     pub(crate) decoding: DecodingKey,
 }
 
@@ -212,19 +214,19 @@ fn hmac_min_len(alg: Algorithm) -> usize {
     }
 }
 
-fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+fn is_hmac(alg: impl Into<JwsAlgorithm>) -> bool {
+    alg.into().is_hmac()
 }
 
-fn is_rsa(alg: Algorithm) -> bool {
+fn is_rsa(alg: impl Into<JwsAlgorithm>) -> bool {
     matches!(
-        alg,
-        Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512
+        alg.into(),
+        JwsAlgorithm::RS256
+            | JwsAlgorithm::RS384
+            | JwsAlgorithm::RS512
+            | JwsAlgorithm::PS256
+            | JwsAlgorithm::PS384
+            | JwsAlgorithm::PS512
     )
 }
 
@@ -467,13 +469,17 @@ impl JwtKey {
         }
         Ok(JwtKey {
             kid,
-            alg,
+            alg: alg.into(),
             decoding: DecodingKey::from_secret(secret),
         })
     }
 
-    /// A public key in PEM form (RSA, EC or Ed25519) for the given algorithm.
-    pub fn from_pem(pem: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
+    /// A public key in PEM form (RSA, EC or Ed25519) for the given algorithm;
+    /// for [`JwsAlgorithm::ES512`], a P-521 SubjectPublicKeyInfo.
+    pub fn from_pem(pem: &[u8], alg: impl Into<JwsAlgorithm>) -> Result<Self, KeyError> {
+        let Some(alg) = alg.into().to_jsonwebtoken() else {
+            return crate::es512::jwt_key_from_pem(pem);
+        };
         let label = key_label(None, None);
         let parse = |e: jsonwebtoken::errors::Error| KeyError::Parse {
             key: label.clone(),
@@ -493,7 +499,7 @@ impl JwtKey {
         };
         let key = JwtKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             decoding,
         };
         key.check_strength(&label)?;
@@ -502,10 +508,13 @@ impl JwtKey {
 
     /// A public key from a JWK. The algorithm comes from the JWK's `alg`;
     /// without one it is derived only where the key type leaves no choice (EC
-    /// P-256 → ES256, P-384 → ES384, Ed25519 → EdDSA). RSA keys without `alg`
-    /// are refused rather than guessed. A symmetric (`oct`) JWK is refused:
-    /// it is a secret, loaded only through the explicitly named
-    /// [`JwtKey::from_secret_jwk_json`].
+    /// P-256 → ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA). RSA keys
+    /// without `alg` are refused rather than guessed. A symmetric (`oct`) JWK
+    /// is refused: it is a secret, loaded only through the explicitly named
+    /// [`JwtKey::from_secret_jwk_json`]. jsonwebtoken's [`Jwk`] cannot spell
+    /// `ES512`, so for a P-521 key an `alg` it reads as unknown is taken as
+    /// ES512 here; [`JwtKey::from_jwk_json`] and the JWK Set loaders see the
+    /// document and accept only `ES512` by name.
     ///
     /// ```
     /// use auth_jwt::{Algorithm, JwtKey, KeyError};
@@ -537,6 +546,7 @@ impl JwtKey {
         let mut map = parse_jwk_object(json)?;
         normalise_alg(&mut map);
         let label = key_label(map.get("kid").and_then(serde_json::Value::as_str), None);
+        crate::es512::check_declared_alg(&map, None)?;
         if map.get("kty").and_then(serde_json::Value::as_str) == Some("oct") {
             return Err(KeyError::SymmetricKey { key: label });
         }
@@ -616,6 +626,11 @@ impl JwtKey {
         {
             return Err(KeyError::EncryptionKey { key: label });
         }
+        if let AlgorithmParameters::EllipticCurve(p) = &jwk.algorithm
+            && p.curve == EllipticCurve::P521
+        {
+            return crate::es512::jwt_key_from_jwk(jwk, p, &label);
+        }
         let declared = match jwk.common.key_algorithm {
             None => None,
             Some(KeyAlgorithm::UNKNOWN_ALGORITHM) => {
@@ -692,7 +707,11 @@ impl JwtKey {
             key: label.clone(),
             reason: e.to_string(),
         })?;
-        let key = JwtKey { kid, alg, decoding };
+        let key = JwtKey {
+            kid,
+            alg: alg.into(),
+            decoding,
+        };
         key.check_strength(&label)?;
         Ok(key)
     }
@@ -725,7 +744,7 @@ impl JwtKey {
     }
 
     /// The one algorithm this key verifies.
-    pub fn algorithm(&self) -> Algorithm {
+    pub fn algorithm(&self) -> JwsAlgorithm {
         self.alg
     }
 }
@@ -903,7 +922,8 @@ impl KeySet {
             check_public_only(map, &label)?;
             let mut map = map.clone();
             normalise_alg(&mut map);
-            let loaded = typed_jwk(map, &label)
+            let loaded = crate::es512::check_declared_alg(&map, Some(i))
+                .and_then(|()| typed_jwk(map, &label))
                 .and_then(|jwk| JwtKey::from_jwk_at(&jwk, Some(i), options, false));
             match loaded {
                 Ok(key) => keys.push(key),
@@ -967,7 +987,7 @@ impl KeySet {
     pub(crate) fn candidates<'a>(
         &'a self,
         kid: Option<&'a str>,
-        alg: Algorithm,
+        alg: JwsAlgorithm,
     ) -> impl Iterator<Item = &'a JwtKey> + 'a {
         self.keys.iter().filter(move |k| match kid {
             Some(kid) => k.kid.as_deref() == Some(kid),
@@ -977,7 +997,7 @@ impl KeySet {
 
     /// The identities of the keys a token with this header may have been
     /// verified by (one with a `kid`; every key of the algorithm without).
-    pub(crate) fn candidate_ids(&self, kid: Option<&str>, alg: Algorithm) -> Box<[KeyIdentity]> {
+    pub(crate) fn candidate_ids(&self, kid: Option<&str>, alg: JwsAlgorithm) -> Box<[KeyIdentity]> {
         self.keys
             .iter()
             .zip(&self.ids)
@@ -1003,7 +1023,7 @@ impl KeySet {
 #[derive(Clone)]
 pub struct SigningKey {
     pub(crate) kid: Option<String>,
-    pub(crate) alg: Algorithm,
+    pub(crate) alg: JwsAlgorithm,
     pub(crate) encoding: EncodingKey,
 }
 
@@ -1022,7 +1042,7 @@ impl SigningKey {
         JwtKey::hmac(secret, alg)?;
         Ok(SigningKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             encoding: EncodingKey::from_secret(secret),
         })
     }
@@ -1037,8 +1057,12 @@ impl SigningKey {
         Self::hmac(&bytes, alg)
     }
 
-    /// A private key in PEM form (RSA PKCS#1/PKCS#8, EC PKCS#8, Ed25519 PKCS#8).
-    pub fn from_pem(pem: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
+    /// A private key in PEM form (RSA PKCS#1/PKCS#8, EC PKCS#8 — P-521 for
+    /// [`JwsAlgorithm::ES512`] —, Ed25519 PKCS#8).
+    pub fn from_pem(pem: &[u8], alg: impl Into<JwsAlgorithm>) -> Result<Self, KeyError> {
+        let Some(alg) = alg.into().to_jsonwebtoken() else {
+            return crate::es512::signing_key_from_pem(pem);
+        };
         let label = key_label(None, None);
         let parse = |e: jsonwebtoken::errors::Error| KeyError::Parse {
             key: label.clone(),
@@ -1058,22 +1082,24 @@ impl SigningKey {
         };
         Ok(SigningKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             encoding,
         })
     }
 
-    /// A signing key from a private JWK: `oct` (HS256/384/512), EC P-256 or
-    /// P-384 with `d`, or OKP Ed25519 with `d`. The algorithm and `kid` follow
-    /// the same rules as [`JwtKey::from_jwk`] (the public half is checked
-    /// first, so a key the verifier would refuse cannot sign either), and the
-    /// private half must match the public one. RSA JWKs are refused: use PEM.
+    /// A signing key from a private JWK: `oct` (HS256/384/512), EC P-256,
+    /// P-384 or P-521 with `d`, or OKP Ed25519 with `d`. The algorithm and
+    /// `kid` follow the same rules as [`JwtKey::from_jwk`] (the public half
+    /// is checked first, so a key the verifier would refuse cannot sign
+    /// either), and the private half must match the public one. RSA JWKs are
+    /// refused: use PEM.
     ///
     /// ```
     /// use auth_jwt::{Algorithm, SigningKey};
     /// let jwk = r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
     /// let key = SigningKey::from_jwk_json(jwk).unwrap();
-    /// assert_eq!((key.algorithm(), key.kid()), (Algorithm::HS256, Some("k1")));
+    /// assert_eq!(key.algorithm(), Algorithm::HS256);
+    /// assert_eq!(key.kid(), Some("k1"));
     /// ```
     pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
         let public = JwtKey::from_own_jwk_json(json)?;
@@ -1138,6 +1164,9 @@ impl SigningKey {
                 .to_pkcs8_der()
                 .map_err(|_| bad("cannot encode the private key"))?;
             EncodingKey::from_ec_der(der.as_bytes())
+        } else if alg == JwsAlgorithm::ES512 {
+            crate::es512::encoding_from_private_jwk(&member("d")?, &member("x")?, &member("y")?)
+                .map_err(bad)?
         } else if alg == Algorithm::EdDSA {
             use ed25519_dalek::pkcs8::EncodePrivateKey as _;
             let d: [u8; 32] = member("d")?
@@ -1168,7 +1197,7 @@ impl SigningKey {
     pub fn from_encoding_key(encoding: EncodingKey, alg: Algorithm) -> Self {
         SigningKey {
             kid: None,
-            alg,
+            alg: alg.into(),
             encoding,
         }
     }
@@ -1180,7 +1209,7 @@ impl SigningKey {
     }
 
     /// The algorithm.
-    pub fn algorithm(&self) -> Algorithm {
+    pub fn algorithm(&self) -> JwsAlgorithm {
         self.alg
     }
 
@@ -1197,7 +1226,10 @@ impl SigningKey {
         typ: Option<&str>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         crate::ensure_crypto_provider();
-        let mut header = jsonwebtoken::Header::new(self.alg);
+        let Some(alg) = self.alg.to_jsonwebtoken() else {
+            return crate::es512::sign(self, claims, typ);
+        };
+        let mut header = jsonwebtoken::Header::new(alg);
         header.kid = self.kid.clone();
         header.typ = Some(typ.unwrap_or("JWT").to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding)

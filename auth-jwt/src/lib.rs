@@ -1,5 +1,5 @@
 //! The `jwt` strategy for the actix-web authentication framework: verifies
-//! bearer JWTs (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384,
+//! bearer JWTs (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512,
 //! EdDSA) against pinned keys, maps claims to a [`auth_core::UserProfile`],
 //! and issues access and refresh tokens with [`TokenService`].
 //!
@@ -31,6 +31,45 @@
 //! let registry = StrategyRegistry::builder().register(strategy).build().unwrap();
 //! let app = App::new().app_data(registry).app_data(actix_web::web::Data::new(tokens)).service(todos);
 //! # let _ = app;
+//! ```
+//!
+//! # Algorithms
+//!
+//! Each key verifies (or signs with) exactly one algorithm, a
+//! [`JwsAlgorithm`]; a token's `alg` header only has to agree with it.
+//!
+//! | `alg` | key | verified and signed by | PEM | JWK |
+//! |---|---|---|---|---|
+//! | HS256, HS384, HS512 | secret of at least 32/48/64 bytes | jsonwebtoken | — | `oct` with `alg` |
+//! | RS256/384/512, PS256/384/512 | RSA, modulus ≥ 2048 bits | jsonwebtoken | SPKI or PKCS#1 public, PKCS#1/PKCS#8 private | `RSA` with `alg` (verification; sign with PEM) |
+//! | ES256 | EC P-256 | jsonwebtoken | SPKI public, PKCS#8 private | `EC`, `crv: P-256` |
+//! | ES384 | EC P-384 | jsonwebtoken | SPKI public, PKCS#8 private | `EC`, `crv: P-384` |
+//! | ES512 | EC P-521 | this crate, with RustCrypto `p521` (jsonwebtoken has no ES512) | SPKI public, PKCS#8 private | `EC`, `crv: P-521`, `x`/`y` (and `d`) of exactly 66 bytes |
+//! | EdDSA | Ed25519 | jsonwebtoken | SPKI public, PKCS#8 private | `OKP`, `crv: Ed25519` |
+//!
+//! `none` is never accepted, in any spelling. ES512 follows the same rules as
+//! the others: the key pins it (an ES512 token never verifies with a P-256
+//! key, nor an ES256 token with a P-521 key), its signature is exactly
+//! R‖S in 132 bytes (RFC 7518 §3.4; DER, any other length, and R or S that
+//! is zero or not below the group order are an invalid signature), and a
+//! verified token goes through the same claim checks and verified-token
+//! cache. S above n/2 is valid ECDSA and accepted, as for ES256/ES384 (other
+//! implementations produce it half of the time). A P-521 JWK may omit `alg`
+//! or say `ES512`; any other `alg` on it, or `ES512` on another key type, is
+//! refused at load. `SigningKey` signs ES512 with a fresh random nonce from
+//! the operating system (p521 0.13 offers no RFC 6979 for P-521).
+//!
+//! ```
+//! use auth_jwt::{JwsAlgorithm, JwtKey, KeySet, verify_jws};
+//! // RFC 7515 appendix A.4.
+//! let jwk = r#"{"kty":"EC","crv":"P-521",
+//!   "x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
+//!   "y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"}"#;
+//! let key = JwtKey::from_jwk_json(jwk).unwrap();
+//! assert_eq!(key.algorithm(), JwsAlgorithm::ES512);
+//! let jws = "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA.AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn";
+//! let verified = verify_jws(jws, &KeySet::new([key]).unwrap(), 8192).unwrap();
+//! assert_eq!(verified.payload, b"Payload");
 //! ```
 //!
 //! # Cargo features
@@ -111,8 +150,9 @@
 //!   `alg` are refused at load rather than guessed (in a JWK Set an RSA key
 //!   without `alg` is ignored, unless the configuration pins one with
 //!   [`JwksOptions::default_rsa_algorithm`] or
-//!   [`JwksKeys::default_rsa_algorithm`]); EC and Ed25519 keys derive it from
-//!   their curve. `alg: "Ed25519"` (RFC 9864) is read as `EdDSA`.
+//!   [`JwksKeys::default_rsa_algorithm`]); EC (P-256, P-384, P-521) and
+//!   Ed25519 keys derive it from their curve. `alg: "Ed25519"` (RFC 9864) is
+//!   read as `EdDSA`.
 //! - `crit` is rejected whenever present (no extension is implemented).
 //! - Default leeway 30 s; default size limit 8 KiB; `exp` required.
 //! - Token sources default to `Authorization: Bearer` only. The WebSocket
@@ -181,7 +221,9 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod algorithm;
 mod cache;
+mod es512;
 mod issue;
 mod json;
 mod jwks;
@@ -189,6 +231,7 @@ mod key;
 mod strategy;
 mod verify;
 
+pub use algorithm::{JwsAlgorithm, ParseAlgorithmError};
 pub use issue::{
     IssueError, KIND_CLAIM, MemoryRefreshStore, RefreshRecord, RefreshStore, RefreshUse,
     TokenResponse, TokenService,

@@ -486,11 +486,11 @@ impl JwtStrategyBuilder {
         // this service alone, so HMAC strategies only refuse tokens that name
         // an audience (see `ClaimRules::any_audience`).
         let public_keys = self.jwks.is_some()
-            || self.keys.iter().any(|k| !is_hmac(k.algorithm()))
+            || self.keys.iter().any(|k| !k.algorithm().is_hmac())
             || self
                 .key_set
                 .as_ref()
-                .is_some_and(|s| s.keys().iter().any(|k| !is_hmac(k.algorithm())));
+                .is_some_and(|s| s.keys().iter().any(|k| !k.algorithm().is_hmac()));
         if public_keys {
             if self.rules.audiences.is_empty() && !self.rules.any_audience {
                 return Err(JwtConfigError::MissingAudience);
@@ -552,11 +552,6 @@ struct Inner {
     scopes_claim: Option<String>,
     principal_rules: Vec<PrincipalRule>,
     accept_sender_constrained: bool,
-}
-
-fn is_hmac(alg: jsonwebtoken::Algorithm) -> bool {
-    use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
-    matches!(alg, HS256 | HS384 | HS512)
 }
 
 /// The `jwt` strategy: verifies a bearer JWT and maps its claims to a

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::algorithm::JwsAlgorithm;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::json::StrictJsonError;
@@ -202,7 +202,7 @@ pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<Verified
     if alg_name.eq_ignore_ascii_case("none") {
         return Err(VerifyError::Algorithm);
     }
-    let alg: Algorithm = alg_name.parse().map_err(|_| VerifyError::Algorithm)?;
+    let alg: JwsAlgorithm = alg_name.parse().map_err(|_| VerifyError::Algorithm)?;
     // RFC 7515 §4.1.11: a critical extension we do not implement must fail.
     if let Some(crit) = header.get("crit") {
         match crit.as_array() {
@@ -240,7 +240,7 @@ pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<Verified
         if key.alg != alg {
             return Err(VerifyError::Algorithm);
         }
-        if let Ok(true) = jsonwebtoken::crypto::verify(s, message.as_bytes(), &key.decoding, alg) {
+        if key.verify_signature(s, message.as_bytes()) {
             return Ok(VerifiedJws {
                 kid: key.kid.clone(),
                 header,

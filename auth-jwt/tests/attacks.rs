@@ -3,7 +3,10 @@
 
 mod fixtures;
 
-use auth_jwt::{Algorithm, JwtKey, JwtStrategy, KeyError, KeySet, SigningKey, VerifyError};
+use auth_jwt::{
+    Algorithm, JwsAlgorithm, JwtKey, JwtStrategy, KeyError, KeySet, SigningKey, VerifyError,
+    verify_jws,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use fixtures::*;
@@ -118,11 +121,18 @@ async fn rfc7515_examples_fail_with_the_wrong_key_or_a_flipped_bit() {
         (A2_TOKEN, A3_JWKS),
         (A3_TOKEN, A2_JWKS),
         (A1_TOKEN, A2_JWKS),
+        (A4_KEY_CLAIMS_TOKEN, A3_JWKS),
+        (A3_TOKEN, A4_JWKS),
+        (A2_TOKEN, A4_JWKS),
     ] {
         let s = example_strategy(other, Some(A_BEFORE_EXP));
         assert!(s.verify_token(token).await.is_err());
     }
-    for (token, jwks) in [(A2_TOKEN, A2_JWKS), (A3_TOKEN, A3_JWKS)] {
+    for (token, jwks) in [
+        (A2_TOKEN, A2_JWKS),
+        (A3_TOKEN, A3_JWKS),
+        (A4_KEY_CLAIMS_TOKEN, A4_JWKS),
+    ] {
         let mut bytes = token.as_bytes().to_vec();
         let last = bytes.len() - 2;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
@@ -135,21 +145,89 @@ async fn rfc7515_examples_fail_with_the_wrong_key_or_a_flipped_bit() {
     }
 }
 
-/// A.4 is ES512 over P-521, which this library does not offer (jsonwebtoken
-/// has no ES512): a set of only a P-521 JWK has no usable key and is refused
-/// when loaded, naming the key and the reason, and a token claiming ES512
-/// never verifies against the keys we do load.
-#[actix_web::test]
-async fn rfc7515_a4_es512_is_refused_cleanly() {
-    let p521 = r#"{"keys":[{"kty":"EC","kid":"p521","crv":"P-521","x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk","y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"}]}"#;
-    let err = KeySet::from_jwks_json(p521).unwrap_err();
+/// RFC 7515 appendix A.4, ES512 over the payload `Payload` (not a claims
+/// set), with the example's P-521 public key.
+const A4_TOKEN: &str = "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA.AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn";
+const A4_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-521","x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk","y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"}]}"#;
+/// The A.4 key signing the A.1–A.3 claims (header `{"alg":"ES512"}`), made
+/// with pyca/cryptography 48 (OpenSSL 3) from the example's private `d`, so
+/// the signer is not the crate under test. Its S is above n/2.
+const A4_KEY_CLAIMS_TOKEN: &str = "eyJhbGciOiJFUzUxMiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.AGpgMOUDC65ikaXzW1a6_GOkjLeIZ-dWVPGCGAn29qekDj3mmjV8Ihfj68Cx_8_YP6fBdKsmuYpDD81Q3R9CsGE5AX3hLjN73p6QvPYtKzi6_7_NnFt7dHtWWkyXx-rWdmOndJSsBMgNqPT3Fhm7zRuJBNr4njLO6KHW6En9L1nwoQ_a";
+
+/// A.4 verifies exactly: the published token with the published key gives
+/// the published header and payload, whether the JWK names `alg` or not.
+#[test]
+fn rfc7515_a4_es512_verifies_exactly() {
+    let with_alg = A4_JWKS.replace(r#""kty":"EC""#, r#""kty":"EC","alg":"ES512","kid":"a4""#);
+    for jwks in [A4_JWKS, with_alg.as_str()] {
+        let keys = KeySet::from_jwks_json(jwks).unwrap();
+        assert_eq!(keys.keys()[0].algorithm(), JwsAlgorithm::ES512);
+        let jws = verify_jws(A4_TOKEN, &keys, 8192).unwrap();
+        assert_eq!(jws.payload, b"Payload");
+        assert_eq!(
+            serde_json::Value::Object(jws.header),
+            json!({"alg": "ES512"})
+        );
+    }
+    // The A.3 (P-256) key does not verify it, and A.4's key does not verify
+    // A.3: the algorithm comes from the key.
+    let a3 = KeySet::from_jwks_json(A3_JWKS).unwrap();
     assert_eq!(
-        err.to_string(),
-        "the key set has no usable key: key 'p521': unsupported curve"
+        verify_jws(A4_TOKEN, &a3, 8192).unwrap_err(),
+        VerifyError::Algorithm
     );
-    let es512 = format!("eyJhbGciOiJFUzUxMiJ9.{A_PAYLOAD}.AAAA");
-    let s = example_strategy(A3_JWKS, Some(A_BEFORE_EXP));
-    assert!(s.verify_token(&es512).await.is_err());
+    let a4 = KeySet::from_jwks_json(A4_JWKS).unwrap();
+    assert_eq!(
+        verify_jws(A3_TOKEN, &a4, 8192).unwrap_err(),
+        VerifyError::Algorithm
+    );
+}
+
+/// On the wire, with and without a clock override: A.4's signature passes,
+/// and the token is then refused only because `Payload` is not a claims set
+/// (a JWT verifier needs one); the same token with one signature bit flipped
+/// is refused at the signature.
+#[actix_web::test]
+async fn rfc7515_a4_es512_signature_passes_on_the_wire() {
+    let mut flipped = A4_TOKEN.as_bytes().to_vec();
+    let last = flipped.len() - 2;
+    flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    for clock in [Some(A_BEFORE_EXP), None] {
+        let s = example_strategy(A4_JWKS, clock);
+        assert_eq!(
+            s.verify_token(A4_TOKEN).await.unwrap_err(),
+            VerifyError::Malformed("payload is not a JSON object")
+        );
+        assert_eq!(
+            s.verify_token(&flipped).await.unwrap_err(),
+            VerifyError::Signature
+        );
+        let app = app(example_strategy(A4_JWKS, clock)).await;
+        for (token, message) in [
+            (A4_TOKEN, "malformed token: payload is not a JSON object"),
+            (flipped.as_str(), "invalid token signature"),
+        ] {
+            let (status, challenges, body) =
+                call(&app, "/whoami", &[("authorization", &bearer(token))]).await;
+            assert_eq!(status, 401);
+            assert_eq!(
+                challenges,
+                vec![format!(
+                    r#"Bearer realm="api", error="invalid_token", error_description="{message}""#
+                )]
+            );
+            assert_eq!(body["error"]["code"], "INVALID_TOKEN");
+        }
+    }
+}
+
+/// The A.4 key over the appendix claims, signed by another implementation:
+/// the same verdicts as A.1–A.3 (valid before `exp` with the clock
+/// override, expired today on the wire).
+#[actix_web::test]
+async fn rfc7515_a4_key_es512_verdicts() {
+    assert_example_verdicts(A4_KEY_CLAIMS_TOKEN, A4_JWKS).await;
 }
 
 /// A.5, the unsecured JWS, is refused whatever the clock and key set.

@@ -426,10 +426,12 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
     let (ed_signer, ed) = ed_key("ed", 9, "Ed25519");
     let (n, e) = fixture_rsa_components();
     let azure = json!({"kty": "RSA", "kid": "azure", "use": "sig", "n": B64.encode(&n), "e": B64.encode(&e)});
-    // P-521 until ES512 lands (then this key loads and joins "ec" and "ed").
+    // A P-521 key loads (ES512) and joins "ec" and "ed".
     let p521 = json!({"kty": "EC", "kid": "p521", "crv": "P-521",
         "x": "AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
         "y": "ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"});
+    let secp256k1 =
+        json!({"kty": "EC", "kid": "k1", "crv": "secp256k1", "x": ec["x"], "y": ec["y"]});
     let mut enc = ec_key("enc", 6).1;
     enc["use"] = "enc".into();
     let x25519 = json!({"kty": "OKP", "kid": "x", "crv": "X25519", "x": "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"});
@@ -439,6 +441,7 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
     let doc = jwk_set(&[
         &azure,
         &p521,
+        &secp256k1,
         &ec,
         &enc,
         &x25519,
@@ -450,10 +453,10 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
 
     let set = KeySet::from_jwks_json(&doc).unwrap();
     let loaded: Vec<_> = set.keys().iter().map(|k| k.kid().unwrap()).collect();
-    assert_eq!(loaded, ["ec", "ed"]);
+    assert_eq!(loaded, ["p521", "ec", "ed"]);
     let ignored: Vec<String> = set.ignored().iter().map(ToString::to_string).collect();
     for name in [
-        "'azure'", "'p521'", "'enc'", "'x'", "'pq'", "'broken'", "'es999'",
+        "'azure'", "'k1'", "'enc'", "'x'", "'pq'", "'broken'", "'es999'",
     ] {
         assert!(
             ignored

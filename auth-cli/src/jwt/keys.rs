@@ -4,15 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use auth_jwt::{Algorithm, JwksKeys, JwtKey, KeyError, KeySet, SigningKey};
+use auth_jwt::{Algorithm, JwksKeys, JwsAlgorithm, JwtKey, KeyError, KeySet, SigningKey};
 use clap::Args;
 
 use crate::error::CliError;
 
-/// Parses `--alg` with jsonwebtoken's own names (HS256, ES256, EdDSA, ...).
-pub(crate) fn parse_alg(s: &str) -> Result<Algorithm, String> {
+/// Parses `--alg` with the RFC 7518 names (HS256, ES512, EdDSA, ...), exactly
+/// as the verifier reads a token's `alg`.
+pub(crate) fn parse_alg(s: &str) -> Result<JwsAlgorithm, String> {
     s.parse()
-        .map_err(|_| "expected one of HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA".to_owned())
+        .map_err(|e: auth_jwt::ParseAlgorithmError| e.to_string())
 }
 
 /// Where verification keys come from: exactly one of these.
@@ -74,18 +75,30 @@ fn read_text(what: &str, path: &Path) -> Result<String, CliError> {
 
 /// clap makes --alg required for these sources; this guards the invariant
 /// without a panic should the two ever drift apart.
-fn need_alg(alg: Option<Algorithm>, source: &str) -> Result<Algorithm, CliError> {
+fn need_alg(alg: Option<JwsAlgorithm>, source: &str) -> Result<JwsAlgorithm, CliError> {
     alg.ok_or_else(|| CliError::new("INVALID_ARGUMENT", format!("{source} needs --alg")))
+}
+
+/// `--alg` for an HMAC secret. An algorithm jsonwebtoken does not know
+/// (ES512) is refused with the words `JwtKey::hmac` uses for the others.
+fn hmac_alg(alg: Option<JwsAlgorithm>, source: &str) -> Result<Algorithm, CliError> {
+    let alg = need_alg(alg, source)?;
+    alg.to_jsonwebtoken().ok_or_else(|| {
+        CliError::new(
+            "INVALID_KEY",
+            format!("{source}: a secret can only be used with HS256/384/512, not {alg}"),
+        )
+    })
 }
 
 /// `--alg` with a key that carries its own algorithm must agree with it:
 /// silently using another algorithm than the one asked for would hide a
 /// mistake.
-fn check_alg(alg: Option<Algorithm>, key: Algorithm) -> Result<(), CliError> {
+fn check_alg(alg: Option<JwsAlgorithm>, key: JwsAlgorithm) -> Result<(), CliError> {
     match alg {
         Some(a) if a != key => Err(CliError::new(
             "INVALID_ARGUMENT",
-            format!("--alg {a:?} does not match the key's algorithm {key:?}"),
+            format!("--alg {a} does not match the key's algorithm {key}"),
         )),
         _ => Ok(()),
     }
@@ -94,15 +107,15 @@ fn check_alg(alg: Option<Algorithm>, key: Algorithm) -> Result<(), CliError> {
 impl VerifyKeyArgs {
     /// Loads the key set. With a JWK Set, `--alg` keeps only the keys of
     /// that algorithm.
-    pub(crate) fn load(&self, alg: Option<Algorithm>) -> Result<KeySet, CliError> {
+    pub(crate) fn load(&self, alg: Option<JwsAlgorithm>) -> Result<KeySet, CliError> {
         let single = |key: JwtKey| KeySet::new([key]).map_err(CliError::from);
         if let Some(secret) = &self.secret {
-            return single(JwtKey::hmac(secret.as_bytes(), need_alg(alg, "--secret")?)?);
+            return single(JwtKey::hmac(secret.as_bytes(), hmac_alg(alg, "--secret")?)?);
         }
         if let Some(secret) = &self.secret_base64 {
             return single(JwtKey::hmac_base64(
                 secret,
-                need_alg(alg, "--secret-base64")?,
+                hmac_alg(alg, "--secret-base64")?,
             )?);
         }
         if let Some(path) = &self.pem {
@@ -131,7 +144,7 @@ impl VerifyKeyArgs {
             None => Ok(set),
             Some(alg) => KeySet::new(set.keys().iter().filter(|k| k.algorithm() == alg).cloned())
                 .map_err(|_| {
-                    CliError::new("INVALID_KEY", format!("no key in the JWK Set uses {alg:?}"))
+                    CliError::new("INVALID_KEY", format!("no key in the JWK Set uses {alg}"))
                 }),
         }
     }
@@ -154,15 +167,15 @@ fn fetch_jwks(url: &str) -> Result<KeySet, CliError> {
 
 impl SignKeyArgs {
     /// Loads the signing key.
-    pub(crate) fn load(&self, alg: Option<Algorithm>) -> Result<SigningKey, CliError> {
+    pub(crate) fn load(&self, alg: Option<JwsAlgorithm>) -> Result<SigningKey, CliError> {
         if let Some(secret) = &self.secret {
             return Ok(SigningKey::hmac(
                 secret.as_bytes(),
-                need_alg(alg, "--secret")?,
+                hmac_alg(alg, "--secret")?,
             )?);
         }
         if let Some(secret) = &self.secret_base64 {
-            let alg = need_alg(alg, "--secret-base64")?;
+            let alg = hmac_alg(alg, "--secret-base64")?;
             return Ok(SigningKey::hmac_base64(secret, alg)?);
         }
         if let Some(path) = &self.pem {

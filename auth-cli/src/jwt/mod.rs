@@ -9,7 +9,7 @@ mod keys;
 
 use std::io::{Read as _, Write as _};
 
-use auth_jwt::{Algorithm, ClaimRules, DEFAULT_MAX_TOKEN_LEN, verify_jws, verify_jwt};
+use auth_jwt::{ClaimRules, DEFAULT_MAX_TOKEN_LEN, JwsAlgorithm, verify_jws, verify_jwt};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
@@ -23,7 +23,8 @@ pub(crate) enum JwtCommand {
     Verify(VerifyArgs),
     /// Sign claims as a JWT and print it.
     Mint(MintArgs),
-    /// Generate a private JWK (HMAC secret, EC or Ed25519) and print it.
+    /// Generate a private JWK (HMAC secret, EC P-256/P-384/P-521 or Ed25519)
+    /// and print it.
     Keygen(keygen::KeygenArgs),
 }
 
@@ -43,7 +44,7 @@ pub(crate) struct VerifyArgs {
     key: VerifyKeyArgs,
     /// The algorithm; required for --secret, --secret-base64 and --pem.
     #[arg(long, value_parser = parse_alg, required_unless_present_any = ["jwk", "jwks", "jwks_url"])]
-    alg: Option<Algorithm>,
+    alg: Option<JwsAlgorithm>,
     /// Accepted issuer (repeatable); `iss` becomes required.
     #[arg(long)]
     iss: Vec<String>,
@@ -73,7 +74,7 @@ pub(crate) struct JwsVerifyArgs {
     key: VerifyKeyArgs,
     /// The algorithm; required for --secret, --secret-base64 and --pem.
     #[arg(long, value_parser = parse_alg, required_unless_present_any = ["jwk", "jwks", "jwks_url"])]
-    alg: Option<Algorithm>,
+    alg: Option<JwsAlgorithm>,
     /// Largest JWS accepted, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_TOKEN_LEN)]
     max_len: usize,
@@ -89,7 +90,7 @@ pub(crate) struct MintArgs {
     key: SignKeyArgs,
     /// The algorithm; required for --secret, --secret-base64 and --pem.
     #[arg(long, value_parser = parse_alg, required_unless_present = "jwk")]
-    alg: Option<Algorithm>,
+    alg: Option<JwsAlgorithm>,
     /// Lifetime in seconds, for `exp` when the claims have none.
     #[arg(long, default_value_t = 900)]
     ttl: u64,
