@@ -40,3 +40,14 @@ start_postgres() {
   export AUTH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/auth_test"
   echo "PostgreSQL ready at $AUTH_TEST_POSTGRES_URL"
 }
+
+# The OpenID provider (oidc-provider from npm, pinned in .ci/oidc/package-lock.json)
+# that the workspace tests start on 127.0.0.1 themselves (tests/tests/common/oidc.rs).
+install_oidc_provider() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || ci_apt_install nodejs npm
+  if [ ! -f .ci/oidc/node_modules/oidc-provider/package.json ] ||
+    [ .ci/oidc/package-lock.json -nt .ci/oidc/node_modules/.package-lock.json ]; then
+    npm ci --prefix .ci/oidc --no-audit --no-fund --loglevel=error
+  fi
+  echo "oidc-provider $(node -p "require('./.ci/oidc/node_modules/oidc-provider/package.json').version") installed (node $(node --version))"
+}

@@ -1,0 +1,168 @@
+//! Starts the real OpenID provider of `.ci/oidc` (oidc-provider on Node.js)
+//! on 127.0.0.1 and stops it, by its own PID, when dropped.
+//!
+//! `.ci/services.sh` installs its Node packages (`install_oidc_provider`).
+//! Without them the tests that need the provider are skipped with a message,
+//! except under `CI=true`, where a missing provider is a failure.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running provider.
+pub(crate) struct OidcProvider {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, also the issuer.
+    pub(crate) issuer: String,
+    pub(crate) port: u16,
+}
+
+fn provider_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/oidc")
+}
+
+/// Whether the provider can run here; `false` means "skip", and is only
+/// possible outside CI.
+pub(crate) fn available() -> bool {
+    let dir = provider_dir();
+    let installed = dir.join("node_modules/oidc-provider/package.json").exists();
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed && node {
+        return true;
+    }
+    let why = if node {
+        format!(
+            "{} has no node_modules: run `source .ci/services.sh && install_oidc_provider`",
+            dir.display()
+        )
+    } else {
+        "node is not installed".to_owned()
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the OpenID provider is required under CI=true: {why}"
+    );
+    eprintln!("skipped: the OpenID provider cannot run here ({why})");
+    false
+}
+
+impl OidcProvider {
+    /// Starts a provider with fresh keys, on `port` (0: a free one).
+    pub(crate) fn start(port: u16) -> OidcProvider {
+        let mut child = Command::new("node")
+            .arg(provider_dir().join("provider.mjs"))
+            .env("OIDC_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start node");
+        let (tx, rx) = mpsc::channel::<String>();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut seen = Vec::new();
+        let issuer = loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    if let Some(i) = line.find("listening on ") {
+                        break line[i + "listening on ".len()..].trim().to_owned();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "oidc-provider did not start; it printed:\n{}",
+                        seen.join("\n")
+                    );
+                }
+            }
+        };
+        std::thread::spawn(move || {
+            for line in rx {
+                println!("[oidc-provider] {line}");
+            }
+        });
+        let port = issuer.rsplit(':').next().unwrap().parse().unwrap();
+        OidcProvider {
+            child,
+            issuer,
+            port,
+        }
+    }
+
+    /// The provider's discovery document.
+    pub(crate) async fn discovery(&self, http: &reqwest::Client) -> Value {
+        let url = format!("{}/.well-known/openid-configuration", self.issuer);
+        let body = http.get(url).send().await.unwrap().bytes().await.unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    /// An access token (an RFC 9068 JWT for `https://api.test`) from the
+    /// client credentials grant of client `service-a`.
+    pub(crate) async fn client_credentials_token(&self, http: &reqwest::Client) -> String {
+        let resp = http
+            .post(format!("{}/token", self.issuer))
+            .basic_auth("service-a", Some("service-a-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&scope=todos%3Aread")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "token endpoint: {}",
+            resp.status()
+        );
+        let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the provider and waits for it to exit.
+    pub(crate) fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An HTTP client for loopback (no proxy; reqwest wants a TLS provider even
+/// for plain HTTP). No idle connections are kept: the tests restart the
+/// provider on the same port, and a pooled connection would reach the old
+/// process.
+pub(crate) fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
