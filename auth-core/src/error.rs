@@ -228,15 +228,19 @@ impl AuthError {
     }
 
     /// Whether this error is answered with `WWW-Authenticate` challenges
-    /// (400, 401 and 403; never 429, 503 or 500).
+    /// (400, 401 and 403; never 429, 503 or 500). A 403 for the wrong
+    /// principal kind (`WRONG_PRINCIPAL_KIND`) carries none: RFC 6750's
+    /// `insufficient_scope` means "more privileges", and a user token on a
+    /// service-only route is not short of privileges but the wrong kind of
+    /// caller; the body says so.
     pub fn carries_challenge(&self) -> bool {
-        matches!(
-            self,
+        match self {
+            AuthError::Forbidden { code, .. } => code != "WRONG_PRINCIPAL_KIND",
             AuthError::InvalidRequest { .. }
-                | AuthError::NoCredentials { .. }
-                | AuthError::InvalidCredentials { .. }
-                | AuthError::Forbidden { .. }
-        )
+            | AuthError::NoCredentials { .. }
+            | AuthError::InvalidCredentials { .. } => true,
+            _ => false,
+        }
     }
 }
 

@@ -243,7 +243,7 @@ async fn missing_scope_is_403_with_scope_parameter() {
 
 #[actix_web::test]
 async fn wrong_principal_kind_is_403() {
-    let (status, _, _, body) = get(
+    let (status, challenges, _, body) = get(
         registry_with(Script::Succeed("ada")),
         at::TestRequest::get().uri("/services-only"),
     )
@@ -257,6 +257,10 @@ async fn wrong_principal_kind_is_403() {
             "this resource requires a service principal, not a user",
             "WRONG_PRINCIPAL_KIND"
         )
+    );
+    assert!(
+        challenges.is_empty(),
+        "not insufficient_scope, nor any other challenge: {challenges:?}"
     );
 }
 
