@@ -9,8 +9,11 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let file = dir.path().join("users.yml");
 //! let params = HashParams::insecure_for_tests();
-//! cli::users_add(&file, "ada", &["admin".into()], Some("api"), &mut "s3cret\n".as_bytes(), &params).unwrap();
-//! cli::users_passwd(&file, "ada", Some("api"), &mut "n3w\n".as_bytes(), &params).unwrap();
+//! // Digest HA1 values for realm "api": SHA-256 and SHA-512-256, never MD5
+//! // unless asked for by name.
+//! let digest = cli::DigestHa1::new("api");
+//! cli::users_add(&file, "ada", &["admin".into()], Some(&digest), &mut "s3cret\n".as_bytes(), &params).unwrap();
+//! cli::users_passwd(&file, "ada", Some(&digest), &mut "n3w\n".as_bytes(), &params).unwrap();
 //! cli::users_remove(&file, "ada").unwrap();
 //! ```
 
@@ -35,6 +38,58 @@ pub enum CliError {
     /// Hashing failed.
     #[error("{0}")]
     Hash(String),
+}
+
+/// Which Digest HA1 values (RFC 7616 §3.4.2) the `users` commands store next
+/// to the password hash, and for which realm.
+///
+/// An HA1 is a fast hash of `user:realm:password`, so a leaked file lets an
+/// attacker guess passwords offline at the speed of that hash. By default
+/// only SHA-256 and SHA-512-256 are stored; MD5, which the Digest strategy
+/// offers only when asked (`DigestStrategy::dangerously_allow_md5`), is
+/// stored only when asked by name too.
+///
+/// ```
+/// use auth_basic::cli::DigestHa1;
+/// use auth_basic::digest::DigestAlgorithm;
+///
+/// let strong = DigestHa1::new("api");
+/// assert_eq!(strong.algorithms(), [DigestAlgorithm::Sha512_256, DigestAlgorithm::Sha256]);
+/// let legacy = DigestHa1::new("api").dangerously_with_md5();
+/// assert!(legacy.algorithms().contains(&DigestAlgorithm::Md5));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestHa1 {
+    realm: String,
+    algorithms: Vec<DigestAlgorithm>,
+}
+
+impl DigestHa1 {
+    /// SHA-512-256 and SHA-256 values for `realm`.
+    pub fn new(realm: impl Into<String>) -> Self {
+        DigestHa1 {
+            realm: realm.into(),
+            algorithms: vec![DigestAlgorithm::Sha512_256, DigestAlgorithm::Sha256],
+        }
+    }
+
+    /// Also stores the MD5 value, for clients that only speak RFC 2617.
+    pub fn dangerously_with_md5(mut self) -> Self {
+        if !self.algorithms.contains(&DigestAlgorithm::Md5) {
+            self.algorithms.push(DigestAlgorithm::Md5);
+        }
+        self
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The algorithms whose HA1 is stored, strongest first.
+    pub fn algorithms(&self) -> &[DigestAlgorithm] {
+        &self.algorithms
+    }
 }
 
 /// Reads one password: the first line, without its line ending. An empty
@@ -74,18 +129,18 @@ pub fn password_hash(input: &mut dyn BufRead, params: &HashParams) -> Result<Str
 fn set_password(
     user: &mut FileUser,
     password: &str,
-    realm: Option<&str>,
+    digest: Option<&DigestHa1>,
     params: &HashParams,
 ) -> Result<(), CliError> {
     user.password = hash_password(params, password).map_err(|e| CliError::Hash(e.to_string()))?;
     // HA1 values derive from the old password: all of them are stale now.
     user.digest.clear();
-    if let Some(realm) = realm {
-        let entry = user.digest.entry(realm.to_owned()).or_default();
-        for alg in DigestAlgorithm::ALL {
+    if let Some(digest) = digest {
+        let entry = user.digest.entry(digest.realm.clone()).or_default();
+        for &alg in &digest.algorithms {
             entry.insert(
                 alg.as_str().to_owned(),
-                ha1(alg, &user.userid, realm, password),
+                ha1(alg, &user.userid, &digest.realm, password),
             );
         }
     }
@@ -93,13 +148,13 @@ fn set_password(
 }
 
 /// `users add --file F USER [--role R]... [--realm R]`: adds a user with a
-/// password read from `input` (and Digest HA1 values for `realm`). The file
+/// password read from `input` (and the Digest HA1 values `digest` names). The file
 /// is created if missing; an existing user is an error.
 pub fn users_add(
     file: &Path,
     username: &str,
     roles: &[String],
-    realm: Option<&str>,
+    digest: Option<&DigestHa1>,
     input: &mut dyn BufRead,
     params: &HashParams,
 ) -> Result<(), CliError> {
@@ -110,17 +165,18 @@ pub fn users_add(
     }
     let password = read_password(input)?;
     let mut user = FileUser::new(username, String::new(), roles.to_vec());
-    set_password(&mut user, &password, realm, params)?;
+    set_password(&mut user, &password, digest, params)?;
     doc.users.push(user);
     doc.write(file)?;
     Ok(())
 }
 
-/// `users passwd --file F USER [--realm R]`: replaces a user's password.
+/// `users passwd --file F USER [--realm R]`: replaces a user's password
+/// (and stores the Digest HA1 values `digest` names; the old ones go).
 pub fn users_passwd(
     file: &Path,
     username: &str,
-    realm: Option<&str>,
+    digest: Option<&DigestHa1>,
     input: &mut dyn BufRead,
     params: &HashParams,
 ) -> Result<(), CliError> {
@@ -129,7 +185,7 @@ pub fn users_passwd(
     let user = doc
         .get_mut(username)
         .ok_or_else(|| StoreError::NotFound(username.to_owned()))?;
-    set_password(user, &password, realm, params)?;
+    set_password(user, &password, digest, params)?;
     doc.write(file)?;
     Ok(())
 }
@@ -176,6 +232,56 @@ mod tests {
         );
     }
 
+    /// MD5 HA1 values are stored only when asked for by name; the strong
+    /// ones always, and a password change replaces them all.
+    #[tokio::test]
+    async fn md5_ha1_is_stored_only_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("users.yml");
+        let realm = "http-auth@example.org";
+        async fn ha1_of(store: &FileUserStore, alg: &str) -> Option<String> {
+            store
+                .digest_ha1("Mufasa", "http-auth@example.org", alg)
+                .await
+                .unwrap()
+        }
+        users_add(
+            &file,
+            "Mufasa",
+            &[],
+            Some(&DigestHa1::new(realm)),
+            &mut "Circle of Life\n".as_bytes(),
+            &params(),
+        )
+        .unwrap();
+        let store = FileUserStore::load(&file, FileStoreOptions::default()).unwrap();
+        assert!(ha1_of(&store, "MD5").await.is_none());
+        // RFC 7616 §3.9.1's user, realm and password; value computed with
+        // `printf 'Mufasa:http-auth@example.org:Circle of Life' | sha256sum`.
+        assert_eq!(
+            ha1_of(&store, "SHA-256").await.as_deref(),
+            Some("7987c64c30e25f1b74be53f966b49b90f2808aa92faf9a00262392d7b4794232")
+        );
+        assert!(ha1_of(&store, "SHA-512-256").await.is_some());
+
+        for (digest, md5) in [
+            (DigestHa1::new(realm).dangerously_with_md5(), true),
+            (DigestHa1::new(realm), false),
+        ] {
+            users_passwd(
+                &file,
+                "Mufasa",
+                Some(&digest),
+                &mut "Circle of Life\n".as_bytes(),
+                &params(),
+            )
+            .unwrap();
+            store.reload().unwrap();
+            assert_eq!(ha1_of(&store, "MD5").await.is_some(), md5);
+            assert!(ha1_of(&store, "SHA-256").await.is_some());
+        }
+    }
+
     #[tokio::test]
     async fn add_passwd_remove_and_the_store_sees_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -184,7 +290,7 @@ mod tests {
             &file,
             "Mufasa",
             &["king".into()],
-            Some("http-auth@example.org"),
+            Some(&DigestHa1::new("http-auth@example.org").dangerously_with_md5()),
             &mut "Circle of Life\n".as_bytes(),
             &params(),
         )

@@ -38,7 +38,8 @@ fn fixture(userhash: bool) -> Fixture {
         &file,
         "Mufasa",
         &["king".into()],
-        Some(REALM),
+        // The strategy's opt-in MD5 tests need the MD5 value too.
+        Some(&auth_basic::cli::DigestHa1::new(REALM).dangerously_with_md5()),
         &mut "Circle of Life\n".as_bytes(),
         &HashParams::insecure_for_tests(),
     )

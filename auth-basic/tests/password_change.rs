@@ -158,7 +158,7 @@ fn users_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
         &path,
         "ada",
         &[],
-        Some("api"),
+        Some(&auth_basic::cli::DigestHa1::new("api")),
         &mut format!("{OLD}\n").as_bytes(),
         &params(),
     )
@@ -270,7 +270,7 @@ async fn users_file_changed_with_the_cli_then_reloaded() {
             auth_basic::cli::users_passwd(
                 &path,
                 "ada",
-                Some("api"),
+                Some(&auth_basic::cli::DigestHa1::new("api")),
                 &mut format!("{NEW}\n").as_bytes(),
                 &params(),
             )

@@ -70,9 +70,13 @@ pub(crate) enum UsersCommand {
         /// A role (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
-        /// Also store Digest HA1 values for this realm.
+        /// Also store Digest HA1 values (SHA-256, SHA-512-256) for this realm.
         #[arg(long)]
         realm: Option<String>,
+        /// With --realm: also store the MD5 HA1, for RFC 2617 clients. An
+        /// MD5 HA1 is cheap to attack offline if the file leaks.
+        #[arg(long, requires = "realm")]
+        dangerously_store_md5: bool,
         #[command(flatten)]
         cost: Cost,
     },
@@ -91,9 +95,13 @@ pub(crate) enum UsersCommand {
         file: PathBuf,
         /// The login name.
         username: String,
-        /// Also store Digest HA1 values for this realm.
+        /// Also store Digest HA1 values (SHA-256, SHA-512-256) for this realm.
         #[arg(long)]
         realm: Option<String>,
+        /// With --realm: also store the MD5 HA1, for RFC 2617 clients. An
+        /// MD5 HA1 is cheap to attack offline if the file leaks.
+        #[arg(long, requires = "realm")]
+        dangerously_store_md5: bool,
         #[command(flatten)]
         cost: Cost,
     },
@@ -114,6 +122,15 @@ pub(crate) fn run_password(cmd: PasswordCommand) -> Result<(), CliError> {
     }
 }
 
+fn digest_ha1(realm: Option<String>, md5: bool) -> Option<basic_cli::DigestHa1> {
+    let digest = basic_cli::DigestHa1::new(realm?);
+    Some(if md5 {
+        digest.dangerously_with_md5()
+    } else {
+        digest
+    })
+}
+
 pub(crate) fn run_users(cmd: UsersCommand) -> Result<(), CliError> {
     match cmd {
         UsersCommand::Add {
@@ -121,12 +138,13 @@ pub(crate) fn run_users(cmd: UsersCommand) -> Result<(), CliError> {
             username,
             roles,
             realm,
+            dangerously_store_md5,
             cost,
         } => Ok(basic_cli::users_add(
             &file,
             &username,
             &roles,
-            realm.as_deref(),
+            digest_ha1(realm, dangerously_store_md5).as_ref(),
             &mut stdin(),
             &cost.params(),
         )?),
@@ -135,11 +153,12 @@ pub(crate) fn run_users(cmd: UsersCommand) -> Result<(), CliError> {
             file,
             username,
             realm,
+            dangerously_store_md5,
             cost,
         } => Ok(basic_cli::users_passwd(
             &file,
             &username,
-            realm.as_deref(),
+            digest_ha1(realm, dangerously_store_md5).as_ref(),
             &mut stdin(),
             &cost.params(),
         )?),
