@@ -16,46 +16,12 @@
 //! (never the token), and `actix_ws::handle_with_protocols` sends it. A bad
 //! token is answered 401 before the upgrade.
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, get, web};
+use actix_web::{App, HttpServer};
 use auth_core::{StrategyRegistry, UserProfile};
 use auth_jwt::{Algorithm, JwtKey, JwtStrategy, SigningKey, TokenService, TokenSource};
-use auth_macros::authenticate;
 
-#[get("/ws")]
-#[authenticate("jwt")]
-async fn ws(
-    req: HttpRequest,
-    body: web::Payload,
-    user: UserProfile,
-    strategy: web::Data<JwtStrategy>,
-) -> Result<HttpResponse, actix_web::Error> {
-    // The protocol to echo: the client's own subprotocol if it offered one
-    // besides the marker and the token, else the marker.
-    let selected = strategy.websocket_protocol(&req);
-    let protocols: Vec<&str> = selected.as_deref().into_iter().collect();
-    let (response, mut session, mut messages) =
-        actix_ws::handle_with_protocols(&req, body, &protocols)?;
-    actix_web::rt::spawn(async move {
-        while let Some(Ok(message)) = messages.recv().await {
-            match message {
-                actix_ws::Message::Text(text)
-                    if session.text(format!("{}: {text}", user.id)).await.is_err() =>
-                {
-                    break;
-                }
-                actix_ws::Message::Ping(bytes) if session.pong(&bytes).await.is_err() => {
-                    break;
-                }
-                actix_ws::Message::Close(reason) => {
-                    let _ = session.close(reason).await;
-                    break;
-                }
-                _ => {}
-            }
-        }
-    });
-    Ok(response)
-}
+#[path = "shared/ws_echo.rs"]
+mod ws_echo;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -77,16 +43,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .register(strategy.clone())
         .build()?;
     registry.verify_handlers()?;
-    let strategy = web::Data::new(strategy);
+    let configure = ws_echo::configure(registry, strategy);
     println!("listening on ws://127.0.0.1:8080/ws");
-    HttpServer::new(move || {
-        App::new()
-            .app_data(registry.clone())
-            .app_data(strategy.clone())
-            .service(ws)
-    })
-    .bind(("127.0.0.1", 8080))?
-    .run()
-    .await?;
+    HttpServer::new(move || App::new().configure(configure.clone()))
+        .bind(("127.0.0.1", 8080))?
+        .run()
+        .await?;
     Ok(())
 }

@@ -267,24 +267,6 @@ fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// Asserts a 401 invalid_token with `message` on the wire.
-async fn rejected(strategy: JwtStrategy, token: &str, message: &str) {
-    let app = app(strategy).await;
-    let (status, challenges, body) =
-        call(&app, "/whoami", &[("authorization", &bearer(token))]).await;
-    assert_eq!(status, 401, "{message}");
-    assert_eq!(
-        challenges,
-        vec![format!(
-            r#"Bearer realm="api", error="invalid_token", error_description="{message}""#
-        )]
-    );
-    assert_eq!(
-        body,
-        json!({"error": {"statusCode": 401, "name": "UnauthorizedError", "message": message, "code": "INVALID_TOKEN"}})
-    );
-}
-
 #[actix_web::test]
 async fn alg_none_in_any_spelling_is_rejected() {
     for alg in ["none", "None", "NONE", "nOnE"] {

@@ -5,8 +5,8 @@
 mod fixtures;
 
 use actix_web::dev::ServiceResponse;
-use actix_web::{HttpResponse, get, web};
-use auth_core::{PrincipalKind, StrategyRegistry, UserProfile};
+use actix_web::{HttpResponse, get};
+use auth_core::{PrincipalKind, UserProfile};
 use auth_jwt::{
     Algorithm, JwksFetcher, JwksKeys, JwtConfigError, JwtKey, JwtStrategy, KeyError, KeySet,
     PrincipalRule, SigningKey, VerifyError,
@@ -73,11 +73,7 @@ async fn app(
     Response = ServiceResponse,
     Error = actix_web::Error,
 > {
-    let registry = StrategyRegistry::builder()
-        .register(strategy)
-        .build()
-        .unwrap();
-    auth_core::testing::init_service(registry, |cfg: &mut web::ServiceConfig| {
+    fixtures::app_with(strategy, |cfg| {
         cfg.service(whoami)
             .service(admin)
             .service(service_only)

@@ -446,32 +446,6 @@ async fn a_refresh_that_brings_a_secret_keeps_the_last_good_set() {
     assert_eq!(text.matches("key 'k256': ").count(), 1, "{text}");
 }
 
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Log {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
-    type Writer = Log;
-    fn make_writer(&'a self) -> Log {
-        self.clone()
-    }
-}
-
 /// A one-connection-at-a-time HTTP server on 127.0.0.1 serving `body`.
 fn serve(body: String) -> (String, Arc<Mutex<u32>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

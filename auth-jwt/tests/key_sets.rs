@@ -25,6 +25,34 @@ fn ec_public(kid: &str) -> Value {
     ec_key(kid, 7).1
 }
 
+/// The test app with a strategy from `builder` that takes any issuer and
+/// any audience.
+async fn any_issuer_or_audience_app(
+    builder: auth_jwt::JwtStrategyBuilder,
+) -> impl actix_web::dev::Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse,
+    Error = actix_web::Error,
+> {
+    app(builder.any_issuer().any_audience().build().unwrap()).await
+}
+
+/// Asserts each token is accepted on `/whoami` (200).
+async fn assert_accepted<S>(service: &S, tokens: &[String])
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    for token in tokens {
+        let (status, _, body) =
+            call(service, "/whoami", &[("authorization", &bearer(token))]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 fn label_of(e: &KeyError) -> String {
     match e {
         KeyError::SymmetricKey { key }
@@ -468,18 +496,8 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
     assert_eq!(ignored.len(), 7, "{ignored:?}");
     assert!(set.ignored().iter().all(|e| !e.refuses_the_set()));
 
-    let service = app(JwtStrategy::builder()
-        .key_set(set)
-        .any_issuer()
-        .any_audience()
-        .build()
-        .unwrap())
-    .await;
-    for token in [signed(&ec_signer), signed(&ed_signer)] {
-        let (status, _, body) =
-            call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
-        assert_eq!(status, 200, "{body}");
-    }
+    let service = any_issuer_or_audience_app(JwtStrategy::builder().key_set(set)).await;
+    assert_accepted(&service, &[signed(&ec_signer), signed(&ed_signer)]).await;
 
     // With RS256 pinned by configuration, Azure's alg-less RSA key loads as
     // RS256, and only RS256: the token header cannot choose PS256.
@@ -493,13 +511,7 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
         .find(|k| k.kid() == Some("azure"))
         .unwrap();
     assert_eq!(azure_key.algorithm(), Algorithm::RS256);
-    let service = app(JwtStrategy::builder()
-        .key_set(set)
-        .any_issuer()
-        .any_audience()
-        .build()
-        .unwrap())
-    .await;
+    let service = any_issuer_or_audience_app(JwtStrategy::builder().key_set(set)).await;
     for (alg, want) in [
         (Algorithm::RS256, 200),
         (Algorithm::PS256, 401),
@@ -536,13 +548,7 @@ async fn ed25519_and_eddsa_both_name_the_ed25519_algorithm() {
         assert_eq!(key.algorithm(), Algorithm::EdDSA);
         let set = KeySet::from_jwks_json(&jwk_set(&[&public])).unwrap();
         assert!(set.ignored().is_empty());
-        let service = app(JwtStrategy::builder()
-            .key_set(set)
-            .any_issuer()
-            .any_audience()
-            .build()
-            .unwrap())
-        .await;
+        let service = any_issuer_or_audience_app(JwtStrategy::builder().key_set(set)).await;
         let (status, _, _) = call(
             &service,
             "/whoami",
@@ -626,18 +632,8 @@ async fn a_provider_set_with_keys_not_understood_serves_its_good_keys() {
         if pin {
             jwks = jwks.default_rsa_algorithm(Algorithm::RS256).unwrap();
         }
-        let service = app(JwtStrategy::builder()
-            .jwks(jwks.clone())
-            .any_issuer()
-            .any_audience()
-            .build()
-            .unwrap())
-        .await;
-        for token in [signed(&ec_signer), signed(&ed_signer)] {
-            let (status, _, body) =
-                call(&service, "/whoami", &[("authorization", &bearer(&token))]).await;
-            assert_eq!(status, 200, "{body}");
-        }
+        let service = any_issuer_or_audience_app(JwtStrategy::builder().jwks(jwks.clone())).await;
+        assert_accepted(&service, &[signed(&ec_signer), signed(&ed_signer)]).await;
         let (status, _, _) = call(&service, "/whoami", &[("authorization", &bearer(&rs256))]).await;
         assert_eq!(status, if pin { 200 } else { 401 }, "pinned: {pin}");
         for _ in 0..3 {
@@ -658,30 +654,4 @@ async fn a_provider_set_with_keys_not_understood_serves_its_good_keys() {
         1,
         "{text}"
     );
-}
-
-#[derive(Clone, Default)]
-struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Log {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
-    type Writer = Log;
-    fn make_writer(&'a self) -> Log {
-        self.clone()
-    }
 }

@@ -8,10 +8,9 @@ mod fixtures;
 use std::net::SocketAddr;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, get, web};
-use auth_core::{StrategyRegistry, UserProfile};
+use actix_web::{App, HttpServer};
+use auth_core::StrategyRegistry;
 use auth_jwt::{JwtStrategy, TokenSource};
-use auth_macros::authenticate;
 use fixtures::{SECRET, hs256, now, valid_claims};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::json;
@@ -19,36 +18,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-#[get("/ws")]
-#[authenticate("jwt")]
-async fn ws(
-    req: HttpRequest,
-    body: web::Payload,
-    user: UserProfile,
-    strategy: web::Data<JwtStrategy>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let selected = strategy.websocket_protocol(&req);
-    let protocols: Vec<&str> = selected.as_deref().into_iter().collect();
-    let (response, mut session, mut messages) =
-        actix_ws::handle_with_protocols(&req, body, &protocols)?;
-    actix_web::rt::spawn(async move {
-        while let Some(Ok(message)) = messages.recv().await {
-            match message {
-                actix_ws::Message::Text(text)
-                    if session.text(format!("{}: {text}", user.id)).await.is_err() =>
-                {
-                    break;
-                }
-                actix_ws::Message::Close(reason) => {
-                    let _ = session.close(reason).await;
-                    break;
-                }
-                _ => {}
-            }
-        }
-    });
-    Ok(response)
-}
+#[path = "../examples/shared/ws_echo.rs"]
+mod ws_echo;
 
 /// Serves `/ws` on a free port of 127.0.0.1.
 fn serve() -> (SocketAddr, ServerHandle) {
@@ -64,20 +35,15 @@ fn serve() -> (SocketAddr, ServerHandle) {
         .register(strategy.clone())
         .build()
         .unwrap();
-    let strategy = web::Data::new(strategy);
+    let configure = ws_echo::configure(registry, strategy);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(registry.clone())
-            .app_data(strategy.clone())
-            .service(ws)
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
     let handle = server.handle();
     actix_web::rt::spawn(server);
     (addr, handle)
