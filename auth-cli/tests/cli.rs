@@ -304,9 +304,40 @@ fn usage_errors_exit_2() {
 }
 
 fn keygen(dir: &Path, key_type: &str, kid: &str) -> PathBuf {
-    let o = run(&["jwt", "keygen", "--type", key_type, "--kid", kid], None);
+    keygen_with(dir, &["--type", key_type], kid)
+}
+
+/// `jwt keygen <args> --kid <kid>`, which must succeed; the key is written
+/// to `<kid>.jwk` in `dir`.
+fn keygen_with(dir: &Path, args: &[&str], kid: &str) -> PathBuf {
+    let mut argv = vec!["jwt", "keygen"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["--kid", kid]);
+    let o = run(&argv, None);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     write(dir, &format!("{kid}.jwk"), &stdout(&o))
+}
+
+/// `jwt mint --jwk <jwk> --claims <claims> <extra>`, which must succeed:
+/// the token.
+fn mint_with_jwk(jwk: &str, claims: &str, extra: &[&str]) -> String {
+    let mut argv = vec!["jwt", "mint", "--jwk", jwk, "--claims", claims];
+    argv.extend_from_slice(extra);
+    let o = run(&argv, None);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    stdout(&o).trim().to_owned()
+}
+
+/// `jwt verify <token> --jwk <jwk> --iss cli --aud api <extra>`, which must
+/// succeed: the claims it prints.
+fn verify_with_jwk(token: &str, jwk: &str, extra: &[&str]) -> Value {
+    let mut argv = vec![
+        "jwt", "verify", token, "--jwk", jwk, "--iss", "cli", "--aud", "api",
+    ];
+    argv.extend_from_slice(extra);
+    let o = run(&argv, None);
+    assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
 }
 
 #[test]
@@ -330,38 +361,17 @@ fn keygen_mint_verify_round_trip() {
             }
         }
         let jwk_arg = jwk_path.to_str().unwrap();
-        let o = run(
-            &[
-                "jwt",
-                "mint",
-                "--jwk",
-                jwk_arg,
-                "--claims",
-                r#"{"sub":"bob"}"#,
-                "--ttl",
-                "60",
-                "--iss",
-                "cli",
-                "--aud",
-                "api",
-            ],
-            None,
+        let token = mint_with_jwk(
+            jwk_arg,
+            r#"{"sub":"bob"}"#,
+            &["--ttl", "60", "--iss", "cli", "--aud", "api"],
         );
-        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-        let token = stdout(&o).trim().to_owned();
         let header: Value =
             serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(header["alg"], alg);
         assert_eq!(header["kid"], format!("{key_type}-1"));
 
-        let o = run(
-            &[
-                "jwt", "verify", &token, "--jwk", jwk_arg, "--iss", "cli", "--aud", "api",
-            ],
-            None,
-        );
-        assert_eq!(o.status.code(), Some(0), "{key_type}: {}", stderr(&o));
-        let claims: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let claims = verify_with_jwk(&token, jwk_arg, &[]);
         assert_eq!(claims["sub"], "bob");
         let ttl = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
         assert_eq!(ttl, 60);
@@ -505,21 +515,11 @@ fn with_kid(dir: &Path, kid: &str, signer: &str) -> String {
             .unwrap();
     jwk["kid"] = kid.into();
     let path = write(dir, &format!("{kid}-by-{signer}.jwk"), &jwk.to_string());
-    let o = run(
-        &[
-            "jwt",
-            "mint",
-            "--jwk",
-            path.to_str().unwrap(),
-            "--claims",
-            r#"{"sub":"alice"}"#,
-            "--ttl",
-            "600",
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    stdout(&o).trim().to_owned()
+    mint_with_jwk(
+        path.to_str().unwrap(),
+        r#"{"sub":"alice"}"#,
+        &["--ttl", "600"],
+    )
 }
 
 #[test]
@@ -688,15 +688,9 @@ fn jwks_url_from_a_local_server() {
 fn keygen_es512_key_signs_tokens_the_strategy_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let keygen_es512 = |kid: &str| {
-        let o = run(
-            &[
-                "jwt", "keygen", "--type", "ec", "--alg", "ES512", "--kid", kid,
-            ],
-            None,
-        );
-        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-        let jwk: Value = serde_json::from_str(&stdout(&o)).unwrap();
-        (write(dir.path(), &format!("{kid}.jwk"), &stdout(&o)), jwk)
+        let path = keygen_with(dir.path(), &["--type", "ec", "--alg", "ES512"], kid);
+        let jwk: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        (path, jwk)
     };
     let (path, jwk) = keygen_es512("p521-1");
     assert_eq!(
@@ -721,23 +715,11 @@ fn keygen_es512_key_signs_tokens_the_strategy_accepts() {
         assert_eq!(B64.decode(text).unwrap().len(), 66, "{member}");
     }
     let jwk_arg = path.to_str().unwrap();
-    let o = run(
-        &[
-            "jwt",
-            "mint",
-            "--jwk",
-            jwk_arg,
-            "--claims",
-            r#"{"sub":"bob"}"#,
-            "--iss",
-            "cli",
-            "--aud",
-            "api",
-        ],
-        None,
+    let token = mint_with_jwk(
+        jwk_arg,
+        r#"{"sub":"bob"}"#,
+        &["--iss", "cli", "--aud", "api"],
     );
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-    let token = stdout(&o).trim().to_owned();
     let parts: Vec<&str> = token.split('.').collect();
     let header: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
     assert_eq!(
@@ -766,16 +748,7 @@ fn keygen_es512_key_signs_tokens_the_strategy_accepts() {
 
     // `jwt verify` with the key, with or without a matching --alg.
     for extra in [&[][..], &["--alg", "ES512"][..]] {
-        let mut args = vec![
-            "jwt", "verify", &token, "--jwk", jwk_arg, "--iss", "cli", "--aud", "api",
-        ];
-        args.extend_from_slice(extra);
-        let o = run(&args, None);
-        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
-        assert_eq!(
-            serde_json::from_str::<Value>(&stdout(&o)).unwrap()["sub"],
-            "bob"
-        );
+        assert_eq!(verify_with_jwk(&token, jwk_arg, extra)["sub"], "bob");
     }
     let o = run(
         &["jwt", "verify", &token, "--jwk", jwk_arg, "--alg", "ES256"],
