@@ -4,6 +4,8 @@
 //! SQLite, PostgreSQL), bad input. The test client computes its responses
 //! with the hash crates directly, not with the crate's helpers.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -544,44 +546,8 @@ async fn userhash_hides_the_username() {
 /// `userhash` with the SQL store, SQLite and PostgreSQL (issue 11.8).
 mod sql {
     use super::*;
-    use auth_basic::{NewUser, SqlStoreOptions, SqlUserStore, UserStore};
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    /// The PostgreSQL URL, or `None` (with a message) outside CI. In CI a
-    /// missing URL is a failure, so the PostgreSQL path is never skipped
-    /// silently.
-    fn postgres_url() -> Option<String> {
-        match std::env::var("AUTH_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("CI=true but AUTH_TEST_POSTGRES_URL is not set: source .ci/services.sh")
-            }
-            _ => {
-                eprintln!("skipping PostgreSQL test: AUTH_TEST_POSTGRES_URL is not set");
-                None
-            }
-        }
-    }
-
-    async fn postgres(test: &str) -> Option<(SqlUserStore, String)> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let url = postgres_url()?;
-        let prefix = format!(
-            "t{}_{}_{}_",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed),
-            test
-        );
-        let options = SqlStoreOptions {
-            table_prefix: prefix.clone(),
-            max_connections: 2,
-            ..SqlStoreOptions::default()
-        };
-        Some((
-            SqlUserStore::connect_with(&url, options).await.unwrap(),
-            prefix,
-        ))
-    }
+    use crate::common::postgres;
+    use auth_basic::{NewUser, SqlUserStore, UserStore};
 
     async fn sqlite(dir: &tempfile::TempDir) -> SqlUserStore {
         SqlUserStore::sqlite(dir.path().join("users.db"))

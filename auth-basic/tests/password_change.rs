@@ -3,8 +3,9 @@
 //! old password is refused and the new one accepted, over the wire with
 //! Basic, for the memory, SQLite, PostgreSQL and users.yml stores.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -13,8 +14,8 @@ use actix_web::{App, get};
 use auth_basic::file::{FileStoreOptions, FileUserStore, UsersFile};
 use auth_basic::password::{HashParams, HasherConfig, PasswordHasher, hash_password};
 use auth_basic::{
-    BasicStrategy, MemoryUserStore, NewUser, PasswordAuthenticator, SqlStoreOptions, SqlUserStore,
-    UserStore, VerificationCache,
+    BasicStrategy, MemoryUserStore, NewUser, PasswordAuthenticator, SqlUserStore, UserStore,
+    VerificationCache,
 };
 use auth_core::{StrategyRegistry, UserProfile};
 use auth_macros::authenticate;
@@ -121,37 +122,6 @@ async fn sql(store: SqlUserStore) -> Arc<SqlUserStore> {
     Arc::new(store)
 }
 
-/// The PostgreSQL URL, or `None` (with a message) outside CI. In CI a missing
-/// URL is a failure, so the PostgreSQL path is never skipped silently.
-fn postgres_url() -> Option<String> {
-    match std::env::var("AUTH_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but AUTH_TEST_POSTGRES_URL is not set: source .ci/services.sh")
-        }
-        _ => {
-            eprintln!("skipping PostgreSQL test: AUTH_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
-
-async fn postgres(test: &str) -> Option<SqlUserStore> {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let url = postgres_url()?;
-    let options = SqlStoreOptions {
-        table_prefix: format!(
-            "t{}_{}_{}_",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed),
-            test
-        ),
-        max_connections: 2,
-        ..SqlStoreOptions::default()
-    };
-    Some(SqlUserStore::connect_with(&url, options).await.unwrap())
-}
-
 fn users_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("users.yml");
     auth_basic::cli::users_add(
@@ -245,7 +215,7 @@ async fn sqlite_change_password() {
 
 #[actix_web::test]
 async fn postgres_store_updated_directly() {
-    let Some(pg) = postgres("pwchg").await else {
+    let Some((pg, _)) = common::postgres("pwchg").await else {
         return;
     };
     let store = sql(pg.clone()).await;

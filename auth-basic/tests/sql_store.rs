@@ -1,7 +1,7 @@
 //! The SQL user store against SQLite (a temporary file) and PostgreSQL
 //! (`AUTH_TEST_POSTGRES_URL`, started by `.ci/services.sh`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
 
 use auth_basic::digest::{DigestAlgorithm, ha1};
 use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
@@ -17,32 +17,6 @@ fn hasher() -> PasswordHasher {
         queue: 8,
         ..HasherConfig::default()
     })
-}
-
-/// The PostgreSQL URL, or `None` (with a message) outside CI. In CI a missing
-/// URL is a failure, so the PostgreSQL path can never be skipped silently.
-fn postgres_url() -> Option<String> {
-    match std::env::var("AUTH_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but AUTH_TEST_POSTGRES_URL is not set: source .ci/services.sh")
-        }
-        _ => {
-            eprintln!("skipping PostgreSQL test: AUTH_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
-
-/// A table prefix no other test (or concurrent run) uses.
-fn unique_prefix(test: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "t{}_{}_{}_",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        test
-    )
 }
 
 async fn exercise(store: SqlUserStore) {
@@ -196,35 +170,18 @@ async fn unreachable_database_is_a_503() {
 
 #[tokio::test]
 async fn postgres_same_code_other_url() {
-    let Some(url) = postgres_url() else { return };
-    let prefix = unique_prefix("pg");
-    let store = SqlUserStore::connect_with(
-        &url,
-        SqlStoreOptions {
-            table_prefix: prefix,
-            max_connections: 2,
-            ..SqlStoreOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let Some((store, _)) = common::postgres("pg").await else {
+        return;
+    };
     exercise(store.clone()).await;
     store.drop_tables().await.unwrap();
 }
 
 #[tokio::test]
 async fn postgres_rehash_on_login_replaces_bcrypt() {
-    let Some(url) = postgres_url() else { return };
-    let store = SqlUserStore::connect_with(
-        &url,
-        SqlStoreOptions {
-            table_prefix: unique_prefix("rehash"),
-            max_connections: 2,
-            ..SqlStoreOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let Some((store, _)) = common::postgres("rehash").await else {
+        return;
+    };
     let legacy = bcrypt_hash("legacy pw");
     store
         .create_user(NewUser::new("old", legacy.clone()))
