@@ -5,10 +5,11 @@
 //! Without them the tests that need the provider are skipped with a message,
 //! except under `CI=true`, where a missing provider is a failure.
 
-use std::io::{BufRead, BufReader};
+#[path = "output.rs"]
+mod output;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -66,18 +67,7 @@ impl OidcProvider {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start node");
-        let (tx, rx) = mpsc::channel::<String>();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
+        let rx = output::lines(&mut child, str::to_owned);
         let mut seen = Vec::new();
         let issuer = loop {
             match rx.recv_timeout(Duration::from_secs(30)) {

@@ -1,10 +1,11 @@
 //! Starts the real `todo` binary on 127.0.0.1 with a free port and a
 //! temporary data directory, and stops it (by its own PID) when dropped.
 
-use std::io::{BufRead, BufReader};
+#[path = "output.rs"]
+mod output;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running todo server.
@@ -66,19 +67,7 @@ impl TodoServer {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start the todo binary");
-        let (tx, rx) = mpsc::channel::<String>();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            // Keep draining so the server never blocks on a full pipe.
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(strip_ansi(&line));
-                }
-            });
-        }
+        let rx = output::lines(&mut child, strip_ansi);
         let mut seen = Vec::new();
         let base = loop {
             match rx.recv_timeout(Duration::from_secs(60)) {
