@@ -85,17 +85,7 @@ async fn assert_example_verdicts(token: &str, jwks: &str) {
     assert_eq!(s.authenticate_token(token).await.unwrap().id, "joe");
 
     let app = app(example_strategy(jwks, None)).await;
-    let (status, challenges, body) =
-        call(&app, "/whoami", &[("authorization", &bearer(token))]).await;
-    assert_eq!(status, 401);
-    assert_eq!(
-        challenges,
-        vec![
-            r#"Bearer realm="api", error="invalid_token", error_description="token expired""#
-                .to_owned()
-        ]
-    );
-    assert_eq!(body["error"]["code"], "TOKEN_EXPIRED");
+    assert_unauthorized(&app, token, "token expired", "TOKEN_EXPIRED").await;
 }
 
 #[actix_web::test]

@@ -401,13 +401,7 @@ async fn the_token_that_triggered_a_refresh_is_cached() {
 /// only not understood are logged once.
 #[actix_web::test]
 async fn a_refresh_that_brings_a_secret_keeps_the_last_good_set() {
-    let log = Log::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(log.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let (log, _guard) = Log::capture();
     let k = keys(2);
     let k256 = json!({"kty": "EC", "kid": "k256", "crv": "secp256k1", "x": "AA", "y": "AA"});
     let provider = Provider::serving(jwk_set(&[&k[0].1, &k256]));

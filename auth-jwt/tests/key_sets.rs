@@ -601,13 +601,7 @@ impl auth_jwt::JwksFetcher for Fixed {
 /// and each ignored key is logged once however often the set is fetched.
 #[actix_web::test]
 async fn a_provider_set_with_keys_not_understood_serves_its_good_keys() {
-    let log = Log::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(log.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let (log, _guard) = Log::capture();
     let (ec_signer, ec) = ec_key("ec", 5);
     let (ed_signer, ed) = ed_key("ed", 9, "Ed25519");
     let (n, e) = fixture_rsa_components();
