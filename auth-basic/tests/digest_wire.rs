@@ -166,6 +166,19 @@ fn authorization(
     )
 }
 
+/// Mufasa's first answer (`nc=1`, no userhash) to `challenge`, for
+/// `/dir/index.html` with the right password.
+fn mufasa(challenge: &str) -> String {
+    authorization(
+        challenge,
+        "Mufasa",
+        "Circle of Life",
+        1,
+        "/dir/index.html",
+        false,
+    )
+}
+
 /// The `algorithm` of each Digest challenge, in order.
 fn offered(challenges: &[String]) -> Vec<String> {
     challenges
@@ -242,14 +255,7 @@ async fn default_challenge_is_sha256_only_whatever_the_request() {
         }
         // A stale nonce too.
         f.clock.advance(Duration::from_secs(61));
-        let late = authorization(
-            &replies[1].challenges[0],
-            "Mufasa",
-            "Circle of Life",
-            1,
-            "/dir/index.html",
-            false,
-        );
+        let late = mufasa(&replies[1].challenges[0]);
         let stale = send(&app, Some(&late), "/dir/index.html").await;
         assert_eq!(stale.body["error"]["code"], "STALE_NONCE");
         replies.push(stale);
@@ -370,14 +376,7 @@ async fn a_response_with_an_algorithm_not_offered_is_401_with_a_fresh_challenge(
         let fresh = parse_params(r.challenges[0].strip_prefix("Digest ").unwrap()).unwrap();
         assert_ne!(fresh["nonce"], params["nonce"], "{wire:?}");
         // Answering the fresh challenge as offered works.
-        let retry = authorization(
-            &r.challenges[0],
-            "Mufasa",
-            "Circle of Life",
-            1,
-            "/dir/index.html",
-            false,
-        );
+        let retry = mufasa(&r.challenges[0]);
         assert_eq!(
             send(&app, Some(&retry), "/dir/index.html").await.status,
             StatusCode::OK,
@@ -391,14 +390,7 @@ async fn replayed_nonce_count_is_rejected_and_the_next_count_accepted() {
     let mut f = fixture(false);
     let app = app!(f.strategy.take().unwrap());
     let challenge = send(&app, None, "/dir/index.html").await.challenges[0].clone();
-    let first = authorization(
-        &challenge,
-        "Mufasa",
-        "Circle of Life",
-        1,
-        "/dir/index.html",
-        false,
-    );
+    let first = mufasa(&challenge);
     assert_eq!(
         send(&app, Some(&first), "/dir/index.html").await.status,
         StatusCode::OK
@@ -426,14 +418,7 @@ async fn expired_nonce_is_stale_only_with_the_right_password() {
     let app = app!(f.strategy.take().unwrap());
     let challenge = send(&app, None, "/dir/index.html").await.challenges[0].clone();
     f.clock.advance(Duration::from_secs(61));
-    let late = authorization(
-        &challenge,
-        "Mufasa",
-        "Circle of Life",
-        1,
-        "/dir/index.html",
-        false,
-    );
+    let late = mufasa(&challenge);
     let r = send(&app, Some(&late), "/dir/index.html").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.body["error"]["code"], "STALE_NONCE");
@@ -443,14 +428,7 @@ async fn expired_nonce_is_stale_only_with_the_right_password() {
         r.challenges
     );
     // The fresh nonce works.
-    let retry = authorization(
-        &r.challenges[0],
-        "Mufasa",
-        "Circle of Life",
-        1,
-        "/dir/index.html",
-        false,
-    );
+    let retry = mufasa(&r.challenges[0]);
     assert_eq!(
         send(&app, Some(&retry), "/dir/index.html").await.status,
         StatusCode::OK
@@ -483,14 +461,7 @@ async fn wrong_password_unknown_user_and_forged_nonce_are_401() {
     }
     // The RFC's own nonce was not made by this server.
     let forged = r#"Digest realm="http-auth@example.org", qop="auth", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="x""#;
-    let auth = authorization(
-        forged,
-        "Mufasa",
-        "Circle of Life",
-        1,
-        "/dir/index.html",
-        false,
-    );
+    let auth = mufasa(forged);
     assert_eq!(
         send(&app, Some(&auth), "/dir/index.html").await.status,
         StatusCode::UNAUTHORIZED

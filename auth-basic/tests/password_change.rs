@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::hasher;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::test as at;
 use actix_web::{App, get};
 use auth_basic::file::{FileStoreOptions, FileUserStore, UsersFile};
-use auth_basic::password::{HashParams, HasherConfig, PasswordHasher, hash_password};
+use auth_basic::password::{HashParams, hash_password};
 use auth_basic::{
     BasicStrategy, MemoryUserStore, NewUser, PasswordAuthenticator, SqlUserStore, UserStore,
     VerificationCache,
@@ -28,15 +30,6 @@ const NEW: &str = "new password";
 #[authenticate("basic")]
 async fn whoami(user: UserProfile) -> String {
     user.id
-}
-
-fn hasher() -> PasswordHasher {
-    PasswordHasher::new(HasherConfig {
-        params: HashParams::insecure_for_tests(),
-        threads: 1,
-        queue: 8,
-        ..HasherConfig::default()
-    })
 }
 
 fn params() -> HashParams {
@@ -108,6 +101,14 @@ fn new_hash() -> String {
     hash_password(&params(), NEW).unwrap()
 }
 
+/// The change that writes the new hash straight into the store.
+async fn update_directly<S: UserStore>(_: PasswordAuthenticator<S>, store: Arc<S>) {
+    store
+        .update_password_hash("ada", &new_hash())
+        .await
+        .unwrap();
+}
+
 async fn memory() -> Arc<MemoryUserStore> {
     let store = MemoryUserStore::new();
     store.insert(NewUser::new("ada", hash_password(&params(), OLD).unwrap()));
@@ -138,15 +139,7 @@ fn users_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
 
 #[actix_web::test]
 async fn memory_store_updated_directly() {
-    old_password_stops_working!(
-        memory().await,
-        |_, store: Arc<MemoryUserStore>| async move {
-            store
-                .update_password_hash("ada", &new_hash())
-                .await
-                .unwrap();
-        }
-    );
+    old_password_stops_working!(memory().await, update_directly);
 }
 
 #[actix_web::test]
@@ -176,12 +169,7 @@ async fn change_password_through_another_authenticator_with_its_own_cache() {
 async fn sqlite_store_updated_directly() {
     let dir = tempfile::tempdir().unwrap();
     let store = sql(SqlUserStore::sqlite(dir.path().join("u.db")).await.unwrap()).await;
-    old_password_stops_working!(store, |_, store: Arc<SqlUserStore>| async move {
-        store
-            .update_password_hash("ada", &new_hash())
-            .await
-            .unwrap();
-    });
+    old_password_stops_working!(store, update_directly);
 }
 
 #[actix_web::test]
@@ -219,12 +207,7 @@ async fn postgres_store_updated_directly() {
         return;
     };
     let store = sql(pg.clone()).await;
-    old_password_stops_working!(store, |_, store: Arc<SqlUserStore>| async move {
-        store
-            .update_password_hash("ada", &new_hash())
-            .await
-            .unwrap();
-    });
+    old_password_stops_working!(store, update_directly);
     pg.drop_tables().await.unwrap();
 }
 

@@ -3,21 +3,13 @@
 
 mod common;
 
+use common::hasher;
+
 use auth_basic::digest::{DigestAlgorithm, ha1};
-use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
 use auth_basic::{
     Authenticator, NewUser, PasswordAuthenticator, SqlStoreOptions, SqlUserStore, StoreError,
     UserStore, VerificationCache,
 };
-
-fn hasher() -> PasswordHasher {
-    PasswordHasher::new(HasherConfig {
-        params: HashParams::insecure_for_tests(),
-        threads: 1,
-        queue: 8,
-        ..HasherConfig::default()
-    })
-}
 
 async fn exercise(store: SqlUserStore) {
     let hasher = hasher();

@@ -1,11 +1,22 @@
-//! Shared by the SQL store tests: the PostgreSQL URL and a store on it with
-//! tables of its own.
+//! Shared by the store tests: a cheap hasher, the PostgreSQL URL and a
+//! store on it with tables of its own.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
 use auth_basic::{SqlStoreOptions, SqlUserStore};
+
+/// A hasher with the cheap test parameters, one thread, a queue of 8.
+pub fn hasher() -> PasswordHasher {
+    PasswordHasher::new(HasherConfig {
+        params: HashParams::insecure_for_tests(),
+        threads: 1,
+        queue: 8,
+        ..HasherConfig::default()
+    })
+}
 
 /// The PostgreSQL URL, or `None` (with a message) outside CI. In CI a missing
 /// URL is a failure, so the PostgreSQL path is never skipped silently.
