@@ -932,15 +932,8 @@ impl KeySet {
                 Err(e) => ignored.push(e),
             }
         }
-        if keys.is_empty() {
-            let reasons: Vec<String> = ignored.iter().map(ToString::to_string).collect();
-            return Err(KeyError::NoUsableKey {
-                ignored: reasons.join("; "),
-            });
-        }
-        let mut set = Self::new(keys)?;
-        set.ignored = ignored;
-        Ok(set)
+        // `members` is not empty, so with no key loaded some were ignored.
+        Self::from_loaded(keys, ignored)
     }
 
     /// A key set from a parsed JWK Set, with the rules of
@@ -961,6 +954,12 @@ impl KeySet {
                 }
             }
         }
+        Self::from_loaded(keys, ignored)
+    }
+
+    /// The set of the keys that loaded, remembering the ones ignored; when
+    /// keys were ignored and none loaded, `NoUsableKey` naming each reason.
+    fn from_loaded(keys: Vec<JwtKey>, ignored: Vec<KeyError>) -> Result<Self, KeyError> {
         if keys.is_empty() && !ignored.is_empty() {
             let reasons: Vec<String> = ignored.iter().map(ToString::to_string).collect();
             return Err(KeyError::NoUsableKey {
