@@ -36,7 +36,7 @@ static DIGEST: LazyLock<(tempfile::TempDir, DigestStrategy)> = LazyLock::new(|| 
         &file,
         "Mufasa",
         &[],
-        Some("http-auth@example.org"),
+        Some(&auth_basic::cli::DigestHa1::new("http-auth@example.org")),
         &mut "Circle of Life\n".as_bytes(),
         &HashParams::insecure_for_tests(),
     )
