@@ -148,7 +148,7 @@
 //!
 //! | feature | default? | what it adds |
 //! |---|---|---|
-//! | `testing` | no | [`testing::IdentityStrategy`] and [`testing::init_service`] |
+//! | `testing` | no | `testing::IdentityStrategy` and `testing::init_service` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
