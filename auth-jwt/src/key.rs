@@ -338,6 +338,30 @@ pub(crate) fn has_roca_fingerprint(modulus: &[u8]) -> bool {
 
 /// The checks every RSA public key passes at load, whatever its form (PEM,
 /// JWK, JWK Set): modulus size, exponent, ROCA.
+/// The modulus and public exponent of an RSA private key in PEM, PKCS#1
+/// (`RSA PRIVATE KEY`) or PKCS#8 (`PRIVATE KEY`).
+fn rsa_private_components(pem: &[u8], label: &str) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
+    use pkcs1::der::Decode as _;
+    let parse = |reason: String| KeyError::Parse {
+        key: label.to_owned(),
+        reason,
+    };
+    let (tag, der) = pkcs8::der::pem::decode_vec(pem).map_err(|e| parse(e.to_string()))?;
+    let pkcs1_der = match tag {
+        "RSA PRIVATE KEY" => der,
+        "PRIVATE KEY" => pkcs8::PrivateKeyInfo::from_der(&der)
+            .map_err(|e| parse(e.to_string()))?
+            .private_key
+            .to_vec(),
+        other => return Err(parse(format!("an RSA signing key in PEM, not {other}"))),
+    };
+    let key = pkcs1::RsaPrivateKey::from_der(&pkcs1_der).map_err(|e| parse(e.to_string()))?;
+    Ok((
+        key.modulus.as_bytes().to_vec(),
+        key.public_exponent.as_bytes().to_vec(),
+    ))
+}
+
 fn check_rsa(n: &[u8], e: &[u8], label: &str) -> Result<(), KeyError> {
     let bits = bit_len(n);
     if bits < MIN_RSA_BITS {
@@ -1058,7 +1082,16 @@ impl SigningKey {
     }
 
     /// A private key in PEM form (RSA PKCS#1/PKCS#8, EC PKCS#8 — P-521 for
-    /// [`JwsAlgorithm::ES512`] —, Ed25519 PKCS#8).
+    /// [`JwsAlgorithm::ES512`] —, Ed25519 PKCS#8). An RSA key must pass the
+    /// verifier's rules ([`MIN_RSA_BITS`], an odd exponent of at least 3, no
+    /// ROCA fingerprint): a key whose tokens a verifier must refuse does not
+    /// sign.
+    ///
+    /// ```
+    /// use auth_jwt::{Algorithm, KeyError, SigningKey};
+    /// let weak = include_bytes!("../tests/keys/rsa1024.pem");
+    /// assert!(matches!(SigningKey::from_pem(weak, Algorithm::RS256), Err(KeyError::WeakRsa { .. })));
+    /// ```
     pub fn from_pem(pem: &[u8], alg: impl Into<JwsAlgorithm>) -> Result<Self, KeyError> {
         let Some(alg) = alg.into().to_jsonwebtoken() else {
             return crate::es512::signing_key_from_pem(pem);
@@ -1069,7 +1102,12 @@ impl SigningKey {
             reason: e.to_string(),
         };
         let encoding = if is_rsa(alg) {
-            EncodingKey::from_rsa_pem(pem).map_err(parse)?
+            let encoding = EncodingKey::from_rsa_pem(pem).map_err(parse)?;
+            // The verifier's rules hold for the signer too (issue 11.2): a
+            // key whose tokens a verifier must refuse does not sign.
+            let (n, e) = rsa_private_components(pem, &label)?;
+            check_rsa(&n, &e, &label)?;
+            encoding
         } else if is_ec(alg) {
             EncodingKey::from_ec_pem(pem).map_err(parse)?
         } else if alg == Algorithm::EdDSA {

@@ -286,6 +286,62 @@ fn ordinary_modulus(seed: u64) -> Vec<u8> {
     (p * q).to_bytes_be()
 }
 
+/// The signing side keeps the verifier's RSA rules: a key whose tokens a
+/// verifier must refuse is refused when loaded to sign, in PKCS#8 and
+/// PKCS#1 PEM, for every RSA algorithm. Malformed PEM is an error, never a
+/// panic.
+#[test]
+fn weak_rsa_keys_cannot_sign() {
+    const RSA1024_PRIV: &[u8] = include_bytes!("keys/rsa1024.pem");
+    // The same keys as PKCS#1 ("RSA PRIVATE KEY"): the PKCS#8 wrapper's
+    // inner key, re-armoured.
+    let pkcs1 = |pkcs8_pem: &[u8]| -> Vec<u8> {
+        use pkcs8::der::Decode as _;
+        let (_, der) = pkcs8::der::pem::decode_vec(pkcs8_pem).unwrap();
+        let info = pkcs8::PrivateKeyInfo::from_der(&der).unwrap();
+        pkcs8::der::pem::encode_string(
+            "RSA PRIVATE KEY",
+            pkcs8::der::pem::LineEnding::LF,
+            info.private_key,
+        )
+        .unwrap()
+        .into_bytes()
+    };
+    let rsa_algs = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+    ];
+    for weak in [RSA1024_PRIV.to_vec(), pkcs1(RSA1024_PRIV)] {
+        for alg in rsa_algs {
+            match SigningKey::from_pem(&weak, alg) {
+                Err(KeyError::WeakRsa { bits, .. }) => assert_eq!(bits, 1024),
+                other => panic!("{alg:?}: {other:?}"),
+            }
+        }
+    }
+    for good in [RSA_PRIV.to_vec(), pkcs1(RSA_PRIV)] {
+        for alg in rsa_algs {
+            let key = SigningKey::from_pem(&good, alg).unwrap();
+            let token = key.sign(&json!({"sub": "a"}), None).unwrap();
+            assert_eq!(token.split('.').count(), 3);
+        }
+    }
+    let not_rsa = [
+        &b"-----BEGIN EC PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----\n"[..],
+        b"-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+        b"-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n",
+        b"not a pem",
+        include_bytes!("keys/ec.pem"),
+    ];
+    for pem in not_rsa {
+        assert!(SigningKey::from_pem(pem, Algorithm::RS256).is_err());
+    }
+}
+
 #[test]
 fn weak_rsa_exponents_are_refused_on_every_load_path() {
     let n = ordinary_modulus(1);
