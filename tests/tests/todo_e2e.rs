@@ -98,9 +98,13 @@ impl Client {
             .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(headers["cache-control"], "no-store");
+        // RFC 6749 §5.1's token response, the same shape TokenService gives.
+        assert_eq!(body["token_type"], "Bearer", "{body}");
+        assert!(body["expires_in"].as_u64().is_some_and(|s| s > 0), "{body}");
+        assert!(body.get("token").is_none(), "{body}");
         (
-            format!("Bearer {}", body["token"].as_str().unwrap()),
-            body["refreshToken"].as_str().unwrap().to_owned(),
+            format!("Bearer {}", body["access_token"].as_str().unwrap()),
+            body["refresh_token"].as_str().unwrap().to_owned(),
         )
     }
 
@@ -315,13 +319,13 @@ async fn full_flow(client: &Client) {
 
     // Refresh rotation and reuse detection.
     let (status, headers, rotated) = client
-        .post("/refresh", None, json!({"refreshToken": ada_refresh}))
+        .post("/refresh", None, json!({"refresh_token": ada_refresh}))
         .await;
     assert_eq!(status, 200, "{rotated}");
     assert_eq!(headers["cache-control"], "no-store");
-    let second = rotated["refreshToken"].as_str().unwrap().to_owned();
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second, ada_refresh);
-    let fresh_access = format!("Bearer {}", rotated["token"].as_str().unwrap());
+    let fresh_access = format!("Bearer {}", rotated["access_token"].as_str().unwrap());
     assert_eq!(client.get("/todos", Some(&fresh_access)).await.0, 200);
     let (status, _, body) = client
         .post("/refresh", None, json!({"refreshToken": ada_refresh}))

@@ -66,7 +66,7 @@ pub async fn enrol(
     let credentials = json!({"email": email, "password": password});
     post_json(conn, "/signup", &credentials).await?;
     let login = post_json(conn, "/users/login", &credentials).await?;
-    let token = login["token"]
+    let token = login["access_token"]
         .as_str()
         .ok_or("POST /users/login answered no token")?;
     UserTokens::derive(email.into(), password.into(), token.into(), key, now)

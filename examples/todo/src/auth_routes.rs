@@ -37,10 +37,12 @@ pub struct Credentials {
     password: String,
 }
 
-/// `POST /refresh` and `POST /users/logout` body.
+/// `POST /refresh` and `POST /users/logout` body: `{"refresh_token": ..}`
+/// (RFC 6749 §6's name); `refreshToken`, LoopBack's spelling, is accepted too.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshBody {
+    #[serde(alias = "refreshToken")]
     refresh_token: String,
 }
 
@@ -50,16 +52,10 @@ fn new_user_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One token-response shape everywhere: `TokenService`'s, with RFC 6749
+/// §5.1's field names and `Cache-Control: no-store`.
 fn token_body(issued: auth_jwt::TokenResponse) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("cache-control", "no-store"))
-        .insert_header(("pragma", "no-cache"))
-        .json(json!({
-            "token": issued.access_token,
-            "refreshToken": issued.refresh_token,
-            "tokenType": issued.token_type,
-            "expiresIn": issued.expires_in,
-        }))
+    issued.into_response()
 }
 
 fn issue_failure(req: &HttpRequest, e: IssueError) -> HttpResponse {
@@ -99,7 +95,8 @@ async fn signup(
     }
 }
 
-/// `POST /users/login {email, password}` → `{token, refreshToken}`.
+/// `POST /users/login {email, password}` → `{access_token, token_type,
+/// expires_in, refresh_token}` (RFC 6749 §5.1).
 /// Guarded against password guessing per client address and per e-mail.
 #[post("/users/login")]
 #[authenticate(skip)]
@@ -132,7 +129,7 @@ async fn login(
     }
 }
 
-/// `POST /refresh {refreshToken}` → a new `{token, refreshToken}`. The old
+/// `POST /refresh {refresh_token}` → a new token response. The old
 /// refresh token is spent; presenting it again revokes the whole family.
 #[post("/refresh")]
 #[authenticate(skip)]
@@ -147,7 +144,7 @@ async fn refresh(
     }
 }
 
-/// `POST /users/logout {refreshToken}` → 204; the refresh family is revoked.
+/// `POST /users/logout {refresh_token}` → 204; the refresh family is revoked.
 #[post("/users/logout")]
 #[authenticate(skip)]
 async fn logout(
@@ -188,9 +185,9 @@ async fn index() -> HttpResponse {
         "name": "todo",
         "endpoints": {
             "POST /signup": "{email, password} -> {id, email}",
-            "POST /users/login": "{email, password} -> {token, refreshToken}",
-            "POST /refresh": "{refreshToken} -> {token, refreshToken}",
-            "POST /users/logout": "{refreshToken} -> 204",
+            "POST /users/login": "{email, password} -> {access_token, token_type, expires_in, refresh_token}",
+            "POST /refresh": "{refresh_token} -> {access_token, token_type, expires_in, refresh_token}",
+            "POST /users/logout": "{refresh_token} -> 204",
             "GET /whoAmI": "Bearer token -> your profile",
             "GET /todos": "your todos",
             "GET /todos/count": "{count}",
