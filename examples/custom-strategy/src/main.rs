@@ -17,8 +17,20 @@ async fn reports(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"reports": [], "for": user.id}))
 }
 
+/// Start-up errors (a misspelt strategy, a port in use) are printed with
+/// `Display`, as a sentence, and the process exits with status 1.
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().init();
     let mut store = ApiKeyStore::new();
     let key = store.issue(UserProfile::new("reporting-bot").with_roles(["reader"]));

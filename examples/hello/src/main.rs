@@ -53,8 +53,20 @@ fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(index).service(me);
 }
 
+/// Start-up errors (a misspelt strategy, a port in use) are printed with
+/// `Display`, as a sentence, and the process exits with status 1.
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
