@@ -51,3 +51,10 @@ install_oidc_provider() {
   fi
   echo "oidc-provider $(node -p "require('./.ci/oidc/node_modules/oidc-provider/package.json').version") installed (node $(node --version))"
 }
+
+# redis-server for auth-store's tests, which start their own servers on free
+# 127.0.0.1 ports (auth-store/tests/redis.rs); only the binary is needed.
+install_redis() {
+  command -v redis-server >/dev/null 2>&1 || ci_apt_install redis-server
+  echo "$(redis-server --version | cut -d' ' -f1-3) installed"
+}

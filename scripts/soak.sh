@@ -3,10 +3,10 @@
 #
 #   bash scripts/soak.sh            # ~1.5 minutes after the build; needs no stdin
 #
-# Builds examples/todo and examples/soak in release, starts todo on
+# Builds examples/todo and tools/soak in release, starts todo on
 # 127.0.0.1 (free port, temporary data directory, a random JWT_SECRET the
 # soak tool also gets, to sign expired tokens), records its RSS, runs the
-# soak tool for DURATION (the mix of examples/soak/src/mix.rs over CONNS
+# soak tool for DURATION (the mix of tools/soak/src/mix.rs over CONNS
 # keep-alive connections), records RSS again and the peak (VmHWM), checks
 # that the server is still alive and logged no panic, stops it by its PID
 # and prints a report. The report replaces the generated part of

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use auth_core::{AuthError, UserProfile};
 
-use crate::cache::VerificationCache;
-use crate::password::{PasswordHasher, Verification};
 use crate::store::{UserRecord, UserStore};
+use auth_password::VerificationCache;
+use auth_password::{PasswordHasher, Verification};
 
 /// The one message for a wrong username and for a wrong password, so a client
 /// cannot tell which one it got wrong.
@@ -117,12 +117,12 @@ impl<A: Authenticator + ?Sized> Authenticator for Arc<A> {
 ///   whatever means) misses the cache;
 /// - [`verify_from`](Self::verify_from) / [`authenticate_from`](Authenticator::authenticate_from)
 ///   hash within the client's share of the pool
-///   ([`HasherConfig::per_client`](crate::password::HasherConfig::per_client)).
+///   ([`HasherConfig::per_client`](auth_password::HasherConfig::per_client)).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use auth_basic::{Authenticator, PasswordAuthenticator, MemoryUserStore, NewUser};
-/// use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+/// use auth_basic::{HashParams, HasherConfig, PasswordHasher};
 ///
 /// let hasher = PasswordHasher::new(HasherConfig {
 ///     params: HashParams::insecure_for_tests(),
@@ -243,7 +243,7 @@ impl<S: UserStore> PasswordAuthenticator<S> {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use auth_basic::{MemoryUserStore, NewUser, PasswordAuthenticator};
-    /// use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+    /// use auth_basic::{HashParams, HasherConfig, PasswordHasher};
     ///
     /// let hasher = PasswordHasher::new(HasherConfig {
     ///     params: HashParams::insecure_for_tests(),
@@ -270,7 +270,7 @@ impl<S: UserStore> PasswordAuthenticator<S> {
             .await
             .map_err(AuthError::from)?;
         if let (Some(cache), Some(record)) = (&self.cache, &record)
-            && cache.is_verified(record, password)
+            && cache.is_verified(&record.username, &record.password_hash, password)
         {
             return Ok(record.clone());
         }
@@ -296,7 +296,7 @@ impl<S: UserStore> PasswordAuthenticator<S> {
             }
         }
         if let Some(cache) = &self.cache {
-            cache.insert(&record, password);
+            cache.insert(&record.username, &record.password_hash, password);
         }
         Ok(record)
     }

@@ -4,15 +4,15 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
 use auth_core::{
-    AuthError, AuthOutcome, AuthenticationStrategy, Challenge, StrategyOptions, UserProfile,
+    AuthError, AuthOutcome, AuthenticationStrategy, Authorization, Challenge, Credentials,
+    CredentialsData, CredentialsError, StrategyOptions, UserProfile,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::authenticator::Authenticator;
-use crate::guard::BruteForceGuard;
+use auth_core::BruteForceGuard;
 
 /// LoopBack's message when the value is not `Basic <one token>`.
 pub const MSG_TOO_MANY_PARTS: &str = "Authorization header value has too many parts. It must follow the pattern: 'Basic xxyyzz' where xxyyzz is a base64 string.";
@@ -52,7 +52,7 @@ impl std::fmt::Debug for BasicCredentials {
 /// scheme, but malformed (400).
 ///
 /// ```
-/// use auth_basic::basic::parse_basic;
+/// use auth_basic::parse_basic;
 /// // RFC 7617 §2
 /// let c = parse_basic(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==").unwrap().unwrap();
 /// assert_eq!((c.username.as_str(), c.password.as_str()), ("Aladdin", "open sesame"));
@@ -60,24 +60,29 @@ impl std::fmt::Debug for BasicCredentials {
 /// assert_eq!(parse_basic(b"basic Zm9v").unwrap_err().status().as_u16(), 400);
 /// ```
 pub fn parse_basic(value: &[u8]) -> Result<Option<BasicCredentials>, AuthError> {
-    // The scheme is compared case-insensitively (RFC 9110 §11.1) on raw bytes,
-    // so a non-ASCII value of another scheme is still "not mine".
-    let scheme_end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
-    if !value[..scheme_end].eq_ignore_ascii_case(b"basic") {
-        return Ok(None);
-    }
+    decode(Authorization::from_bytes(value).parse_scheme("basic"))
+}
+
+/// The Basic credentials in what `auth-core`'s `Authorization` parser read,
+/// with LoopBack's messages for the malformed cases.
+fn decode(
+    parsed: Result<Option<Credentials<'_>>, CredentialsError>,
+) -> Result<Option<BasicCredentials>, AuthError> {
     // RFC 9110: `credentials = auth-scheme [ 1*SP token68 ]`; several spaces
     // are tolerated, a second token is not.
-    let rest = &value[scheme_end..];
-    let token_start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
-    let token = &rest[token_start..];
-    let token = match token.iter().rposition(|&b| b != b' ') {
-        Some(end) => &token[..=end],
-        None => &token[..0],
+    let token = match parsed {
+        Ok(None) => return Ok(None),
+        Ok(Some(creds)) => match creds.data() {
+            CredentialsData::Token68(token) => *token,
+            CredentialsData::Empty => return Err(AuthError::invalid_request(MSG_TOO_MANY_PARTS)),
+            _ => return Err(AuthError::invalid_request(MSG_BAD_BASE64)),
+        },
+        Err(CredentialsError::TooManyParts) => {
+            return Err(AuthError::invalid_request(MSG_TOO_MANY_PARTS));
+        }
+        Err(e @ CredentialsError::DuplicateHeader) => return Err(e.into()),
+        Err(_) => return Err(AuthError::invalid_request(MSG_BAD_BASE64)),
     };
-    if token.is_empty() || token.contains(&b' ') {
-        return Err(AuthError::invalid_request(MSG_TOO_MANY_PARTS));
-    }
     // RFC 7617 uses base64 with padding (RFC 4648 §4); the STANDARD engine
     // rejects the URL-safe alphabet, missing padding and trailing bits.
     let decoded = STANDARD
@@ -176,10 +181,10 @@ impl AuthenticationStrategy for BasicStrategy {
         req: &HttpRequest,
         _options: &StrategyOptions,
     ) -> Result<AuthOutcome, AuthError> {
-        let Some(value) = req.headers().get(AUTHORIZATION) else {
+        let Some(auth) = Authorization::from_request(req)? else {
             return Ok(AuthOutcome::NotApplicable);
         };
-        let Some(credentials) = parse_basic(value.as_bytes())? else {
+        let Some(credentials) = decode(auth.parse_scheme("basic"))? else {
             return Ok(AuthOutcome::NotApplicable);
         };
         let attempt = match &self.guard {

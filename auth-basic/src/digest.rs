@@ -2,13 +2,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
 use auth_core::{
-    AuthError, AuthOutcome, AuthenticationStrategy, Challenge, StrategyOptions, UserProfile,
+    AuthError, AuthOutcome, AuthParams, AuthenticationStrategy, Authorization, Challenge, Clock,
+    CredentialsData, CredentialsError, MemoryStore, StateStore, StrategyOptions, SystemClock,
+    UserProfile,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,8 +19,8 @@ use rand::RngCore;
 use sha2::{Digest as _, Sha256, Sha512_256};
 use subtle::ConstantTimeEq;
 
-use crate::guard::{BruteForceGuard, Clock, SystemClock};
 use crate::store::UserStore;
+use auth_core::BruteForceGuard;
 
 /// A Digest hash algorithm (RFC 7616 §3.2 names).
 ///
@@ -59,7 +60,7 @@ impl DigestAlgorithm {
     /// supported.
     ///
     /// ```
-    /// use auth_basic::digest::DigestAlgorithm;
+    /// use auth_basic::DigestAlgorithm;
     /// assert_eq!(DigestAlgorithm::parse("sha-512-256"), Some(DigestAlgorithm::Sha512_256));
     /// assert_eq!(DigestAlgorithm::parse("SHA-256-sess"), None);
     /// ```
@@ -72,7 +73,7 @@ impl DigestAlgorithm {
     /// `H(data)` as lower-case hex.
     ///
     /// ```
-    /// use auth_basic::digest::DigestAlgorithm;
+    /// use auth_basic::DigestAlgorithm;
     /// // FIPS 180-4 example (NIST CSRC): SHA-512/256("abc").
     /// assert_eq!(
     ///     DigestAlgorithm::Sha512_256.hex(b"abc"),
@@ -101,7 +102,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 /// for Digest instead of the password.
 ///
 /// ```
-/// use auth_basic::digest::{ha1, DigestAlgorithm};
+/// use auth_basic::{ha1, DigestAlgorithm};
 /// assert_eq!(
 ///     ha1(DigestAlgorithm::Md5, "Mufasa", "http-auth@example.org", "Circle of Life"),
 ///     "3d78807defe7de2157e2b0b6573a855f"
@@ -115,7 +116,7 @@ pub fn ha1(algorithm: DigestAlgorithm, username: &str, realm: &str, password: &s
 /// `H(HA1:nonce:nc:cnonce:qop:H(method:uri))`.
 ///
 /// ```
-/// use auth_basic::digest::{ha1, response, DigestAlgorithm};
+/// use auth_basic::{ha1, digest_response as response, DigestAlgorithm};
 /// // RFC 7616 §3.9.1
 /// let alg = DigestAlgorithm::Sha256;
 /// let ha1 = ha1(alg, "Mufasa", "http-auth@example.org", "Circle of Life");
@@ -145,63 +146,195 @@ pub fn userhash(algorithm: DigestAlgorithm, username: &str, realm: &str) -> Stri
     algorithm.hex(format!("{username}:{realm}").as_bytes())
 }
 
-/// Parses the parameters of a `Digest` credentials value (after the scheme):
+/// Parses a list of auth-parameters, e.g. a `Digest` challenge or
+/// credentials after the scheme, with `auth-core`'s parser ([`AuthParams`]):
 /// `name=token` or `name="quoted \"string\""`, comma-separated. Names are
 /// lower-cased; a repeated name is an error.
-pub fn parse_params(input: &str) -> Result<HashMap<String, String>, &'static str> {
-    let mut out = HashMap::new();
-    let mut rest = input;
-    loop {
-        rest = rest.trim_start_matches([' ', '\t', ',']);
-        if rest.is_empty() {
-            return Ok(out);
+///
+/// ```
+/// use auth_basic::parse_digest_params as parse_params;
+/// let p = parse_params(r#"realm="api", qop="auth", algorithm=SHA-256"#).unwrap();
+/// assert_eq!(p["algorithm"], "SHA-256");
+/// assert!(parse_params("nc=1, NC=2").is_err());
+/// ```
+pub fn parse_params(input: &str) -> Result<HashMap<String, String>, CredentialsError> {
+    Ok(AuthParams::parse(input)?
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect())
+}
+
+/// The credentials of a `Digest` `Authorization` header (RFC 7616 §3.4),
+/// read by `auth-core`'s parser and checked for shape: every parameter
+/// `qop=auth` needs is present, `qop` is `auth`, `nc` is 8 hex digits, and
+/// no value holds a control character.
+///
+/// `Debug` shows neither `response` nor `cnonce`.
+///
+/// ```
+/// use auth_basic::DigestCredentials;
+/// // RFC 7616 §3.9.1
+/// let creds = DigestCredentials::parse(br#"Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS""#)
+///     .unwrap()
+///     .unwrap();
+/// assert_eq!(creds.username, "Mufasa");
+/// assert_eq!(creds.nonce_count(), 1);
+/// assert_eq!(creds.algorithm.as_deref(), Some("SHA-256"));
+/// assert!(DigestCredentials::parse(b"Basic QWxhZGRpbg==").unwrap().is_none());
+/// assert_eq!(DigestCredentials::parse(b"Digest nc=1, nc=2").unwrap_err().status(), 400);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DigestCredentials {
+    /// `username`, or `H(username:realm)` when [`userhash`](Self::userhash).
+    pub username: String,
+    /// `realm`.
+    pub realm: String,
+    /// `nonce`, as the server issued it.
+    pub nonce: String,
+    /// `uri`: the request target the response was computed for.
+    pub uri: String,
+    /// `response`: the client's proof.
+    pub response: String,
+    /// `qop`: always `auth` (case as sent).
+    pub qop: String,
+    /// `nc`: the nonce count as sent, 8 hex digits.
+    pub nc: String,
+    /// `cnonce`.
+    pub cnonce: String,
+    /// `algorithm` as sent; absent means MD5 (RFC 7616 §3.3).
+    pub algorithm: Option<String>,
+    /// `opaque`, if sent.
+    pub opaque: Option<String>,
+    /// `userhash=true`: [`username`](Self::username) is hashed.
+    pub userhash: bool,
+    nonce_count: u64,
+}
+
+impl std::fmt::Debug for DigestCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestCredentials")
+            .field("username", &self.username)
+            .field("realm", &self.realm)
+            .field("uri", &self.uri)
+            .field("nc", &self.nc)
+            .field("algorithm", &self.algorithm)
+            .field("userhash", &self.userhash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DigestCredentials {
+    /// Reads the request's `Authorization` header: `Ok(None)` without one or
+    /// with another scheme; 400 with several `Authorization` headers or
+    /// malformed Digest credentials.
+    pub fn from_request(req: &HttpRequest) -> Result<Option<Self>, AuthError> {
+        match Authorization::from_request(req)? {
+            Some(auth) => Self::from_authorization(auth),
+            None => Ok(None),
         }
-        let eq = rest.find('=').ok_or("a parameter has no value")?;
-        let name = rest[..eq].trim().to_ascii_lowercase();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_*".contains(&b))
-        {
-            return Err("a parameter name is not a token");
+    }
+
+    /// Reads one `Authorization` value, as [`from_request`](Self::from_request).
+    pub fn parse(value: &[u8]) -> Result<Option<Self>, AuthError> {
+        Self::from_authorization(Authorization::from_bytes(value))
+    }
+
+    fn from_authorization(auth: Authorization<'_>) -> Result<Option<Self>, AuthError> {
+        let malformed = |reason: &dyn std::fmt::Display| {
+            AuthError::invalid_request(format!(
+                "Authorization header 'Digest' value is malformed: {reason}."
+            ))
+        };
+        let Some(creds) = auth.parse_scheme("digest").map_err(|e| malformed(&e))? else {
+            return Ok(None);
+        };
+        match creds.data() {
+            CredentialsData::Params(params) => Self::from_params(params).map(Some),
+            CredentialsData::Empty => Self::from_params(&AuthParams::default()).map(Some),
+            _ => Err(malformed(
+                &"Digest credentials are auth-parameters, not a token68",
+            )),
         }
-        rest = rest[eq + 1..].trim_start_matches([' ', '\t']);
-        let value;
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let mut v = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next() {
-                        Some((_, e)) => v.push(e),
-                        None => return Err("unterminated quoted string"),
-                    },
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => v.push(c),
-                }
-            }
-            let end = end.ok_or("unterminated quoted string")?;
-            value = v;
-            rest = &quoted[end..];
-        } else {
-            let end = rest.find([',', ' ', '\t']).unwrap_or(rest.len());
-            value = rest[..end].to_owned();
-            rest = &rest[end..];
+    }
+
+    /// Checks the shape of parsed Digest parameters.
+    pub fn from_params(p: &AuthParams<'_>) -> Result<Self, AuthError> {
+        if p.iter().any(|(_, v)| v.chars().any(char::is_control)) {
+            return Err(AuthError::invalid_request(
+                "Authorization header 'Digest' value is malformed: a parameter contains control characters.",
+            ));
         }
-        if value.chars().any(char::is_control) {
-            return Err("a parameter contains control characters");
+        let get = |name: &'static str| {
+            p.get(name).map(str::to_owned).ok_or_else(|| {
+                AuthError::invalid_request(format!(
+                    "Authorization header 'Digest' value is missing '{name}'."
+                ))
+            })
+        };
+        let (username, realm, nonce, uri, response) = (
+            get("username")?,
+            get("realm")?,
+            get("nonce")?,
+            get("uri")?,
+            get("response")?,
+        );
+        let (qop, nc, cnonce) = (get("qop")?, get("nc")?, get("cnonce")?);
+        if !qop.eq_ignore_ascii_case("auth") {
+            return Err(AuthError::invalid_request("Only qop=auth is supported."));
         }
-        if out.insert(name, value).is_some() {
-            return Err("a parameter is repeated");
-        }
-        rest = rest.trim_start_matches([' ', '\t']);
-        if !rest.is_empty() && !rest.starts_with(',') {
-            return Err("parameters must be separated by commas");
-        }
+        // RFC 7616 §3.4: nc is exactly 8 hex digits.
+        let nonce_count = (nc.len() == 8)
+            .then(|| u64::from_str_radix(&nc, 16).ok())
+            .flatten()
+            .ok_or_else(|| AuthError::invalid_request("Digest 'nc' must be 8 hex digits."))?;
+        Ok(DigestCredentials {
+            username,
+            realm,
+            nonce,
+            uri,
+            response,
+            qop,
+            nc,
+            cnonce,
+            algorithm: p.get("algorithm").map(str::to_owned),
+            opaque: p.get("opaque").map(str::to_owned),
+            userhash: p
+                .get("userhash")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            nonce_count,
+        })
+    }
+
+    /// The nonce count `nc` as a number.
+    pub fn nonce_count(&self) -> u64 {
+        self.nonce_count
+    }
+
+    /// The `response` these credentials must carry for `method` when the
+    /// user's `HA1` is `ha1` ([`response`] over this header's parameters).
+    ///
+    /// ```
+    /// use auth_basic::{ha1, DigestAlgorithm, DigestCredentials};
+    /// // RFC 7616 §3.9.1
+    /// let creds = DigestCredentials::parse(br#"Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1""#)
+    ///     .unwrap()
+    ///     .unwrap();
+    /// let alg = DigestAlgorithm::Sha256;
+    /// let ha1 = ha1(alg, "Mufasa", "http-auth@example.org", "Circle of Life");
+    /// assert_eq!(creds.expected_response(alg, &ha1, "GET"), creds.response);
+    /// ```
+    pub fn expected_response(&self, algorithm: DigestAlgorithm, ha1: &str, method: &str) -> String {
+        response(
+            algorithm,
+            ha1,
+            &self.nonce,
+            &self.nc,
+            &self.cnonce,
+            &self.qop,
+            method,
+            &self.uri,
+        )
     }
 }
 
@@ -221,7 +354,7 @@ const NONCE_LEN: usize = 8 + 8 + 16;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use auth_basic::digest::{DigestAlgorithm, DigestStrategy};
+/// use auth_basic::{DigestAlgorithm, DigestStrategy};
 /// use auth_basic::MemoryUserStore;
 ///
 /// let store = Arc::new(MemoryUserStore::new());
@@ -240,9 +373,13 @@ const NONCE_LEN: usize = 8 + 8 + 16;
 /// the CLI writes them (`users add --realm`), [`crate::SqlUserStore::set_digest_ha1`]
 /// stores them in SQL.
 ///
-/// Replay protection keeps, per nonce in use, the highest nonce count seen,
-/// in memory; several instances behind a load balancer need sticky sessions
-/// for it (or accept that a replay may succeed once per other instance).
+/// Replay protection keeps, per nonce in use, the highest nonce count seen
+/// (until the nonce expires) in a [`StateStore`]: its own [`MemoryStore`]
+/// unless given one with [`with_store`](Self::with_store). A count is
+/// accepted only when it is greater than every count seen for its nonce,
+/// decided by the store in one atomic [`raise`](StateStore::raise); a store
+/// shared by several instances makes a replay on another instance a replay
+/// too. When the store is down or full the answer is 503, never a pass.
 pub struct DigestStrategy {
     name: Cow<'static, str>,
     realm: String,
@@ -254,8 +391,7 @@ pub struct DigestStrategy {
     algorithms: Vec<DigestAlgorithm>,
     userhash: bool,
     guard: Option<BruteForceGuard>,
-    max_tracked_nonces: usize,
-    counts: Mutex<HashMap<String, (u64, u64)>>,
+    counts: Arc<dyn StateStore>,
 }
 
 impl std::fmt::Debug for DigestStrategy {
@@ -293,8 +429,7 @@ impl DigestStrategy {
             algorithms: vec![DigestAlgorithm::Sha256],
             userhash: false,
             guard: None,
-            max_tracked_nonces: 100_000,
-            counts: Mutex::new(HashMap::new()),
+            counts: Arc::new(MemoryStore::new()),
         };
         s.opaque = s.make_opaque();
         s
@@ -320,9 +455,26 @@ impl DigestStrategy {
         self
     }
 
-    /// Another clock (tests).
+    /// Another clock for nonce timestamps and expiry (tests); the nonce
+    /// counts expire by their store's clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Keeps nonce counts in `store` (keys `digest:nc:<nonce>`, each living
+    /// as long as its nonce), e.g. one shared by every instance.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_basic::{DigestStrategy, MemoryUserStore};
+    /// use auth_core::MemoryStore;
+    /// let shared = Arc::new(MemoryStore::new());
+    /// let digest = DigestStrategy::new("api", Arc::new(MemoryUserStore::new())).with_store(shared);
+    /// # let _ = digest;
+    /// ```
+    pub fn with_store(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.counts = store;
         self
     }
 
@@ -411,60 +563,33 @@ impl DigestStrategy {
     }
 
     /// Records nonce count `nc` for `nonce`; false when it is not greater than
-    /// the last one seen (a replay).
-    fn accept_count(&self, nonce: &str, nc: u64, expires_ms: u64) -> Result<bool, AuthError> {
-        let now = self.clock.now_ms();
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if counts.len() >= self.max_tracked_nonces && !counts.contains_key(nonce) {
-            counts.retain(|_, (_, exp)| *exp > now);
-            if counts.len() >= self.max_tracked_nonces {
-                return Err(AuthError::Unavailable {
-                    message: "too many Digest nonces in use, retry later".into(),
-                    retry_after: Some(Duration::from_secs(1)),
-                });
-            }
-        }
-        let entry = counts.entry(nonce.to_owned()).or_insert((0, expires_ms));
-        if nc <= entry.0 {
+    /// the last one seen (a replay). The store decides atomically, so two
+    /// requests with one count cannot both pass.
+    async fn accept_count(&self, nonce: &str, nc: u64, expires_ms: u64) -> Result<bool, AuthError> {
+        // Counts start at 1 (RFC 7616 §3.4); 0 was never greater than anything seen.
+        if nc == 0 {
             return Ok(false);
         }
-        entry.0 = nc;
-        Ok(true)
+        let left = expires_ms.saturating_sub(self.clock.now_ms());
+        Ok(self
+            .counts
+            .raise(
+                &format!("digest:nc:{nonce}"),
+                nc,
+                Duration::from_millis(left.max(1)),
+            )
+            .await?)
     }
 
-    async fn verify(&self, req: &HttpRequest, params: &str) -> Result<UserProfile, AuthError> {
-        let p = parse_params(params).map_err(|m| {
-            AuthError::invalid_request(format!(
-                "Authorization header 'Digest' value is malformed: {m}."
-            ))
-        })?;
-        let get = |name: &'static str| {
-            p.get(name).map(String::as_str).ok_or_else(|| {
-                AuthError::invalid_request(format!(
-                    "Authorization header 'Digest' value is missing '{name}'."
-                ))
-            })
-        };
-        let (username, realm, nonce, uri, resp) = (
-            get("username")?,
-            get("realm")?,
-            get("nonce")?,
-            get("uri")?,
-            get("response")?,
-        );
-        let (qop, nc, cnonce) = (get("qop")?, get("nc")?, get("cnonce")?);
-        if !qop.eq_ignore_ascii_case("auth") {
-            return Err(AuthError::invalid_request("Only qop=auth is supported."));
-        }
-        // RFC 7616 §3.4: nc is exactly 8 hex digits.
-        let nc_value = (nc.len() == 8)
-            .then(|| u64::from_str_radix(nc, 16).ok())
-            .flatten()
-            .ok_or_else(|| AuthError::invalid_request("Digest 'nc' must be 8 hex digits."))?;
+    async fn verify(
+        &self,
+        req: &HttpRequest,
+        creds: &DigestCredentials,
+    ) -> Result<UserProfile, AuthError> {
         // RFC 7616 §3.3: an absent `algorithm` means MD5. An algorithm we do
         // not offer is a 401 with fresh challenges (not a 400): the request
         // is well formed, and the client can answer again with one on offer.
-        let algorithm = match p.get("algorithm") {
+        let algorithm = match &creds.algorithm {
             None => Some(DigestAlgorithm::Md5),
             Some(a) => DigestAlgorithm::parse(a),
         }
@@ -480,57 +605,44 @@ impl DigestStrategy {
             .path_and_query()
             .map(|pq| pq.as_str())
             .unwrap_or("/");
-        if uri != expected_uri {
+        if creds.uri != expected_uri {
             return Err(AuthError::invalid_request(
                 "Digest 'uri' does not match the request target.",
             ));
         }
-        if realm != self.realm {
+        if creds.realm != self.realm {
             return Err(crate::invalid_credentials());
         }
-        let hashed = p
-            .get("userhash")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let username = if hashed {
+        let username = if creds.userhash {
             if !self.userhash {
                 return Err(AuthError::invalid_request("userhash is not offered."));
             }
             self.store
-                .username_by_userhash(username, realm, algorithm.as_str())
+                .username_by_userhash(&creds.username, &creds.realm, algorithm.as_str())
                 .await?
         } else {
-            Some(username.to_owned())
+            Some(creds.username.clone())
         };
 
         let attempt = match &self.guard {
             Some(g) => Some(g.check(req, username.as_deref()).await?),
             None => None,
         };
-        let result = self
-            .check(
-                username, algorithm, nonce, nc, nc_value, cnonce, qop, req, uri, resp,
-            )
-            .await;
+        let result = self.check(req, creds, username, algorithm).await;
         if let Some(attempt) = attempt {
             attempt.record(&result).await;
         }
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn check(
         &self,
+        req: &HttpRequest,
+        creds: &DigestCredentials,
         username: Option<String>,
         algorithm: DigestAlgorithm,
-        nonce: &str,
-        nc: &str,
-        nc_value: u64,
-        cnonce: &str,
-        qop: &str,
-        req: &HttpRequest,
-        uri: &str,
-        resp: &str,
     ) -> Result<UserProfile, AuthError> {
+        let (nonce, nc_value) = (creds.nonce.as_str(), creds.nonce_count());
         let stored = match &username {
             Some(u) => {
                 self.store
@@ -544,20 +656,11 @@ impl DigestStrategy {
         let ha1 = stored
             .clone()
             .unwrap_or_else(|| algorithm.hex(b"auth-basic:dummy:digest"));
-        let expected = response(
-            algorithm,
-            &ha1,
-            nonce,
-            nc,
-            cnonce,
-            qop,
-            req.method().as_str(),
-            uri,
-        );
+        let expected = creds.expected_response(algorithm, &ha1, req.method().as_str());
         let matches = bool::from(
             expected
                 .as_bytes()
-                .ct_eq(resp.to_ascii_lowercase().as_bytes()),
+                .ct_eq(creds.response.to_ascii_lowercase().as_bytes()),
         ) && stored.is_some();
         let issued = self.nonce_issued(nonce);
         if !matches {
@@ -574,7 +677,10 @@ impl DigestStrategy {
                 "The nonce has expired.",
             ));
         }
-        if !self.accept_count(nonce, nc_value, issued.saturating_add(ttl))? {
+        if !self
+            .accept_count(nonce, nc_value, issued.saturating_add(ttl))
+            .await?
+        {
             return Err(AuthError::invalid_credentials(
                 "NONCE_REPLAYED",
                 "The nonce count was already used.",
@@ -620,18 +726,10 @@ impl AuthenticationStrategy for DigestStrategy {
         req: &HttpRequest,
         _options: &StrategyOptions,
     ) -> Result<AuthOutcome, AuthError> {
-        let Some(value) = req.headers().get(AUTHORIZATION) else {
+        let Some(creds) = DigestCredentials::from_request(req)? else {
             return Ok(AuthOutcome::NotApplicable);
         };
-        let bytes = value.as_bytes();
-        let scheme_end = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
-        if !bytes[..scheme_end].eq_ignore_ascii_case(b"digest") {
-            return Ok(AuthOutcome::NotApplicable);
-        }
-        let params = std::str::from_utf8(&bytes[scheme_end..]).map_err(|_| {
-            AuthError::invalid_request("Authorization header 'Digest' value is not valid UTF-8.")
-        })?;
-        self.verify(req, params)
+        self.verify(req, &creds)
             .await
             .map(AuthOutcome::Authenticated)
     }

@@ -25,8 +25,8 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::password::{HashParams, hash_password};
 use crate::store::{StoreError, UserRecord, UserStore};
+use auth_password::{HashParams, hash_password};
 
 /// One user as written in users.yml.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,7 +310,7 @@ impl UserStore for FileUserStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::password::verify_password;
+    use auth_password::verify_password;
 
     const FILE: &str = r#"
 users:

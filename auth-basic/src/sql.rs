@@ -21,7 +21,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use auth_basic::{NewUser, PasswordAuthenticator, SqlUserStore, UserStore};
-//! use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
+//! use auth_basic::{HashParams, HasherConfig, PasswordHasher};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! // SQLite: a file path (created with its schema on first use) ...
@@ -269,7 +269,7 @@ impl SqlUserStore {
     }
 
     /// Creates a user. The password must already be hashed
-    /// ([`PasswordHasher::hash`](crate::password::PasswordHasher::hash)).
+    /// ([`PasswordHasher::hash`](auth_password::PasswordHasher::hash)).
     pub async fn create_user(&self, user: NewUser) -> Result<UserRecord, StoreError> {
         let record = user.into_record()?;
         let roles =
@@ -355,7 +355,7 @@ impl SqlUserStore {
     }
 
     /// Stores the Digest HA1 of a user for a realm and algorithm
-    /// (`"SHA-512-256"`, `"SHA-256"` or `"MD5"`; see [`crate::digest::ha1`]),
+    /// (`"SHA-512-256"`, `"SHA-256"` or `"MD5"`; see [`ha1`](crate::ha1)),
     /// with the user's `userhash` for that realm and algorithm.
     pub async fn set_digest_ha1(
         &self,

@@ -92,7 +92,7 @@ pub struct NewUser {
     pub id: Option<String>,
     /// Login name.
     pub username: String,
-    /// A hash made by [`PasswordHasher::hash`](crate::password::PasswordHasher::hash).
+    /// A hash made by [`PasswordHasher::hash`](auth_password::PasswordHasher::hash).
     pub password_hash: String,
     /// Roles.
     pub roles: Vec<String>,
@@ -125,9 +125,17 @@ impl NewUser {
         self
     }
 
-    pub(crate) fn into_record(self) -> Result<UserRecord, StoreError> {
+    /// Checks the username as every store does before writing it:
+    /// non-empty, no `:` (RFC 7617 §2: such a user-id cannot be sent), no
+    /// control characters.
+    ///
+    /// ```
+    /// use auth_basic::NewUser;
+    /// assert!(NewUser::new("ada", "").validate().is_ok());
+    /// assert!(NewUser::new("a:da", "").validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), StoreError> {
         if self.username.is_empty() || self.username.contains(':') {
-            // RFC 7617 §2: a user-id containing a colon cannot be sent.
             return Err(StoreError::Invalid(
                 "a username must be non-empty and contain no ':'".into(),
             ));
@@ -137,6 +145,11 @@ impl NewUser {
                 "a username must not contain control characters".into(),
             ));
         }
+        Ok(())
+    }
+
+    pub(crate) fn into_record(self) -> Result<UserRecord, StoreError> {
+        self.validate()?;
         Ok(UserRecord {
             id: self.id.unwrap_or_else(|| self.username.clone()),
             username: self.username,

@@ -7,14 +7,14 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::test as at;
 use actix_web::{App, get};
-use auth_basic::guard::{ManualClock, MemoryCounterStore};
-use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
 use auth_basic::{
     BasicStrategy, BruteForceGuard, GuardConfig, MemoryUserStore, NewUser, PasswordAuthenticator,
 };
+use auth_basic::{HashParams, HasherConfig, PasswordHasher};
+use auth_core::ManualClock;
+use auth_core::MemoryStore;
 use auth_core::{StrategyRegistry, UserProfile};
 use auth_macros::authenticate;
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 #[get("/whoami")]
@@ -50,10 +50,7 @@ async fn users(hasher: &PasswordHasher) -> MemoryUserStore {
 }
 
 fn basic(user: &str, pass: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-    )
+    format!("Basic {}", auth_test_support::basic_credentials(user, pass))
 }
 
 struct Reply {
@@ -228,9 +225,9 @@ async fn guard_answers_429_after_n_failures_and_lets_in_after_the_window() {
             max_failures_per_client: 10,
             window: Duration::from_secs(300),
             trusted_proxies: vec![],
+            ..GuardConfig::default()
         },
-        Arc::new(MemoryCounterStore::default()),
-        Arc::new(clock.clone()),
+        Arc::new(MemoryStore::new().with_clock(Arc::new(clock.clone()))),
     );
     let strategy = BasicStrategy::new(
         "test",
@@ -356,8 +353,7 @@ mod login {
                 max_failures_per_user: 2,
                 ..GuardConfig::default()
             },
-            Arc::new(MemoryCounterStore::default()),
-            Arc::new(clock.clone()),
+            Arc::new(MemoryStore::new().with_clock(Arc::new(clock.clone()))),
         );
         let auth = PasswordAuthenticator::new(users(&h).await, h);
         let app = at::init_service(
@@ -389,4 +385,47 @@ mod login {
         let body: Value = at::read_body_json(resp).await;
         assert_eq!(body["securityId"], "joe-id");
     }
+}
+
+/// One policy for several `Authorization` headers (shared with Bearer and
+/// Digest through auth-core's parser): 400, even when the first is a valid
+/// Basic header, where Basic used to read the first one.
+#[actix_web::test]
+async fn two_authorization_headers_are_400_whatever_their_schemes() {
+    let registry = StrategyRegistry::builder()
+        .register(strategy().await)
+        .build()
+        .unwrap();
+    let app = at::init_service(App::new().app_data(registry).service(whoami)).await;
+    let good = basic("joe888", "joepa55w0rd");
+    for (first, second) in [
+        (good.as_str(), good.as_str()),
+        (good.as_str(), "Bearer abc.def.ghi"),
+        ("Bearer abc.def.ghi", good.as_str()),
+        (good.as_str(), r#"Digest username="joe888""#),
+    ] {
+        let req = at::TestRequest::get()
+            .uri("/whoami")
+            .append_header(("authorization", first))
+            .append_header(("authorization", second));
+        let resp = at::call_service(&app, req.to_request()).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{first} / {second}");
+        assert_eq!(
+            resp.headers().get("www-authenticate").unwrap(),
+            CHALLENGE,
+            "{first} / {second}"
+        );
+        let body: Value = at::read_body_json(resp).await;
+        assert_eq!(
+            body,
+            error_body(
+                400,
+                "BadRequestError",
+                "the request has more than one Authorization header",
+                "INVALID_REQUEST"
+            )
+        );
+    }
+    // Control: the same header once logs in.
+    assert_eq!(call_app(&app, Some(&good)).await.status, StatusCode::OK);
 }

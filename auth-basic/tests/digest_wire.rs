@@ -12,10 +12,11 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::test as at;
 use actix_web::{App, get};
-use auth_basic::digest::{DigestStrategy, parse_params};
-use auth_basic::file::{FileStoreOptions, FileUserStore};
-use auth_basic::guard::ManualClock;
-use auth_basic::password::HashParams;
+use auth_basic::{
+    DigestAlgorithm, DigestStrategy, FileStoreOptions, FileUserStore,
+    parse_digest_params as parse_params,
+};
+use auth_core::ManualClock;
 use auth_core::{StrategyRegistry, UserProfile};
 use auth_macros::authenticate;
 
@@ -36,16 +37,15 @@ struct Fixture {
 fn fixture(userhash: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.yml");
-    auth_basic::cli::users_add(
+    // The strategy's opt-in MD5 tests need the MD5 value too.
+    common::put_user(
         &file,
         "Mufasa",
-        &["king".into()],
-        // The strategy's opt-in MD5 tests need the MD5 value too.
-        Some(&auth_basic::cli::DigestHa1::new(REALM).dangerously_with_md5()),
-        &mut "Circle of Life\n".as_bytes(),
-        &HashParams::insecure_for_tests(),
-    )
-    .unwrap();
+        &["king"],
+        "Circle of Life",
+        REALM,
+        &DigestAlgorithm::ALL,
+    );
     let store = FileUserStore::load(&file, FileStoreOptions::default()).unwrap();
     let clock = ManualClock::new(1_700_000_000_000);
     let strategy = DigestStrategy::new(REALM, Arc::new(store))
@@ -79,11 +79,7 @@ where
     }
     let resp = at::call_service(app, req.to_request()).await;
     let status = resp.status();
-    let challenges = resp
-        .headers()
-        .get_all("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let challenges = auth_test_support::www_authenticate(resp.headers());
     let body = serde_json::from_slice(&at::read_body(resp).await).unwrap_or_default();
     Reply {
         status,
@@ -412,6 +408,54 @@ async fn replayed_nonce_count_is_rejected_and_the_next_count_accepted() {
     );
 }
 
+/// Two instances with one nonce key and one state store: a nonce count used
+/// on one is a replay on the other, and so is any lower count; a full store
+/// is a 503, never a pass.
+#[actix_web::test]
+async fn nonce_counts_are_shared_through_the_state_store() {
+    let key = [7u8; 32];
+    let shared = Arc::new(auth_core::MemoryStore::with_capacity(1));
+    let mut fa = fixture(false);
+    let mut fb = fixture(false);
+    let a = app!(
+        fa.strategy
+            .take()
+            .unwrap()
+            .with_key(key)
+            .with_store(shared.clone())
+    );
+    let b = app!(fb.strategy.take().unwrap().with_key(key).with_store(shared));
+    let challenge = send(&a, None, "/dir/index.html").await.challenges[0].clone();
+    let with_nc = |nc: u32| {
+        authorization(
+            &challenge,
+            "Mufasa",
+            "Circle of Life",
+            nc,
+            "/dir/index.html",
+            false,
+        )
+    };
+    assert_eq!(
+        send(&a, Some(&with_nc(3)), "/dir/index.html").await.status,
+        StatusCode::OK
+    );
+    for nc in [3, 2, 0] {
+        let replay = send(&b, Some(&with_nc(nc)), "/dir/index.html").await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "nc {nc}");
+        assert_eq!(replay.body["error"]["code"], "NONCE_REPLAYED", "nc {nc}");
+    }
+    assert_eq!(
+        send(&b, Some(&with_nc(4)), "/dir/index.html").await.status,
+        StatusCode::OK
+    );
+    // The store holds one nonce: a second nonce cannot be tracked, so it is
+    // refused with 503 rather than accepted untracked.
+    let other = send(&b, None, "/dir/index.html").await.challenges[0].clone();
+    let r = send(&b, Some(&mufasa(&other)), "/dir/index.html").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
 #[actix_web::test]
 async fn expired_nonce_is_stale_only_with_the_right_password() {
     let mut f = fixture(false);
@@ -688,4 +732,72 @@ mod sql {
         migrate_fills_in_older_rows(store.clone(), &prefix).await;
         store.drop_tables().await.unwrap();
     }
+}
+
+/// One policy for several `Authorization` headers (shared with Bearer and
+/// Basic through auth-core's parser): 400, even when one of them is a right
+/// Digest answer, where Digest used to read the first one.
+#[actix_web::test]
+async fn two_authorization_headers_are_400_whatever_their_schemes() {
+    let mut f = fixture(false);
+    let app = app!(f.strategy.take().unwrap());
+    let challenge = send(&app, None, "/dir/index.html").await.challenges[0].clone();
+    let good = mufasa(&challenge);
+    for (first, second) in [
+        (good.as_str(), good.as_str()),
+        (good.as_str(), "Bearer abc.def.ghi"),
+        ("Basic TXVmYXNhOng=", good.as_str()),
+    ] {
+        let req = at::TestRequest::get()
+            .uri("/dir/index.html")
+            .append_header(("authorization", first))
+            .append_header(("authorization", second));
+        let resp = at::call_service(&app, req.to_request()).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{second}");
+        let body: serde_json::Value = at::read_body_json(resp).await;
+        assert_eq!(body["error"]["code"], "INVALID_REQUEST");
+        assert_eq!(
+            body["error"]["message"],
+            "the request has more than one Authorization header"
+        );
+    }
+    // Control: the same answer once logs in (its nonce count unused so far).
+    assert_eq!(
+        send(&app, Some(&good), "/dir/index.html").await.status,
+        StatusCode::OK
+    );
+}
+
+/// The Digest credentials come from auth-core's parser: quoting, case and
+/// list rules as RFC 9110 has them, duplicate parameters refused.
+#[test]
+fn digest_credentials_are_typed_and_strict() {
+    use auth_basic::DigestCredentials;
+    let creds = DigestCredentials::parse(
+        br#"DIGEST  Username = "Mu\"fasa" ,, realm="r", nonce="n", uri="/", response="AB", qop=AUTH, nc=0000000a, cnonce="c", userhash=TRUE,"#,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(creds.username, "Mu\"fasa");
+    assert_eq!(creds.nonce_count(), 10);
+    assert!(creds.userhash);
+    assert_eq!(creds.algorithm, None);
+    assert!(
+        !format!("{creds:?}").contains("AB"),
+        "Debug shows the response"
+    );
+    for bad in [
+        &br#"Digest username="a", username="b""#[..],
+        br#"Digest username="a", USERNAME="a""#,
+        br#"Digest username="a"#,
+        b"Digest abc",
+        b"Digest a=1 b=2",
+        b"Digest username=\"a\x01\"",
+        br#"Digest username="a", realm="r", nonce="n", uri="/", response="x", qop=auth-int, nc=00000001, cnonce="c""#,
+        br#"Digest username="a", realm="r", nonce="n", uri="/", response="x", qop=auth, nc=1, cnonce="c""#,
+    ] {
+        let err = DigestCredentials::parse(bad).unwrap_err();
+        assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(bad));
+    }
+    assert_eq!(DigestCredentials::parse(b"Bearer abc").unwrap(), None);
 }

@@ -11,13 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpServer, get};
-use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
 use auth_basic::{
     BasicStrategy, BruteForceGuard, GuardConfig, MemoryUserStore, NewUser, PasswordAuthenticator,
 };
+use auth_basic::{HashParams, HasherConfig, PasswordHasher};
 use auth_core::{StrategyRegistry, UserProfile};
 use auth_macros::authenticate;
-use base64::Engine as _;
 
 #[get("/whoami")]
 #[authenticate("basic")]
@@ -49,8 +48,7 @@ impl Conn {
     }
 
     fn get(&mut self, client: &str, user: &str, password: &str) -> u16 {
-        let credentials =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let credentials = auth_test_support::basic_credentials(user, password);
         write!(
             self.writer,
             "GET /whoami HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: {client}\r\nAuthorization: Basic {credentials}\r\n\r\n"

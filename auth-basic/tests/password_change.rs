@@ -13,15 +13,14 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::test as at;
 use actix_web::{App, get};
-use auth_basic::file::{FileStoreOptions, FileUserStore, UsersFile};
-use auth_basic::password::{HashParams, hash_password};
 use auth_basic::{
     BasicStrategy, MemoryUserStore, NewUser, PasswordAuthenticator, SqlUserStore, UserStore,
     VerificationCache,
 };
+use auth_basic::{DigestAlgorithm, FileStoreOptions, FileUserStore, HashParams, UsersFile};
 use auth_core::{StrategyRegistry, UserProfile};
 use auth_macros::authenticate;
-use base64::Engine as _;
+use auth_password::hash_password;
 
 const OLD: &str = "old pässword";
 const NEW: &str = "new password";
@@ -37,10 +36,7 @@ fn params() -> HashParams {
 }
 
 fn basic(user: &str, pass: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-    )
+    format!("Basic {}", auth_test_support::basic_credentials(user, pass))
 }
 
 macro_rules! app {
@@ -123,17 +119,12 @@ async fn sql(store: SqlUserStore) -> Arc<SqlUserStore> {
     Arc::new(store)
 }
 
+/// The Digest algorithms `auth-cli` stores by default.
+const STRONG: [DigestAlgorithm; 2] = [DigestAlgorithm::Sha512_256, DigestAlgorithm::Sha256];
+
 fn users_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("users.yml");
-    auth_basic::cli::users_add(
-        &path,
-        "ada",
-        &[],
-        Some(&auth_basic::cli::DigestHa1::new("api")),
-        &mut format!("{OLD}\n").as_bytes(),
-        &params(),
-    )
-    .unwrap();
+    common::put_user(&path, "ada", &[], OLD, "api", &STRONG);
     path
 }
 
@@ -212,22 +203,15 @@ async fn postgres_store_updated_directly() {
 }
 
 #[actix_web::test]
-async fn users_file_changed_with_the_cli_then_reloaded() {
+async fn users_file_changed_as_the_cli_does_then_reloaded() {
     let dir = tempfile::tempdir().unwrap();
     let path = users_file(&dir);
     let store = Arc::new(FileUserStore::load(&path, FileStoreOptions::default()).unwrap());
     old_password_stops_working!(store, |_, store: Arc<FileUserStore>| {
         let path = path.clone();
         async move {
-            // What `auth-cli users passwd --file users.yml ada` runs.
-            auth_basic::cli::users_passwd(
-                &path,
-                "ada",
-                Some(&auth_basic::cli::DigestHa1::new("api")),
-                &mut format!("{NEW}\n").as_bytes(),
-                &params(),
-            )
-            .unwrap();
+            // What `auth-cli users passwd --file users.yml ada` writes.
+            common::put_user(&path, "ada", &[], NEW, "api", &STRONG);
             store.reload().unwrap();
         }
     });

@@ -5,11 +5,11 @@ mod common;
 
 use common::hasher;
 
-use auth_basic::digest::{DigestAlgorithm, ha1};
 use auth_basic::{
     Authenticator, NewUser, PasswordAuthenticator, SqlStoreOptions, SqlUserStore, StoreError,
     UserStore, VerificationCache,
 };
+use auth_basic::{DigestAlgorithm, ha1};
 
 async fn exercise(store: SqlUserStore) {
     let hasher = hasher();

@@ -1,15 +1,15 @@
-//! `password hash` and `users add|remove|passwd`: thin wrappers over
-//! `auth_basic::cli`. Passwords come from standard input, never from argv,
+//! `password hash` and `users add|remove|passwd`: the command line over
+//! [`crate::users`]. Passwords come from standard input, never from argv,
 //! where other local users could read them in the process list.
 
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use auth_basic::cli as basic_cli;
-use auth_basic::password::HashParams;
+use auth_password::HashParams;
 use clap::{Args, Subcommand};
 
 use crate::error::CliError;
+use crate::users as basic_cli;
 
 impl From<basic_cli::CliError> for CliError {
     fn from(e: basic_cli::CliError) -> Self {

@@ -4,9 +4,12 @@
 //! lives in its own module and returns `Result<(), CliError>`, so adding a
 //! group (e.g. `basic`) is one module, one enum variant and one match arm.
 
+#[cfg(feature = "apikey")]
+mod apikey;
 mod basic;
 mod error;
 mod jwt;
+mod users;
 
 use std::process::ExitCode;
 
@@ -37,6 +40,10 @@ enum Command {
     /// users.yml files: add, remove, passwd.
     #[command(subcommand)]
     Users(basic::UsersCommand),
+    /// API keys in an application's SQL state store: create, list, revoke.
+    #[cfg(feature = "apikey")]
+    #[command(subcommand)]
+    Apikey(apikey::ApiKeyCommand),
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -45,6 +52,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jws(cmd) => jwt::run_jws(cmd),
         Command::Password(cmd) => basic::run_password(cmd),
         Command::Users(cmd) => basic::run_users(cmd),
+        #[cfg(feature = "apikey")]
+        Command::Apikey(cmd) => apikey::run_apikey(cmd),
     }
 }
 

@@ -142,8 +142,8 @@ fn users_add_passwd_remove() {
 /// refused at once even though it was in the verification cache (issue 18.2).
 #[test]
 fn a_password_changed_with_users_passwd_is_refused_after_a_reload_even_when_cached() {
-    use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
     use auth_basic::{FileStoreOptions, FileUserStore, PasswordAuthenticator, VerificationCache};
+    use auth_password::{HashParams, HasherConfig, PasswordHasher};
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.yml");

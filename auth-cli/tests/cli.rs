@@ -2,13 +2,13 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use auth_test_support::jwks::JwksServer;
+use auth_test_support::now;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 
 const SECRET: &str = "a-cli-test-secret-that-is-long-enough-for-hs256";
@@ -35,20 +35,10 @@ fn assert_fails(o: &Output, code: &str) -> String {
     err
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// A compact HS256 JWS over arbitrary payload bytes, built here rather than
 /// by the tool under test.
 fn hs256_jws(header: &Value, payload: &[u8], secret: &str) -> String {
-    let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(input.as_bytes());
-    format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+    auth_test_support::jws::hs256(header.to_string(), payload, secret.as_bytes())
 }
 
 fn hs256_jwt(claims: &Value, secret: &str) -> String {
@@ -589,31 +579,11 @@ fn jwks_file_selects_the_key_by_kid() {
     }
 }
 
-/// A one-connection-at-a-time HTTP server on 127.0.0.1 serving `body`
-/// (plain http is accepted for loopback hosts only; see `HttpFetcher`).
-fn serve(body: String) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
-                body.len(),
-                body
-            );
-            let _ = stream.write_all(resp.as_bytes());
-        }
-    });
-    format!("http://{addr}/.well-known/jwks.json")
-}
-
 #[test]
 fn jwks_url_from_a_local_server() {
     let dir = tempfile::tempdir().unwrap();
-    let url = serve(ec_jwks(dir.path()));
+    let server = JwksServer::serve(ec_jwks(dir.path()));
+    let url = server.url().to_owned();
     let o = run(
         &[
             "jwt",

@@ -61,6 +61,22 @@ impl Challenge {
         &self.scheme
     }
 
+    /// Whether `other` asks the client for the same credentials: the same
+    /// scheme (case-insensitive) and the same parameters, apart from those
+    /// that report an error (`error`, `error_description`, `error_uri`).
+    pub(crate) fn same_question(&self, other: &Challenge) -> bool {
+        let asked = |c: &Challenge| {
+            c.params
+                .iter()
+                .filter(|(name, ..)| {
+                    !matches!(name.as_ref(), "error" | "error_description" | "error_uri")
+                })
+                .map(|(name, value, _)| (name.to_ascii_lowercase(), value.clone()))
+                .collect::<Vec<_>>()
+        };
+        self.scheme.eq_ignore_ascii_case(&other.scheme) && asked(self) == asked(other)
+    }
+
     /// The value of parameter `name`, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params

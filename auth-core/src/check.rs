@@ -56,8 +56,9 @@ where
 }
 
 /// Like [`check_app`], limited to the annotated handlers whose path
-/// (`module::path::handler`) starts with `module_prefix`, for binaries that
-/// hold several applications (such as test binaries).
+/// (`module::path::handler`) is `module_prefix` or lies in the module it
+/// names (whole `::` segments), for binaries that hold several applications
+/// (such as test binaries).
 ///
 /// ```
 /// use actix_web::{web, App};

@@ -22,6 +22,7 @@ use actix_web::http::StatusCode;
 /// | [`Unavailable`](AuthError::Unavailable) | 503 | `SERVICE_UNAVAILABLE` |
 /// | [`UnknownStrategy`](AuthError::UnknownStrategy) | 500 | `AUTHENTICATION_STRATEGY_NOT_FOUND` |
 /// | [`Internal`](AuthError::Internal) | 500 | `INTERNAL_SERVER_ERROR` |
+/// | [`Rejected`](AuthError::Rejected) | 4xx | chosen by the caller, e.g. `VALIDATION_FAILED` |
 ///
 /// ```
 /// use actix_web::http::StatusCode;
@@ -96,9 +97,51 @@ pub enum AuthError {
         /// Operator-facing explanation; not sent to the client.
         message: Cow<'static, str>,
     },
+    /// Not an authentication failure: the request's body, query string or
+    /// path could not be read (a 4xx such as 400, 413, 415 or 422), answered
+    /// in the same shape as authentication errors, without a challenge. See
+    /// [`json_error_handler`](crate::json_error_handler).
+    #[error("{message}")]
+    Rejected {
+        /// A client-error status (4xx).
+        status: StatusCode,
+        /// Stable machine-readable code, e.g. `VALIDATION_FAILED`.
+        code: Cow<'static, str>,
+        /// Client-safe explanation.
+        message: Cow<'static, str>,
+    },
 }
 
 impl AuthError {
+    /// A [`Rejected`](AuthError::Rejected) request: `status` must be a client
+    /// error (4xx); any other status becomes 400.
+    ///
+    /// ```
+    /// use actix_web::http::StatusCode;
+    /// use auth_core::AuthError;
+    ///
+    /// let err = AuthError::rejected(StatusCode::PAYLOAD_TOO_LARGE, "ENTITY_TOO_LARGE", "too big");
+    /// assert_eq!((err.status().as_u16(), err.name()), (413, "PayloadTooLargeError"));
+    /// assert!(!err.carries_challenge());
+    /// let clamped = AuthError::rejected(StatusCode::OK, "X", "not an error status");
+    /// assert_eq!(clamped.status(), StatusCode::BAD_REQUEST);
+    /// ```
+    pub fn rejected(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        AuthError::Rejected {
+            status: if status.is_client_error() {
+                status
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
     /// A 400 `invalid_request` error.
     pub fn invalid_request(message: impl Into<Cow<'static, str>>) -> Self {
         AuthError::InvalidRequest {
@@ -181,6 +224,7 @@ impl AuthError {
             AuthError::UnknownStrategy { .. } | AuthError::Internal { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            AuthError::Rejected { status, .. } => *status,
         }
     }
 
@@ -189,7 +233,9 @@ impl AuthError {
         match self {
             AuthError::InvalidRequest { .. } => "INVALID_REQUEST",
             AuthError::NoCredentials { .. } => "USER_PROFILE_NOT_FOUND",
-            AuthError::InvalidCredentials { code, .. } | AuthError::Forbidden { code, .. } => code,
+            AuthError::InvalidCredentials { code, .. }
+            | AuthError::Forbidden { code, .. }
+            | AuthError::Rejected { code, .. } => code,
             AuthError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             AuthError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
             AuthError::UnknownStrategy { .. } => "AUTHENTICATION_STRATEGY_NOT_FOUND",
@@ -203,8 +249,18 @@ impl AuthError {
             StatusCode::BAD_REQUEST => "BadRequestError",
             StatusCode::UNAUTHORIZED => "UnauthorizedError",
             StatusCode::FORBIDDEN => "ForbiddenError",
+            StatusCode::NOT_FOUND => "NotFoundError",
+            StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowedError",
+            StatusCode::NOT_ACCEPTABLE => "NotAcceptableError",
+            StatusCode::CONFLICT => "ConflictError",
+            StatusCode::LENGTH_REQUIRED => "LengthRequiredError",
+            StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLargeError",
+            StatusCode::URI_TOO_LONG => "URITooLongError",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "UnsupportedMediaTypeError",
+            StatusCode::UNPROCESSABLE_ENTITY => "UnprocessableEntityError",
             StatusCode::TOO_MANY_REQUESTS => "TooManyRequestsError",
             StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailableError",
+            status if status.is_client_error() => "BadRequestError",
             _ => "InternalServerError",
         }
     }

@@ -87,6 +87,45 @@
 //! empty, `true`, `1`, `yes`, `on` (and any other value) suppress;
 //! `false`, `0`, `no`, `off` (any case) do not.
 //!
+//! # Reading credentials
+//!
+//! Strategies read the `Authorization` header through one RFC 9110 parser
+//! ([`Authorization`], [`credentials_for`]): the scheme compares
+//! case-insensitively; what follows is nothing, a token68, or a list of
+//! auth-parameters ([`AuthParams`]: `name = token / quoted-string`, quoting
+//! undone, names case-insensitive and never repeated, empty list elements
+//! ignored). Another scheme is "not mine" whatever follows it; a malformed
+//! value of the strategy's own scheme is a 400 ([`CredentialsError`]). A
+//! request with **more than one `Authorization` header is a 400** for every
+//! strategy that reads it, whatever the schemes: which one the client meant
+//! cannot be known.
+//!
+//! Tokens that may come from elsewhere are found with [`find_token`] over a
+//! list of [`TokenSource`]s: `Authorization: Bearer`, a cookie, the
+//! `access_token` query parameter (opt-in), or a WebSocket handshake's
+//! `Sec-WebSocket-Protocol` ([`select_websocket_protocol`] for the answer,
+//! [`token_from_ws_message`] for tokens sent in messages). A token in two
+//! configured places is a 400.
+//!
+//! ```
+//! use actix_web::test::TestRequest;
+//! use auth_core::{credentials_for, find_token, TokenSource};
+//!
+//! let req = TestRequest::default()
+//!     .insert_header(("authorization", r#"Digest username="Mufasa", qop=auth"#))
+//!     .to_http_request();
+//! let creds = credentials_for(&req, "digest").unwrap().unwrap();
+//! assert_eq!(creds.params().unwrap().get("username"), Some("Mufasa"));
+//! assert!(find_token(&req, &[TokenSource::Bearer]).unwrap().is_none());
+//!
+//! let twice = TestRequest::default()
+//!     .append_header(("authorization", "Bearer abc"))
+//!     .append_header(("authorization", "Basic QWxhZGRpbg=="))
+//!     .to_http_request();
+//! assert_eq!(credentials_for(&twice, "basic").unwrap_err().to_string(),
+//!            "the request has more than one Authorization header");
+//! ```
+//!
 //! # Credentials in the query string
 //!
 //! A response to a request authenticated by a credential from the URL query
@@ -133,6 +172,20 @@
 //! `/pages/internal`, not the public `/pages/{name}`. See the middleware's
 //! docs for the rules and for routes chosen by guards.
 //!
+//! # State: one store seam, one clock
+//!
+//! What authentication keeps between requests (refresh-token families,
+//! brute-force counters, Digest nonce counts) goes through [`StateStore`]:
+//! a few atomic operations on keys with an expiry, one round trip each on
+//! Redis or SQL (the trait docs map each one). [`MemoryStore`] is the
+//! bounded in-memory default; every time-dependent part reads a [`Clock`]
+//! ([`ManualClock`] in tests). [`BruteForceGuard`] counts failed
+//! authentications per client address and per username on it, for any
+//! strategy and any login handler, and answers 429 with `Retry-After`.
+//! While its store fails it follows [`GuardConfig::on_store_error`]: fail
+//! closed with 503 (the default), or fall back to per-instance limits
+//! ([`GuardFailurePolicy::LocalFallback`]), logged once per outage.
+//!
 //! # Decisions where LoopBack and the RFCs are silent
 //!
 //! - `roles` means "any of these roles"; `scopes` means "all of these scopes"
@@ -148,21 +201,35 @@
 //!
 //! | feature | default? | what it adds |
 //! |---|---|---|
-//! | `testing` | no | `testing::IdentityStrategy` and `testing::init_service` |
+//! | `testing` | no | `testing::IdentityStrategy`, `testing::init_service` and `testing::FlakyStore` (a store that can be taken down) |
+//! | `config` | no | `AuthConfig`, `StrategyFactory` and `StrategyRegistry::from_config`: strategies described in a TOML or YAML file with environment overrides (`docs/configuration.md`); `GuardConfig::from_config` reads the application's one `[guard]` table; a top-level key nobody reads is an error |
+//! | `outbound` | no | `outbound::client()` and `outbound::checked_url()`: the one HTTP client strategies use to reach other servers (https only, no redirects, timeouts) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
 mod challenge;
 mod check;
+mod clock;
+#[cfg(feature = "config")]
+mod config;
+mod credentials;
 mod error;
 mod extract;
+mod guard;
+mod input;
 mod middleware;
+#[cfg(feature = "outbound")]
+#[cfg_attr(docsrs, doc(cfg(feature = "outbound")))]
+pub mod outbound;
 mod policy;
 mod probe;
 mod profile;
 mod registry;
 mod render;
+mod revocation;
 mod sequence;
+mod sources;
+mod store;
 mod strategy;
 
 #[cfg(feature = "testing")]
@@ -173,8 +240,21 @@ pub use async_trait::async_trait;
 pub use cache::QueryCredential;
 pub use challenge::Challenge;
 pub use check::{check_app, check_app_in};
+pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use config::{AuthConfig, AuthConfigError, StrategyFactory, StrategySection};
+pub use credentials::{
+    AuthParams, Authorization, Credentials, CredentialsData, CredentialsError, credentials_for,
+};
 pub use error::{AuthError, ConfigError};
 pub use extract::{Authenticated, FromProfile};
+pub use guard::{
+    Attempt, BruteForceGuard, GuardConfig, GuardFailurePolicy, TrustedProxy, TrustedProxyError,
+};
+pub use input::{
+    form_error_handler, input_errors, json_error_handler, path_error_handler, query_error_handler,
+};
 pub use middleware::{AuthenticationMiddleware, AuthenticationService};
 pub use policy::{AuthPolicy, StrategySpec};
 pub use profile::{PrincipalKind, UserProfile};
@@ -182,7 +262,16 @@ pub use registry::{StrategyRegistry, StrategyRegistryBuilder};
 pub use render::{
     ErrorRenderer, LoopBackRenderer, ProblemJsonRenderer, challenge_suppressed, error_response,
 };
+pub use revocation::{RevocationOptions, Revocations};
 pub use sequence::{Rejection, SequenceOutcome, authenticate, authorize, run_sequence};
+pub use sources::{
+    FoundToken, TokenSource, bearer_token, find_token, select_websocket_protocol,
+    token_from_ws_message,
+};
+pub use store::{
+    BoxError, Count, DEFAULT_MEMORY_CAPACITY, Entry, MemoryStore, StateStore, StoreError,
+    Subscription,
+};
 pub use strategy::{
     AuthOutcome, AuthenticationStrategy, FnStrategy, Redirect, StrategyOptions, from_fn,
 };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
@@ -39,19 +40,27 @@ use crate::AuthPolicy;
 ///   `//health` or `/health;x`, which the router does not send to `/health`
 ///   either.
 ///
-/// The router picks the first resource whose pattern matches and whose guards
-/// (such as the method guard of `#[get]`) accept the request; a middleware
-/// cannot run those guards in advance. So a request let through as public is
-/// checked again after routing, against the resource the router really
-/// chose: when its pattern is not public (a public pattern overlapping a
-/// protected route that a guard selected instead), the policy applies then:
-/// in the `UserProfile` and `Authenticated<T>` extractors, before the handler
-/// runs (an authenticated request gets its profile there), and on the
-/// response of a handler that takes no profile or `Option<UserProfile>`,
-/// which the policy's refusal replaces. Such a handler has run by then:
-/// keep public patterns clear of protected routes, or annotate the handler
-/// with `#[authenticate]`, which decides after routing. Each such route is
-/// logged once as an error.
+/// An entry covers `GET` and `HEAD` requests, the read-only methods, unless
+/// it starts with a method and a space: `"POST /login"` covers `POST` only,
+/// `"* /pages/{name}"` every method. Write the method of the public route.
+///
+/// Why it matters: the router picks the first resource whose pattern matches
+/// *and whose guards accept the request*; a middleware runs before routing
+/// and cannot run those guards. With `"/forms/{name}"` public (so `GET` and
+/// `HEAD`) and a protected `#[post("/forms/internal")]` registered after it,
+/// a `POST /forms/internal` is not public by the entry's methods, so it is
+/// authenticated before routing, and the protected handler never runs
+/// anonymously. With `"* /forms/{name}"` the same `POST` would be let through, the router would skip the public resource
+/// (its method guard refuses `POST`) and choose the protected one. Such a
+/// request is checked again after routing, against the resource the router
+/// really chose; when its pattern is not public the policy applies then: in
+/// the `UserProfile` and `Authenticated<T>` extractors, before the handler
+/// runs, and on the response of a handler that takes no profile or
+/// `Option<UserProfile>`, which the policy's refusal replaces. Such a handler
+/// has run by then (each such route is logged once as an error). Guards other
+/// than the method (headers, host) are never known before routing: keep
+/// public patterns clear of protected routes, or annotate those handlers
+/// with `#[authenticate]`, which decides after routing.
 ///
 /// A middleware that rewrites the path (`NormalizePath`) must wrap outside
 /// this one (be registered after it with `.wrap`), so that both read the
@@ -76,7 +85,60 @@ use crate::AuthPolicy;
 #[derive(Debug, Clone)]
 pub struct AuthenticationMiddleware {
     policy: Arc<AuthPolicy>,
-    public: Arc<[String]>,
+    public: Arc<[PublicEntry]>,
+}
+
+/// One entry of [`AuthenticationMiddleware::public`]: the methods it covers
+/// and a literal path or route pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PublicEntry {
+    methods: PublicMethods,
+    path: String,
+}
+
+/// The methods a public entry covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PublicMethods {
+    /// No method written: the read-only `GET` and `HEAD`.
+    Safe,
+    /// `*`: every method.
+    Any,
+    /// One method.
+    One(Method),
+}
+
+impl PublicEntry {
+    /// `"/health"`, `"GET /pages/{name}"`, `"* /pages/{name}"`.
+    fn parse(entry: String) -> Self {
+        let (methods, path) = match entry.split_once(' ') {
+            Some(("*", path)) => (PublicMethods::Any, path.trim_start().to_owned()),
+            Some((method, path)) => {
+                let method = Method::from_bytes(method.as_bytes()).unwrap_or_else(|_| {
+                    panic!(
+                        "AuthenticationMiddleware::public: {entry:?} does not start with a method"
+                    )
+                });
+                (PublicMethods::One(method), path.trim_start().to_owned())
+            }
+            None => (PublicMethods::Safe, entry),
+        };
+        assert!(
+            path.starts_with('/'),
+            "AuthenticationMiddleware::public: {path:?} is not a path (it must start with '/')"
+        );
+        PublicEntry { methods, path }
+    }
+
+    fn matches(&self, method: &Method, path: &str, pattern: Option<&str>) -> bool {
+        let method_matches = match &self.methods {
+            PublicMethods::Safe => method == Method::GET || method == Method::HEAD,
+            PublicMethods::Any => true,
+            PublicMethods::One(m) => m == method,
+        };
+        method_matches
+            && (pattern == Some(self.path.as_str())
+                || (!self.path.contains('{') && self.path == path))
+    }
 }
 
 impl AuthenticationMiddleware {
@@ -102,15 +164,21 @@ impl AuthenticationMiddleware {
 
     /// Route patterns (with a `{..}` segment, e.g. `/api/todos/{id}`, written
     /// in full with the scope's prefix) and literal paths (e.g. `/api/health`)
-    /// that are not authenticated. Both are compared with what the router
-    /// reads, the decoded path and the resource it picks, never with the raw
-    /// path; see [the type's docs](Self).
+    /// that are not authenticated. An entry covers `GET` and `HEAD`; preceded
+    /// by a method and a space (`"POST /api/login"`) it covers that method,
+    /// by `"* "` every method. Paths are compared with what the router reads,
+    /// the decoded path and the resource it picks, never with the raw path;
+    /// see [the type's docs](Self).
     ///
-    /// A public pattern that overlaps a protected route the router may choose
-    /// by a guard (`#[post("/forms/{name}")]` public, `#[get("/forms/internal")]`
-    /// protected) is checked again after routing; a protected handler that
-    /// takes no profile, or an optional one, then runs before the policy
-    /// refuses its answer. Keep public patterns clear of protected routes.
+    /// Prefer one method per entry to `*`: with `*`, a request the public
+    /// resource's method guard refuses may be routed to a protected route of
+    /// an overlapping path, whose handler then runs before the policy refuses
+    /// its answer (see [the type's docs](Self)).
+    ///
+    /// # Panics
+    ///
+    /// At start-up, when an entry is not a path starting with `/`, or what
+    /// precedes the space is not an HTTP method token.
     ///
     /// ```
     /// use actix_web::{test, web, App, HttpResponse};
@@ -124,12 +192,18 @@ impl AuthenticationMiddleware {
     ///         .app_data(registry)
     ///         .wrap(AuthenticationMiddleware::with(["never"]).public(["/pages/{name}"]))
     ///         .route("/pages/internal", web::get().to(HttpResponse::Ok))
-    ///         .route("/pages/{name}", web::get().to(HttpResponse::Ok)),
+    ///         .route("/pages/{name}", web::get().to(HttpResponse::Ok))
+    ///         .route("/pages/{name}", web::post().to(HttpResponse::Ok)),
     /// )
     /// .await;
-    /// for (uri, status) in [("/pages/about", 200), ("/pages/internal", 401), ("/pages/%69nternal", 401)] {
-    ///     let resp = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
-    ///     assert_eq!(resp.status(), status, "{uri}");
+    /// for (req, status) in [
+    ///     (test::TestRequest::get().uri("/pages/about"), 200),
+    ///     (test::TestRequest::get().uri("/pages/internal"), 401),
+    ///     (test::TestRequest::get().uri("/pages/%69nternal"), 401),
+    ///     (test::TestRequest::post().uri("/pages/about"), 401),
+    /// ] {
+    ///     let resp = test::call_service(&app, req.to_request()).await;
+    ///     assert_eq!(resp.status(), status);
     /// }
     /// # });
     /// ```
@@ -138,7 +212,10 @@ impl AuthenticationMiddleware {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.public = patterns.into_iter().map(Into::into).collect();
+        self.public = patterns
+            .into_iter()
+            .map(|entry| PublicEntry::parse(entry.into()))
+            .collect();
         self
     }
 
@@ -175,12 +252,12 @@ pub struct AuthenticationService<S> {
 }
 
 impl AuthenticationMiddleware {
-    /// Whether a request for `path` (decoded as the router decodes it),
-    /// routed to the resource with `pattern`, is public.
-    fn is_public(&self, path: &str, pattern: Option<&str>) -> bool {
+    /// Whether a `method` request for `path` (decoded as the router decodes
+    /// it), routed to the resource with `pattern`, is public.
+    fn is_public(&self, method: &Method, path: &str, pattern: Option<&str>) -> bool {
         self.public
             .iter()
-            .any(|entry| pattern == Some(entry.as_str()) || (!entry.contains('{') && entry == path))
+            .any(|entry| entry.matches(method, path, pattern))
     }
 
     /// Before routing: the resource the router will pick for the decoded
@@ -195,7 +272,7 @@ impl AuthenticationMiddleware {
         // path let `/pages/%69nternal` past a protected `/pages/internal`.
         let path = req.match_info().as_str();
         let pattern = req.resource_map().match_pattern(path);
-        self.is_public(path, pattern.as_deref())
+        self.is_public(req.method(), path, pattern.as_deref())
     }
 }
 
@@ -253,7 +330,7 @@ pub(crate) async fn enforce_after_routing(req: &HttpRequest) -> Result<(), HttpR
     let routed = req.match_pattern();
     let path = req.match_info().as_str().to_owned();
     for config in &passes {
-        if !config.is_public(&path, routed.as_deref()) {
+        if !config.is_public(req.method(), &path, routed.as_deref()) {
             report_misrouted(routed.as_deref().unwrap_or(&path));
             crate::sequence::authenticate_in_place(req, &config.policy).await?;
         }

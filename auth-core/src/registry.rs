@@ -147,11 +147,13 @@ impl StrategyRegistry {
     }
 
     /// Like [`verify_handlers`](Self::verify_handlers), limited to handlers
-    /// whose path (`module::path::handler`) starts with `module_prefix`, for
-    /// binaries that hold several applications (such as test binaries).
+    /// whose path (`module::path::handler`) is `module_prefix` or lies in the
+    /// module it names (whole `::` segments: `app::v1` covers
+    /// `app::v1::list`, not `app::v10::list`), for binaries that hold several
+    /// applications (such as test binaries).
     pub fn verify_handlers_in(&self, module_prefix: &str) -> Result<(), ConfigError> {
         let mut missing: Vec<(String, String)> = crate::annotated_handlers()
-            .filter(|h| h.handler().starts_with(module_prefix))
+            .filter(|h| in_module(h.handler(), module_prefix))
             .flat_map(|h| {
                 h.policy()
                     .strategies()
@@ -165,6 +167,16 @@ impl StrategyRegistry {
         }
         missing.sort();
         Err(ConfigError::UnknownStrategies { missing })
+    }
+}
+
+/// Whether `path` is `module` or lies in it, on whole `::` segments.
+fn in_module(path: &str, module: &str) -> bool {
+    match path.strip_prefix(module) {
+        Some(rest) => {
+            module.is_empty() || module.ends_with("::") || rest.is_empty() || rest.starts_with("::")
+        }
+        None => false,
     }
 }
 
@@ -232,4 +244,23 @@ fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod module_tests {
+    use super::in_module;
+
+    #[test]
+    fn module_prefixes_match_whole_segments() {
+        assert!(in_module("app::v1::list", "app::v1"));
+        assert!(in_module("app::v1::list", "app::v1::"));
+        assert!(in_module("app::v1::list", "app::v1::list"));
+        assert!(in_module("app::v1::list", ""));
+        assert!(!in_module("app::v10::list", "app::v1"));
+        assert!(!in_module(
+            "bundle::__doctest_32::me",
+            "bundle::__doctest_3"
+        ));
+        assert!(!in_module("app::v1", "app::v1::list"));
+    }
 }

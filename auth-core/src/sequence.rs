@@ -32,9 +32,29 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// A rejection with explicit challenges.
+    /// A rejection with explicit challenges. Two strategies of one scheme
+    /// and realm (a JWT and an opaque-token strategy, both `Bearer
+    /// realm="api"`) would ask the client the same thing twice: of the
+    /// challenges that ask the same (same scheme and parameters, apart from
+    /// `error`, `error_description` and `error_uri`), only the first one
+    /// that reports an error is kept, else the first. Challenges that
+    /// differ otherwise (Digest's one per algorithm) all stay.
     pub fn new(error: AuthError, challenges: Vec<Challenge>) -> Self {
-        Rejection { error, challenges }
+        let mut kept: Vec<Challenge> = Vec::with_capacity(challenges.len());
+        for challenge in challenges {
+            match kept.iter_mut().find(|k| k.same_question(&challenge)) {
+                Some(k) => {
+                    if k.get("error").is_none() && challenge.get("error").is_some() {
+                        *k = challenge;
+                    }
+                }
+                None => kept.push(challenge),
+            }
+        }
+        Rejection {
+            error,
+            challenges: kept,
+        }
     }
 
     /// The error reported.
@@ -310,4 +330,396 @@ fn redirect_response(redirect: &Redirect) -> HttpResponse {
         builder.append_header((name.as_str(), value.as_str()));
     }
     builder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The sequence's rules, one by one, without HTTP: strategies that
+    //! answer as scripted and count their runs.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+    use crate::{PrincipalKind, StrategyOptions};
+
+    #[derive(Clone)]
+    enum Script {
+        Profile,
+        NotApplicable,
+        Fail(AuthError),
+        Redirect,
+    }
+
+    struct Scripted {
+        name: &'static str,
+        script: Script,
+        runs: Arc<AtomicUsize>,
+    }
+
+    #[async_trait::async_trait(?Send)]
+    impl AuthenticationStrategy for Scripted {
+        fn name(&self) -> &str {
+            self.name
+        }
+
+        async fn authenticate(
+            &self,
+            _: &HttpRequest,
+            _: &StrategyOptions,
+        ) -> Result<AuthOutcome, AuthError> {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            match &self.script {
+                Script::Profile => Ok(AuthOutcome::Authenticated(
+                    UserProfile::new(format!("user-of-{}", self.name))
+                        .with_roles(["reader"])
+                        .with_scopes(["todo:read", "todo:write"]),
+                )),
+                Script::NotApplicable => Ok(AuthOutcome::NotApplicable),
+                Script::Fail(e) => Err(e.clone()),
+                Script::Redirect => Ok(AuthOutcome::Redirect(Redirect::to("/login"))),
+            }
+        }
+
+        fn challenge(&self, failure: Option<&AuthError>) -> Option<Challenge> {
+            let challenge = Challenge::new(self.name);
+            Some(match failure {
+                Some(e) => challenge.param("error", e.code().to_owned()),
+                None => challenge,
+            })
+        }
+    }
+
+    /// A registry of scripted strategies and their run counters.
+    fn registry(scripts: &[(&'static str, Script)]) -> (StrategyRegistry, Vec<Arc<AtomicUsize>>) {
+        let mut builder = StrategyRegistry::builder();
+        let mut counters = Vec::new();
+        for (name, script) in scripts {
+            let runs = Arc::new(AtomicUsize::new(0));
+            counters.push(Arc::clone(&runs));
+            builder = builder.register(Scripted {
+                name,
+                script: script.clone(),
+                runs,
+            });
+        }
+        (builder.build().unwrap(), counters)
+    }
+
+    fn runs(counters: &[Arc<AtomicUsize>]) -> Vec<usize> {
+        counters.iter().map(|c| c.load(Ordering::SeqCst)).collect()
+    }
+
+    fn policy(names: &[&'static str]) -> AuthPolicy {
+        names
+            .iter()
+            .fold(AuthPolicy::new(), |p, name| p.strategy(*name))
+    }
+
+    fn schemes(rejection: &Rejection) -> Vec<String> {
+        rejection
+            .challenges()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    async fn run(
+        scripts: &[(&'static str, Script)],
+        policy: &AuthPolicy,
+    ) -> (Result<SequenceOutcome, Rejection>, Vec<usize>) {
+        let (registry, counters) = registry(scripts);
+        let req = TestRequest::default().to_http_request();
+        let outcome = run_sequence(&registry, &req, policy).await;
+        (outcome, runs(&counters))
+    }
+
+    fn bad() -> AuthError {
+        AuthError::invalid_token("bad signature")
+    }
+
+    #[actix_web::test]
+    async fn the_first_profile_wins_and_later_strategies_never_run() {
+        for (scripts, expected_user, expected_runs) in [
+            (
+                vec![("a", Script::Profile), ("b", Script::Profile)],
+                "user-of-a",
+                vec![1, 0],
+            ),
+            (
+                vec![("a", Script::NotApplicable), ("b", Script::Profile)],
+                "user-of-b",
+                vec![1, 1],
+            ),
+            (
+                vec![("a", Script::Fail(bad())), ("b", Script::Profile)],
+                "user-of-b",
+                vec![1, 1],
+            ),
+            (
+                vec![
+                    ("a", Script::NotApplicable),
+                    ("b", Script::NotApplicable),
+                    ("c", Script::Profile),
+                ],
+                "user-of-c",
+                vec![1, 1, 1],
+            ),
+        ] {
+            let names: Vec<&'static str> = scripts.iter().map(|(n, _)| *n).collect();
+            let (outcome, ran) = run(&scripts, &policy(&names)).await;
+            match outcome {
+                Ok(SequenceOutcome::Authenticated(profile)) => {
+                    assert_eq!(profile.id, expected_user);
+                    // The profile names the strategy that produced it.
+                    assert_eq!(
+                        profile.strategy,
+                        expected_user.trim_start_matches("user-of-")
+                    );
+                }
+                other => panic!("{names:?}: {other:?}"),
+            }
+            assert_eq!(ran, expected_runs, "{names:?}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_unknown_name_is_a_500_before_anything_runs() {
+        for names in [vec!["ghost"], vec!["ghost", "a"], vec!["a", "ghost"]] {
+            let (outcome, ran) = run(&[("a", Script::NotApplicable)], &policy(&names)).await;
+            let rejection = outcome.unwrap_err();
+            assert_eq!(
+                rejection.error().code(),
+                "AUTHENTICATION_STRATEGY_NOT_FOUND"
+            );
+            assert_eq!(rejection.error().status(), 500);
+            // A known strategy before the unknown one ran; none after it.
+            assert_eq!(ran, vec![usize::from(names[0] == "a")], "{names:?}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn with_no_credentials_anywhere_the_answer_is_401_with_every_challenge_in_order() {
+        let scripts = [
+            ("a", Script::NotApplicable),
+            ("b", Script::NotApplicable),
+            ("c", Script::NotApplicable),
+        ];
+        for names in [vec!["a"], vec!["b", "a"], vec!["c", "a", "b"]] {
+            let (outcome, ran) = run(&scripts, &policy(&names)).await;
+            let rejection = outcome.unwrap_err();
+            assert_eq!(rejection.error().code(), "USER_PROFILE_NOT_FOUND");
+            assert_eq!(schemes(&rejection), names, "{names:?}");
+            assert_eq!(ran.iter().sum::<usize>(), names.len());
+        }
+    }
+
+    #[test]
+    fn challenges_of_one_scheme_and_realm_are_sent_once() {
+        let plain = || Challenge::new("Bearer").param("realm", "api");
+        let failed = || {
+            Challenge::new("Bearer")
+                .param("realm", "api")
+                .param("error", "invalid_token")
+        };
+        let schemes = |r: &Rejection| {
+            r.challenges()
+                .iter()
+                .map(|c| format!("{} {:?} {:?}", c.scheme(), c.get("realm"), c.get("error")))
+                .collect::<Vec<_>>()
+        };
+        for (given, expected) in [
+            (vec![plain(), plain()], vec!["Bearer Some(\"api\") None"]),
+            (
+                vec![plain(), failed()],
+                vec!["Bearer Some(\"api\") Some(\"invalid_token\")"],
+            ),
+            (
+                vec![failed(), plain()],
+                vec!["Bearer Some(\"api\") Some(\"invalid_token\")"],
+            ),
+            (
+                vec![
+                    plain(),
+                    Challenge::new("bearer").param("realm", "api"),
+                    Challenge::new("Basic").param("realm", "api"),
+                ],
+                vec!["Bearer Some(\"api\") None", "Basic Some(\"api\") None"],
+            ),
+            (
+                vec![plain(), Challenge::new("Bearer").param("realm", "admin")],
+                vec!["Bearer Some(\"api\") None", "Bearer Some(\"admin\") None"],
+            ),
+            // Digest offers one challenge per algorithm: all stay.
+            (
+                vec![
+                    Challenge::new("Digest")
+                        .param("realm", "api")
+                        .token_param("algorithm", "SHA-256"),
+                    Challenge::new("Digest")
+                        .param("realm", "api")
+                        .token_param("algorithm", "MD5"),
+                ],
+                vec!["Digest Some(\"api\") None", "Digest Some(\"api\") None"],
+            ),
+        ] {
+            let rejection = Rejection::new(AuthError::invalid_token("x"), given);
+            assert_eq!(schemes(&rejection), expected);
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_first_error_is_reported_and_its_status_chooses_the_challenges() {
+        let forbidden = AuthError::forbidden("no");
+        let unavailable = AuthError::unavailable("down");
+        let malformed = AuthError::invalid_request("two headers");
+        for (second, expected_code, expected_challenges) in [
+            // 401: every strategy tried, the failing one describing its failure.
+            (
+                bad(),
+                "INVALID_TOKEN",
+                vec!["a", "b error=\"INVALID_TOKEN\"", "c"],
+            ),
+            // 400 and 403: only the failing strategy's challenge.
+            (
+                malformed,
+                "INVALID_REQUEST",
+                vec!["b error=\"INVALID_REQUEST\""],
+            ),
+            (
+                forbidden,
+                "ACCESS_DENIED",
+                vec!["b error=\"ACCESS_DENIED\""],
+            ),
+            // 5xx: none.
+            (unavailable, "SERVICE_UNAVAILABLE", vec![]),
+        ] {
+            let scripts = [
+                ("a", Script::NotApplicable),
+                ("b", Script::Fail(second)),
+                ("c", Script::Fail(AuthError::invalid_token("later error"))),
+            ];
+            let (outcome, ran) = run(&scripts, &policy(&["a", "b", "c"])).await;
+            let rejection = outcome.unwrap_err();
+            assert_eq!(rejection.error().code(), expected_code);
+            assert_eq!(schemes(&rejection), expected_challenges, "{expected_code}");
+            assert_eq!(ran, vec![1, 1, 1], "an error moves on to the next strategy");
+        }
+    }
+
+    #[actix_web::test]
+    async fn fail_on_error_stops_at_the_first_error() {
+        let scripts = [
+            ("a", Script::NotApplicable),
+            ("b", Script::Fail(bad())),
+            ("c", Script::Profile),
+        ];
+        let (outcome, ran) = run(&scripts, &policy(&["a", "b", "c"]).fail_on_error(true)).await;
+        assert_eq!(outcome.unwrap_err().error().code(), "INVALID_TOKEN");
+        assert_eq!(ran, vec![1, 1, 0]);
+        // Without it, c's profile wins.
+        let (outcome, _) = run(&scripts, &policy(&["a", "b", "c"])).await;
+        assert!(matches!(outcome, Ok(SequenceOutcome::Authenticated(_))));
+    }
+
+    #[actix_web::test]
+    async fn optional_means_anonymous_only_without_credentials_and_requirements() {
+        let none = [("a", Script::NotApplicable)];
+        let (outcome, _) = run(&none, &policy(&["a"]).optional(true)).await;
+        assert!(matches!(outcome, Ok(SequenceOutcome::Anonymous)));
+        // Wrong credentials are still refused.
+        let (outcome, _) = run(
+            &[("a", Script::Fail(bad()))],
+            &policy(&["a"]).optional(true),
+        )
+        .await;
+        assert_eq!(outcome.unwrap_err().error().status(), 401);
+        // A policy with requirements is never optional.
+        for strict in [
+            policy(&["a"]).optional(true).roles(["admin"]),
+            policy(&["a"]).optional(true).scopes(["todo:read"]),
+        ] {
+            let (outcome, _) = run(&none, &strict).await;
+            assert_eq!(
+                outcome.unwrap_err().error().code(),
+                "USER_PROFILE_NOT_FOUND"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_redirect_ends_the_sequence() {
+        let scripts = [("a", Script::Redirect), ("b", Script::Profile)];
+        let (outcome, ran) = run(&scripts, &policy(&["a", "b"])).await;
+        assert!(matches!(outcome, Ok(SequenceOutcome::Redirect(r)) if r.location() == "/login"));
+        assert_eq!(ran, vec![1, 0]);
+    }
+
+    #[test]
+    fn authorization_checks_kind_then_roles_any_of_then_scopes_all_of() {
+        let (registry, _) = registry(&[("a", Script::Profile)]);
+        let user = UserProfile::new("ada")
+            .with_roles(["reader", "writer"])
+            .with_scopes(["todo:read", "todo:write"])
+            .with_strategy("a");
+        let service = user.clone().with_kind(PrincipalKind::Service);
+        for (profile, policy, expected) in [
+            (&user, AuthPolicy::new(), None),
+            (&user, AuthPolicy::new().roles(["admin", "writer"]), None),
+            (
+                &user,
+                AuthPolicy::new().roles(["admin"]),
+                Some("ACCESS_DENIED"),
+            ),
+            (
+                &user,
+                AuthPolicy::new().scopes(["todo:read", "todo:write"]),
+                None,
+            ),
+            (
+                &user,
+                AuthPolicy::new().scopes(["todo:read", "todo:delete"]),
+                Some("INSUFFICIENT_SCOPE"),
+            ),
+            (
+                &user,
+                AuthPolicy::new().principal(PrincipalKind::Service),
+                Some("WRONG_PRINCIPAL_KIND"),
+            ),
+            (
+                &service,
+                AuthPolicy::new().principal(PrincipalKind::Service),
+                None,
+            ),
+            // The kind is checked first: its own code, not a scope problem.
+            (
+                &service,
+                AuthPolicy::new()
+                    .principal(PrincipalKind::User)
+                    .scopes(["missing"]),
+                Some("WRONG_PRINCIPAL_KIND"),
+            ),
+            // Roles before scopes.
+            (
+                &user,
+                AuthPolicy::new().roles(["admin"]).scopes(["missing"]),
+                Some("ACCESS_DENIED"),
+            ),
+        ] {
+            let verdict = authorize(Some(&registry), profile, &policy);
+            assert_eq!(
+                verdict.as_ref().err().map(|r| r.error().code()),
+                expected,
+                "{policy:?}"
+            );
+            if let Err(rejection) = verdict {
+                assert_eq!(rejection.error().status(), 403);
+                // The challenge is the producing strategy's, except for the
+                // wrong kind, which carries none on the wire.
+                assert_eq!(schemes(&rejection).len(), 1);
+            }
+        }
+    }
 }

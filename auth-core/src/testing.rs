@@ -110,3 +110,134 @@ pub async fn init_service(
 ) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> {
     actix_web::test::init_service(App::new().app_data(registry).configure(configure)).await
 }
+
+/// A [`StateStore`](crate::StateStore) double that can be taken down and
+/// brought back: a [`MemoryStore`](crate::MemoryStore) while up; while down,
+/// every operation fails with [`StoreError::Unavailable`](crate::StoreError)
+/// as a backend outage does. Clones share the switch and the entries, so a
+/// test keeps one to flip while the app under test holds another.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::testing::FlakyStore;
+/// use auth_core::StateStore;
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let store = FlakyStore::new();
+/// assert!(store.set_if_absent("k", b"v", Duration::from_secs(9)).await.unwrap());
+/// store.go_down();
+/// assert!(store.get("k").await.unwrap_err().is_transient());
+/// store.come_back();
+/// assert_eq!(store.get("k").await.unwrap().unwrap().value, b"v");
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct FlakyStore {
+    inner: crate::MemoryStore,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::fmt::Debug for FlakyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlakyStore")
+            .field("down", &self.is_down())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlakyStore {
+    /// An empty store that is up.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every operation fails from now on.
+    pub fn go_down(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Operations work again, on the entries kept before the outage.
+    pub fn come_back(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether operations fail.
+    pub fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many operations failed because the store was down.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The entries, reachable whatever the switch says (to inspect counts).
+    pub fn memory(&self) -> &crate::MemoryStore {
+        &self.inner
+    }
+
+    fn up(&self) -> Result<&crate::MemoryStore, crate::StoreError> {
+        if self.is_down() {
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(crate::StoreError::unavailable(
+                "the store is down (testing::FlakyStore)",
+            ));
+        }
+        Ok(&self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::StateStore for FlakyStore {
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: std::time::Duration,
+    ) -> Result<bool, crate::StoreError> {
+        self.up()?.set_if_absent(key, value, ttl).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<crate::Entry>, crate::StoreError> {
+        self.up()?.get(key).await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, crate::StoreError> {
+        self.up()?.take(key).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, crate::StoreError> {
+        self.up()?.delete(key).await
+    }
+
+    async fn increment(
+        &self,
+        key: &str,
+        window: std::time::Duration,
+    ) -> Result<crate::Count, crate::StoreError> {
+        self.up()?.increment(key, window).await
+    }
+
+    async fn raise(
+        &self,
+        key: &str,
+        value: u64,
+        ttl: std::time::Duration,
+    ) -> Result<bool, crate::StoreError> {
+        self.up()?.raise(key, value, ttl).await
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), crate::StoreError> {
+        self.up()?.publish(channel, message).await
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<crate::Subscription, crate::StoreError> {
+        self.up()?.subscribe(channel).await
+    }
+
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, crate::Entry)>, crate::StoreError> {
+        self.up()?.scan(prefix).await
+    }
+}

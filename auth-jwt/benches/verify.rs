@@ -30,7 +30,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use auth_jwt::{
-    Algorithm, JwsAlgorithm, JwtKey, JwtStrategy, SigningKey, VerifiedToken, VerifyError,
+    Algorithm, JwsAlgorithm, JwtStrategy, SigningKey, VerifiedToken, VerifyError, VerifyingKey,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation};
@@ -62,7 +62,7 @@ fn case(name: &'static str, alg: JwsAlgorithm, private: &[u8], public: &[u8]) ->
     let (signing, verifying, raw_key) = if alg == Algorithm::HS256 {
         (
             SigningKey::hmac(SECRET, Algorithm::HS256).unwrap(),
-            JwtKey::hmac(SECRET, Algorithm::HS256).unwrap(),
+            VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap(),
             Some(DecodingKey::from_secret(SECRET)),
         )
     } else {
@@ -74,7 +74,7 @@ fn case(name: &'static str, alg: JwsAlgorithm, private: &[u8], public: &[u8]) ->
         };
         (
             SigningKey::from_pem(private, alg).unwrap(),
-            JwtKey::from_pem(public, alg).unwrap(),
+            VerifyingKey::from_pem(public, alg).unwrap(),
             raw,
         )
     };

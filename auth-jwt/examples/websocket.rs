@@ -18,7 +18,7 @@
 
 use actix_web::{App, HttpServer};
 use auth_core::{StrategyRegistry, UserProfile};
-use auth_jwt::{Algorithm, JwtKey, JwtStrategy, SigningKey, TokenService, TokenSource};
+use auth_jwt::{Algorithm, JwtStrategy, SigningKey, TokenService, TokenSource, VerifyingKey};
 
 #[path = "shared/ws_echo.rs"]
 mod ws_echo;
@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Demo only: read the secret from the environment in a real service.
     let secret = b"websocket example secret, 32+ bytes long";
     let strategy = JwtStrategy::builder()
-        .key(JwtKey::hmac(secret, Algorithm::HS256)?)
+        .key(VerifyingKey::hmac(secret, Algorithm::HS256)?)
         .issuer("websocket-example")
         .sources([
             TokenSource::Bearer,

@@ -6,11 +6,11 @@ use std::str::FromStr;
 
 use jsonwebtoken::Algorithm;
 
-use crate::key::JwtKey;
+use crate::key::VerifyingKey;
 #[cfg(doc)]
-use crate::key::SigningKey;
+use crate::signing::SigningKey;
 
-/// The one JWS algorithm (RFC 7518 §3.1) a [`JwtKey`] verifies or a
+/// The one JWS algorithm (RFC 7518 §3.1) a [`VerifyingKey`] verifies or a
 /// [`SigningKey`] signs with: one of jsonwebtoken's [`Algorithm`]s, or
 /// [`JwsAlgorithm::ES512`], which jsonwebtoken does not have and this crate
 /// implements itself.
@@ -97,11 +97,60 @@ impl JwsAlgorithm {
     /// assert!(JwsAlgorithm::HS384.is_hmac() && !JwsAlgorithm::ES512.is_hmac());
     /// ```
     pub const fn is_hmac(self) -> bool {
-        matches!(
-            self.0,
-            Repr::Jwt(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-        )
+        matches!(self.family(), KeyFamily::Hmac)
     }
+
+    /// The kind of key material this algorithm needs: the one dispatch that
+    /// both [`VerifyingKey`] and [`SigningKey`] constructors follow, so a
+    /// key can never be read as another family than its algorithm's.
+    ///
+    /// ```
+    /// use auth_jwt::{JwsAlgorithm, KeyFamily};
+    /// assert_eq!(JwsAlgorithm::PS384.family(), KeyFamily::Rsa);
+    /// assert_eq!(JwsAlgorithm::ES512.family(), KeyFamily::P521);
+    /// assert_eq!(JwsAlgorithm::EdDSA.family(), KeyFamily::Ed25519);
+    /// ```
+    pub const fn family(self) -> KeyFamily {
+        match self.0 {
+            Repr::Es512 => KeyFamily::P521,
+            Repr::Jwt(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => KeyFamily::Hmac,
+            Repr::Jwt(
+                Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512,
+            ) => KeyFamily::Rsa,
+            Repr::Jwt(Algorithm::ES256) => KeyFamily::P256,
+            Repr::Jwt(Algorithm::ES384) => KeyFamily::P384,
+            Repr::Jwt(Algorithm::EdDSA) => KeyFamily::Ed25519,
+            // jsonwebtoken's `Algorithm` is non-exhaustive.
+            Repr::Jwt(_) => KeyFamily::Other,
+        }
+    }
+}
+
+/// The family of key material a [`JwsAlgorithm`] needs
+/// ([`JwsAlgorithm::family`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyFamily {
+    /// A shared secret: HS256, HS384, HS512.
+    Hmac,
+    /// An RSA key pair: RS256/384/512, PS256/384/512.
+    Rsa,
+    /// An EC key pair on P-256: ES256.
+    P256,
+    /// An EC key pair on P-384: ES384.
+    P384,
+    /// An EC key pair on P-521: ES512 (implemented by this crate).
+    P521,
+    /// An Ed25519 key pair: EdDSA.
+    Ed25519,
+    /// An algorithm jsonwebtoken may add that this crate has no key rules
+    /// for: every key constructor refuses it.
+    Other,
 }
 
 impl From<Algorithm> for JwsAlgorithm {
@@ -165,12 +214,15 @@ impl FromStr for JwsAlgorithm {
     }
 }
 
-impl JwtKey {
+impl VerifyingKey {
     /// Checks `signature` (base64url, as in the token) over `message` with
     /// this key and its pinned algorithm. Every failure, including malformed
     /// signatures, is `false`: the caller reports an invalid signature.
     pub(crate) fn verify_signature(&self, signature: &str, message: &[u8]) -> bool {
         match self.alg.to_jsonwebtoken() {
+            // A provider that failed the start-up self-test is never asked:
+            // it could panic or accept anything (issue 17.2).
+            Some(_) if !crate::backend::provider_ok() => false,
             Some(alg) => matches!(
                 jsonwebtoken::crypto::verify(signature, message, &self.decoding, alg),
                 Ok(true)
@@ -230,6 +282,51 @@ mod tests {
             "none", "None", "NONE", "es512", "ES 512", "ES512 ", " ES512", "", "ES521", "HS1",
         ] {
             assert!(bad.parse::<JwsAlgorithm>().is_err(), "{bad}");
+        }
+    }
+
+    /// Verifying and signing keys follow one family dispatch: for every
+    /// algorithm, a PEM pair of the algorithm's family loads on both sides,
+    /// and a pair of another family is refused on both sides.
+    #[test]
+    fn verifying_and_signing_keys_share_the_family_dispatch() {
+        use crate::{SigningKey, VerifyingKey};
+        let pairs: [(KeyFamily, &[u8], &[u8]); 4] = [
+            (
+                KeyFamily::Rsa,
+                include_bytes!("../tests/keys/rsa.pub.pem"),
+                include_bytes!("../tests/keys/rsa.pem"),
+            ),
+            (
+                KeyFamily::P256,
+                include_bytes!("../tests/keys/ec.pub.pem"),
+                include_bytes!("../tests/keys/ec.pem"),
+            ),
+            (
+                KeyFamily::P521,
+                include_bytes!("../tests/keys/p521.pub.pem"),
+                include_bytes!("../tests/keys/p521.pem"),
+            ),
+            (
+                KeyFamily::Ed25519,
+                include_bytes!("../tests/keys/ed.pub.pem"),
+                include_bytes!("../tests/keys/ed.pem"),
+            ),
+        ];
+        for alg in ALL {
+            assert_eq!(alg.is_hmac(), alg.family() == KeyFamily::Hmac, "{alg}");
+            for (family, public, private) in pairs {
+                let verifying = VerifyingKey::from_pem(public, alg);
+                let signing = SigningKey::from_pem(private, alg);
+                if alg.family() == family {
+                    let verifying = verifying.unwrap_or_else(|e| panic!("{alg}: {e}"));
+                    let signing = signing.unwrap_or_else(|e| panic!("{alg}: {e}"));
+                    assert_eq!((verifying.algorithm(), signing.algorithm()), (alg, alg));
+                } else {
+                    assert!(verifying.is_err(), "{alg} verified with a {family:?} key");
+                    assert!(signing.is_err(), "{alg} signed with a {family:?} key");
+                }
+            }
         }
     }
 }

@@ -16,14 +16,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{EllipticCurveKeyParameters, Jwk, KeyAlgorithm};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use p521::ecdsa::signature::{RandomizedSigner as _, Verifier as _};
-use p521::ecdsa::{Signature, VerifyingKey};
+use p521::ecdsa::{Signature, VerifyingKey as P521VerifyingKey};
 use p521::elliptic_curve::sec1::ToEncodedPoint as _;
 use p521::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::algorithm::{ES512_NAME, JwsAlgorithm};
-use crate::key::{JwtKey, KeyError, SigningKey, key_label};
+use crate::key::{KeyError, VerifyingKey, key_label};
+use crate::signing::SigningKey;
 
 /// Bytes of a P-521 coordinate or scalar: ⌈521 / 8⌉ (RFC 7518 §3.4, §6.2.1.2,
 /// §6.2.2.1).
@@ -53,7 +54,7 @@ pub(crate) fn verify(key: &DecodingKey, signature: &str, message: &[u8]) -> bool
     let Ok(point) = key.try_get_as_bytes() else {
         return false;
     };
-    let Ok(key) = VerifyingKey::from_sec1_bytes(point) else {
+    let Ok(key) = P521VerifyingKey::from_sec1_bytes(point) else {
         return false;
     };
     key.verify(message, &signature).is_ok()
@@ -72,7 +73,7 @@ pub(crate) fn jwt_key_from_jwk(
     jwk: &Jwk,
     params: &EllipticCurveKeyParameters,
     label: &str,
-) -> Result<JwtKey, KeyError> {
+) -> Result<VerifyingKey, KeyError> {
     match jwk.common.key_algorithm {
         None | Some(KeyAlgorithm::UNKNOWN_ALGORITHM) => {}
         Some(_) => {
@@ -109,7 +110,7 @@ pub(crate) fn jwt_key_from_jwk(
     );
     let public = p521::PublicKey::from_sec1_bytes(point.as_bytes())
         .map_err(|_| parse("x and y are not a point on P-521".into()))?;
-    Ok(JwtKey {
+    Ok(VerifyingKey {
         kid: jwk.common.key_id.clone(),
         alg: JwsAlgorithm::ES512,
         decoding: decoding_key(&public),
@@ -155,7 +156,7 @@ fn pem_text<'a>(pem: &'a [u8], label: &str) -> Result<&'a str, KeyError> {
 
 /// A verification key from a PEM SubjectPublicKeyInfo (`PUBLIC KEY`) whose
 /// curve is P-521.
-pub(crate) fn jwt_key_from_pem(pem: &[u8]) -> Result<JwtKey, KeyError> {
+pub(crate) fn verifying_key_from_pem(pem: &[u8]) -> Result<VerifyingKey, KeyError> {
     let label = key_label(None, None);
     let public = p521::PublicKey::from_public_key_pem(pem_text(pem, &label)?).map_err(|_| {
         KeyError::Parse {
@@ -163,7 +164,7 @@ pub(crate) fn jwt_key_from_pem(pem: &[u8]) -> Result<JwtKey, KeyError> {
             reason: "not a P-521 public key in PEM SubjectPublicKeyInfo form".into(),
         }
     })?;
-    Ok(JwtKey {
+    Ok(VerifyingKey {
         kid: None,
         alg: JwsAlgorithm::ES512,
         decoding: decoding_key(&public),

@@ -1,12 +1,13 @@
 //! Issuing tokens: [`TokenService`], refresh-token rotation, service tokens.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
-use auth_core::{AuthError, PrincipalKind, UserProfile};
+use auth_core::{
+    AuthError, Clock, MemoryStore, PrincipalKind, StateStore, StoreError, SystemClock, UserProfile,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -14,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::key::SigningKey;
-use crate::verify::{Clock, system_now};
+use crate::signing::SigningKey;
+use crate::verify::SecondsFn;
 
 /// The claim that marks a service principal (`"kind": "service"`).
 pub const KIND_CLAIM: &str = "kind";
 
 /// Why a token could not be issued or refreshed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
     /// The refresh token is unknown, expired, revoked or was already used.
@@ -30,9 +31,10 @@ pub enum IssueError {
     /// Signing failed (a key/algorithm mismatch: a configuration bug).
     #[error("token signing failed: {0}")]
     Signing(String),
-    /// The refresh-token store failed.
-    #[error("refresh token store unavailable: {0}")]
-    Store(String),
+    /// The state store holding refresh tokens failed; the request fails
+    /// closed (503, or 500 for malformed data).
+    #[error("refresh token store failed")]
+    Store(#[from] StoreError),
 }
 
 impl From<IssueError> for AuthError {
@@ -42,111 +44,43 @@ impl From<IssueError> for AuthError {
                 AuthError::invalid_credentials("INVALID_REFRESH_TOKEN", e.to_string())
             }
             IssueError::Signing(m) => AuthError::Internal { message: m.into() },
-            IssueError::Store(m) => {
-                // The store's own message may name hosts; log it, send a generic one.
-                tracing::warn!("refresh store error: {m}");
-                AuthError::unavailable("refresh token store unavailable")
-            }
+            // Logged by the conversion; the client gets a generic message.
+            IssueError::Store(e) => AuthError::from(e),
         }
     }
 }
 
-/// One stored refresh token (only its SHA-256 is stored, never the token).
+/// What is stored for one refresh token, under the SHA-256 of the token
+/// (never the token itself).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RefreshRecord {
+struct RefreshRecord {
     /// The rotation family: every token rotated from one login.
-    pub family: String,
+    family: String,
     /// The profile the family was issued for.
-    pub profile: UserProfile,
+    profile: UserProfile,
     /// Expiry, seconds since the epoch.
-    pub expires_at: u64,
+    expires_at: u64,
+    /// When the family began (the login), seconds since the epoch: a
+    /// subject revoked after it ("log out everywhere") ends the family.
+    #[serde(default)]
+    family_started: u64,
 }
 
-/// What happened when a refresh token was presented.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefreshUse {
-    /// No such token.
-    Unknown,
-    /// First use: the token is now spent.
-    Fresh(RefreshRecord),
-    /// Already spent: someone replays it (RFC 9700 §4.14.2).
-    Reused(RefreshRecord),
-    /// Its family was revoked.
-    Revoked,
+// Keys in the state store. A token's record lives as long as the token; the
+// "spent" marker as long as the record did, so a replay is recognised for
+// the token's whole life; a revoked family's marker for one refresh-token
+// lifetime, after which every token issued in it before the revocation has
+// expired.
+fn token_key(hash: &str) -> String {
+    format!("refresh:token:{hash}")
 }
 
-/// Where refresh tokens live. Implementations must make
-/// [`use_token`](RefreshStore::use_token) atomic, so two concurrent refreshes
-/// with one token cannot both succeed.
-#[async_trait::async_trait]
-pub trait RefreshStore: Send + Sync + 'static {
-    /// Stores a new, unused token hash.
-    async fn insert(&self, hash: String, record: RefreshRecord) -> Result<(), IssueError>;
-    /// Marks the token spent and says what it was before.
-    async fn use_token(&self, hash: &str) -> Result<RefreshUse, IssueError>;
-    /// Revokes a whole family.
-    async fn revoke_family(&self, family: &str) -> Result<(), IssueError>;
-    /// The family of a token, if known.
-    async fn family_of(&self, hash: &str) -> Result<Option<String>, IssueError>;
+fn spent_key(hash: &str) -> String {
+    format!("refresh:spent:{hash}")
 }
 
-/// An in-memory [`RefreshStore`] for one process (tests, single instance).
-#[derive(Debug, Default)]
-pub struct MemoryRefreshStore {
-    inner: Mutex<MemInner>,
-}
-
-#[derive(Debug, Default)]
-struct MemInner {
-    tokens: HashMap<String, (RefreshRecord, bool)>,
-    revoked: HashSet<String>,
-}
-
-impl MemoryRefreshStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-#[async_trait::async_trait]
-impl RefreshStore for MemoryRefreshStore {
-    async fn insert(&self, hash: String, record: RefreshRecord) -> Result<(), IssueError> {
-        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.tokens.insert(hash, (record, false));
-        Ok(())
-    }
-
-    async fn use_token(&self, hash: &str) -> Result<RefreshUse, IssueError> {
-        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let revoked = match g.tokens.get(hash) {
-            None => return Ok(RefreshUse::Unknown),
-            Some((rec, _)) => g.revoked.contains(&rec.family),
-        };
-        if revoked {
-            return Ok(RefreshUse::Revoked);
-        }
-        let (rec, used) = g.tokens.get_mut(hash).expect("checked above");
-        let was_used = std::mem::replace(used, true);
-        Ok(if was_used {
-            RefreshUse::Reused(rec.clone())
-        } else {
-            RefreshUse::Fresh(rec.clone())
-        })
-    }
-
-    async fn revoke_family(&self, family: &str) -> Result<(), IssueError> {
-        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.revoked.insert(family.to_owned());
-        g.tokens.retain(|_, (r, _)| r.family != family);
-        // Keep the revoked marker so replays answer Revoked, not Unknown.
-        Ok(())
-    }
-
-    async fn family_of(&self, hash: &str) -> Result<Option<String>, IssueError> {
-        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(g.tokens.get(hash).map(|(r, _)| r.family.clone()))
-    }
+fn revoked_key(family: &str) -> String {
+    format!("refresh:revoked:{family}")
 }
 
 /// A token endpoint's answer (RFC 6749 §5.1). Respond with
@@ -184,6 +118,13 @@ impl actix_web::Responder for TokenResponse {
 
 /// Signs access tokens and manages refresh tokens.
 ///
+/// Refresh tokens rotate in families, kept in a [`StateStore`] (its own
+/// [`MemoryStore`] unless given one with [`store`](Self::store)): a refresh
+/// marks the presented token spent with one atomic
+/// [`set_if_absent`](StateStore::set_if_absent), so of two concurrent
+/// refreshes with one token exactly one succeeds, and the other is a reuse
+/// that revokes the family. Store failures fail closed (503).
+///
 /// ```
 /// use auth_jwt::{Algorithm, SigningKey, TokenService};
 /// use auth_core::UserProfile;
@@ -207,8 +148,9 @@ pub struct TokenService {
     refresh_ttl: Duration,
     roles_claim: String,
     typ: Option<String>,
-    store: Arc<dyn RefreshStore>,
-    clock: Clock,
+    store: Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
+    revocations: Option<Arc<auth_core::Revocations>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -233,9 +175,11 @@ fn hash(token: &str) -> String {
 
 impl TokenService {
     /// A service signing with `key`: access tokens live 15 minutes, refresh
-    /// tokens 14 days, refresh tokens kept in a [`MemoryRefreshStore`].
+    /// tokens 14 days, refresh tokens kept in a [`MemoryStore`] of its own.
     pub fn new(key: SigningKey) -> Self {
-        crate::ensure_crypto_provider();
+        // Installs and self-tests the crypto backend at start-up; a failure
+        // is logged here and returned by every signing call (issue 17.2).
+        let _ = crate::check_crypto_provider();
         TokenService {
             key,
             issuer: None,
@@ -244,8 +188,9 @@ impl TokenService {
             refresh_ttl: Duration::from_secs(14 * 24 * 3600),
             roles_claim: "roles".into(),
             typ: None,
-            store: Arc::new(MemoryRefreshStore::new()),
-            clock: Arc::new(system_now),
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::new(SystemClock),
+            revocations: None,
         }
     }
 
@@ -286,20 +231,54 @@ impl TokenService {
         self
     }
 
-    /// Where refresh tokens are kept.
-    pub fn store(mut self, store: Arc<dyn RefreshStore>) -> Self {
+    /// Where refresh tokens are kept (keys start with `refresh:`), e.g. a
+    /// store shared by every instance.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::MemoryStore;
+    /// use auth_jwt::{Algorithm, SigningKey, TokenService};
+    /// let key = SigningKey::hmac(b"an example secret of 32+ bytes!!", Algorithm::HS256).unwrap();
+    /// let tokens = TokenService::new(key).store(Arc::new(MemoryStore::new()));
+    /// # let _ = tokens;
+    /// ```
+    pub fn store(mut self, store: Arc<dyn StateStore>) -> Self {
         self.store = store;
         self
     }
 
-    /// Overrides the clock (seconds since the epoch), for tests.
-    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
+    /// Ends refresh-token families whose subject was revoked after the
+    /// family began ([`Revocations::revoke_subject`](auth_core::Revocations::revoke_subject),
+    /// "log out everywhere"): their refresh is refused like an unknown
+    /// token. Give the JWT strategy the same [`Revocations`](auth_core::Revocations).
+    pub fn revocations(mut self, revocations: Arc<auth_core::Revocations>) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
+    /// Overrides the clock with a function of seconds since the epoch, for
+    /// tests; [`with_clock`](Self::with_clock) takes a [`Clock`].
+    pub fn clock(self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.with_clock(Arc::new(SecondsFn(clock)))
+    }
+
+    /// Reads `iat`, `exp` and refresh-token expiry from `clock`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::ManualClock;
+    /// use auth_jwt::{Algorithm, SigningKey, TokenService};
+    /// let key = SigningKey::hmac(b"an example secret of 32+ bytes!!", Algorithm::HS256).unwrap();
+    /// let tokens = TokenService::new(key).with_clock(Arc::new(ManualClock::at_secs(1_700_000_000)));
+    /// # let _ = tokens;
+    /// ```
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
     fn base_claims(&self, profile: &UserProfile, ttl: Duration) -> Map<String, Value> {
-        let now = (self.clock)();
+        let now = self.clock.now_secs();
         // Token claims the profile carried come first, so the standard ones
         // below always win.
         let mut c = Map::clone(&profile.claims);
@@ -352,22 +331,37 @@ impl TokenService {
     /// An access token and a new refresh-token family (a login).
     pub async fn issue(&self, profile: &UserProfile) -> Result<TokenResponse, IssueError> {
         let family = random_token();
-        self.issue_in_family(profile, family).await
+        self.issue_in_family(profile, family, self.clock.now_secs())
+            .await
     }
 
     async fn issue_in_family(
         &self,
         profile: &UserProfile,
         family: String,
+        family_started: u64,
     ) -> Result<TokenResponse, IssueError> {
         let access_token = self.sign_access(profile)?;
         let refresh = random_token();
         let record = RefreshRecord {
             family,
             profile: profile.clone(),
-            expires_at: (self.clock)() + self.refresh_ttl.as_secs(),
+            expires_at: self.clock.now_secs() + self.refresh_ttl.as_secs(),
+            family_started,
         };
-        self.store.insert(hash(&refresh), record).await?;
+        let value = serde_json::to_vec(&record)
+            .map_err(|e| StoreError::malformed_with("refresh record does not serialise", e))?;
+        // 256 random bits: a collision means a broken random source, which
+        // must not overwrite somebody's token.
+        if !self
+            .store
+            .set_if_absent(&token_key(&hash(&refresh)), &value, self.refresh_ttl)
+            .await?
+        {
+            return Err(
+                StoreError::malformed("a new refresh token collides with a stored one").into(),
+            );
+        }
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer".into(),
@@ -381,25 +375,125 @@ impl TokenService {
     /// whole family (RFC 9700 §4.14.2), so a stolen token dies with the
     /// legitimate one.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, IssueError> {
-        match self.store.use_token(&hash(refresh_token)).await? {
-            RefreshUse::Fresh(rec) if rec.expires_at > (self.clock)() => {
-                self.issue_in_family(&rec.profile, rec.family).await
-            }
-            RefreshUse::Reused(rec) => {
-                tracing::warn!(user = %rec.profile.id, "refresh token reuse: revoking its family");
-                self.store.revoke_family(&rec.family).await?;
-                Err(IssueError::InvalidRefreshToken)
-            }
-            _ => Err(IssueError::InvalidRefreshToken),
+        let hash = hash(refresh_token);
+        let Some((rec, ttl)) = self.record(&hash).await? else {
+            return Err(IssueError::InvalidRefreshToken);
+        };
+        if self.store.get(&revoked_key(&rec.family)).await?.is_some()
+            || rec.expires_at <= self.clock.now_secs()
+        {
+            return Err(IssueError::InvalidRefreshToken);
         }
+        if let Some(revocations) = &self.revocations
+            && let Err(e) = revocations.check(None, &rec.profile.id, Some(rec.family_started))
+        {
+            // A stale mirror fails closed like a store outage; a revoked
+            // subject's family is an invalid token.
+            return Err(if e.status().as_u16() == 503 {
+                StoreError::unavailable("token revocations cannot be checked right now").into()
+            } else {
+                IssueError::InvalidRefreshToken
+            });
+        }
+        // SAFETY-style note: the one atomic step. Whoever sets the marker
+        // spends the token; everyone else presenting it is a replay
+        // (RFC 9700 §4.14.2), and the whole family dies.
+        if !self
+            .store
+            .set_if_absent(&spent_key(&hash), b"", ttl)
+            .await?
+        {
+            tracing::warn!(user = %rec.profile.id, "refresh token reuse: revoking its family");
+            self.revoke_family(&rec.family).await?;
+            return Err(IssueError::InvalidRefreshToken);
+        }
+        self.issue_in_family(&rec.profile, rec.family, rec.family_started)
+            .await
+    }
+
+    /// Whom a refresh token was issued to and when it expires (seconds
+    /// since the epoch), if it can be used now: known, not spent, its
+    /// family neither revoked nor ended by a subject revocation. Reads only;
+    /// for RFC 7662 introspection.
+    ///
+    /// ```
+    /// use auth_core::UserProfile;
+    /// use auth_jwt::{Algorithm, SigningKey, TokenService};
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let tokens = TokenService::new(SigningKey::hmac(&[7u8; 32], Algorithm::HS256).unwrap())
+    ///     .issuer("api").audience("api");
+    /// let pair = tokens.issue(&UserProfile::new("ada")).await.unwrap();
+    /// let refresh = pair.refresh_token.unwrap();
+    /// let (profile, _exp) = tokens.inspect_refresh_token(&refresh).await.unwrap().unwrap();
+    /// assert_eq!(profile.id, "ada");
+    /// tokens.refresh(&refresh).await.unwrap();
+    /// assert!(tokens.inspect_refresh_token(&refresh).await.unwrap().is_none()); // spent
+    /// # });
+    /// ```
+    pub async fn inspect_refresh_token(
+        &self,
+        refresh_token: &str,
+    ) -> Result<Option<(UserProfile, u64)>, IssueError> {
+        let hash = hash(refresh_token);
+        let Some((rec, _)) = self.record(&hash).await? else {
+            return Ok(None);
+        };
+        if rec.expires_at <= self.clock.now_secs()
+            || self.store.get(&spent_key(&hash)).await?.is_some()
+            || self.store.get(&revoked_key(&rec.family)).await?.is_some()
+        {
+            return Ok(None);
+        }
+        if let Some(revocations) = &self.revocations
+            && let Err(e) = revocations.check(None, &rec.profile.id, Some(rec.family_started))
+        {
+            return if e.status().as_u16() == 503 {
+                Err(StoreError::unavailable("token revocations cannot be checked right now").into())
+            } else {
+                Ok(None)
+            };
+        }
+        Ok(Some((rec.profile, rec.expires_at)))
+    }
+
+    /// The revocations this service was given, if any
+    /// ([`revocations`](Self::revocations)).
+    ///
+    /// ```
+    /// use auth_jwt::{Algorithm, SigningKey, TokenService};
+    ///
+    /// let tokens = TokenService::new(SigningKey::hmac(&[7u8; 32], Algorithm::HS256).unwrap());
+    /// assert!(tokens.revocation_list().is_none());
+    /// ```
+    pub fn revocation_list(&self) -> Option<&Arc<auth_core::Revocations>> {
+        self.revocations.as_ref()
     }
 
     /// Revokes the family of a refresh token (logout). Unknown tokens are
     /// ignored, so logout is idempotent.
     pub async fn revoke(&self, refresh_token: &str) -> Result<(), IssueError> {
-        if let Some(family) = self.store.family_of(&hash(refresh_token)).await? {
-            self.store.revoke_family(&family).await?;
+        if let Some((rec, _)) = self.record(&hash(refresh_token)).await? {
+            self.revoke_family(&rec.family).await?;
         }
+        Ok(())
+    }
+
+    /// The stored record of a token hash and the time it has left.
+    async fn record(&self, hash: &str) -> Result<Option<(RefreshRecord, Duration)>, IssueError> {
+        let Some(entry) = self.store.get(&token_key(hash)).await? else {
+            return Ok(None);
+        };
+        let rec = serde_json::from_slice(&entry.value)
+            .map_err(|e| StoreError::malformed_with("a refresh record does not deserialise", e))?;
+        Ok(Some((rec, entry.ttl)))
+    }
+
+    async fn revoke_family(&self, family: &str) -> Result<(), IssueError> {
+        // Already revoked is fine: the marker is there either way.
+        self.store
+            .set_if_absent(&revoked_key(family), b"", self.refresh_ttl)
+            .await?;
         Ok(())
     }
 

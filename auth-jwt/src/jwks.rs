@@ -11,10 +11,119 @@ use jsonwebtoken::Algorithm;
 use crate::key::{JwksOptions, KeyError, KeySet};
 use crate::verify::VerifyError;
 
+/// Why a JWK Set could not be fetched or was not installed. The message
+/// names no key material; where a lower-level error caused it, `source()`
+/// returns it (its text is also part of the message, so a log line that
+/// prints only `Display` still says why).
+///
+/// ```
+/// use std::error::Error as _;
+/// use auth_jwt::{JwksError, JwksKeys};
+///
+/// let err = JwksKeys::from_url("http://example.com/jwks").unwrap_err();
+/// assert!(matches!(err, JwksError::NotHttps));
+/// let err = JwksKeys::from_url("not a url").unwrap_err();
+/// assert!(err.to_string().starts_with("invalid JWK Set URL: "));
+/// assert!(err.source().is_some());
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// The URL does not parse.
+    #[error("invalid JWK Set URL: {0}")]
+    InvalidUrl(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The URL is neither `https://` nor `http://` to a loopback host.
+    #[error("a JWK Set URL must use https")]
+    NotHttps,
+    /// The HTTP client could not be built.
+    #[error("cannot build HTTP client: {0}")]
+    Client(#[source] Arc<reqwest::Error>),
+    /// The request failed (connection, TLS, timeout of the client).
+    #[error("JWK Set fetch failed: {0}")]
+    Request(#[source] Arc<reqwest::Error>),
+    /// The server answered with this non-success status.
+    #[error("JWK Set server answered {0}")]
+    Status(u16),
+    /// The document is larger than the limit (256 KiB).
+    #[error("JWK Set document too large")]
+    TooLarge,
+    /// The body could not be read.
+    #[error("JWK Set read failed: {0}")]
+    Read(#[source] Arc<reqwest::Error>),
+    /// The body is not UTF-8.
+    #[error("JWK Set is not UTF-8")]
+    NotUtf8(#[source] std::string::FromUtf8Error),
+    /// The fetch took longer than the fetch timeout.
+    #[error("JWK Set fetch timed out after {0:?}")]
+    Timeout(Duration),
+    /// The fetched set was refused whole (a secret, a private or a weak
+    /// key, a duplicate member, ...); the last good set stays.
+    #[error("JWK Set refused: {0}")]
+    Refused(#[source] KeyError),
+    /// No fetch finished (the fetch in flight could not be joined in time).
+    #[error("JWK Set fetch did not finish")]
+    NotFinished,
+    /// A failure reported by a [`JwksFetcher`] of the application's own.
+    #[error("JWK Set fetch failed: {message}")]
+    Fetcher {
+        /// What failed, without key material.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl JwksError {
+    /// A failure of a custom [`JwksFetcher`], described by `message`.
+    ///
+    /// ```
+    /// let err = auth_jwt::JwksError::fetcher("connection refused");
+    /// assert_eq!(err.to_string(), "JWK Set fetch failed: connection refused");
+    /// ```
+    pub fn fetcher(message: impl Into<String>) -> Self {
+        JwksError::Fetcher {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure of a custom [`JwksFetcher`] caused by `source`, whose
+    /// message is kept.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    /// let err = auth_jwt::JwksError::fetcher_source(io);
+    /// assert_eq!(err.to_string(), "JWK Set fetch failed: refused");
+    /// assert!(err.source().is_some());
+    /// ```
+    pub fn fetcher_source(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        JwksError::Fetcher {
+            message: source.to_string(),
+            source: Some(Arc::new(source)),
+        }
+    }
+}
+
 /// Fetches the JWK Set document. Injectable so tests need no network.
+///
+/// ```
+/// use futures_util::future::LocalBoxFuture;
+/// use auth_jwt::{JwksError, JwksFetcher, JwksKeys};
+///
+/// struct Down;
+/// impl JwksFetcher for Down {
+///     fn fetch(&self) -> LocalBoxFuture<'_, Result<String, JwksError>> {
+///         Box::pin(async { Err(JwksError::fetcher("the key server is down")) })
+///     }
+/// }
+/// let keys = JwksKeys::with_fetcher(Down);
+/// # let _ = keys;
+/// ```
 pub trait JwksFetcher: Send + Sync + 'static {
     /// Fetches the document body, or says why it could not.
-    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, String>>;
+    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, JwksError>>;
 }
 
 /// The HTTPS fetcher: reqwest with rustls, no redirects, timeouts, and a
@@ -31,54 +140,55 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 impl HttpFetcher {
     /// A fetcher for `url` with a 2 s connect and a 5 s total timeout.
     /// `http://` is accepted only for loopback hosts (tests, sidecars).
-    pub fn new(url: &str) -> Result<Self, String> {
-        let url = reqwest::Url::parse(url).map_err(|e| format!("invalid JWK Set URL: {e}"))?;
+    pub fn new(url: &str) -> Result<Self, JwksError> {
+        let url = reqwest::Url::parse(url).map_err(|e| JwksError::InvalidUrl(Arc::new(e)))?;
         let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-            return Err("a JWK Set URL must use https".into());
+            return Err(JwksError::NotHttps);
         }
-        // reqwest is built without a bundled crypto provider; install ring
+        // reqwest is built without a bundled crypto provider; install the
+        // backend's (aws-lc-rs by default, ring with `rust-crypto` alone)
         // unless the application chose another one first.
-        #[cfg(not(feature = "aws-lc-rs"))]
-        let _ = rustls::crypto::ring::default_provider().install_default();
         #[cfg(feature = "aws-lc-rs")]
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+            .map_err(|e| JwksError::Client(Arc::new(e)))?;
         Ok(HttpFetcher { client, url })
     }
 }
 
 impl JwksFetcher for HttpFetcher {
-    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, String>> {
+    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, JwksError>> {
         Box::pin(async move {
             let resp = self
                 .client
                 .get(self.url.clone())
                 .send()
                 .await
-                .map_err(|e| format!("JWK Set fetch failed: {e}"))?;
+                .map_err(|e| JwksError::Request(Arc::new(e)))?;
             if !resp.status().is_success() {
-                return Err(format!("JWK Set server answered {}", resp.status()));
+                return Err(JwksError::Status(resp.status().as_u16()));
             }
             if resp
                 .content_length()
                 .is_some_and(|n| n as usize > MAX_JWKS_BYTES)
             {
-                return Err("JWK Set document too large".into());
+                return Err(JwksError::TooLarge);
             }
             let body = resp
                 .bytes()
                 .await
-                .map_err(|e| format!("JWK Set read failed: {e}"))?;
+                .map_err(|e| JwksError::Read(Arc::new(e)))?;
             if body.len() > MAX_JWKS_BYTES {
-                return Err("JWK Set document too large".into());
+                return Err(JwksError::TooLarge);
             }
-            String::from_utf8(body.to_vec()).map_err(|_| "JWK Set is not UTF-8".into())
+            String::from_utf8(body.to_vec()).map_err(JwksError::NotUtf8)
         })
     }
 }
@@ -91,7 +201,7 @@ struct State {
     /// here, so a slow failing provider cannot be asked again at once.
     last_attempt: Option<Instant>,
     /// Why the last attempt failed; `None` when it succeeded.
-    last_error: Option<String>,
+    last_error: Option<JwksError>,
     /// Attempts finished; a caller that saw `n` and finds more after
     /// waiting for the fetch lock uses that attempt's result (single flight).
     attempts_done: u64,
@@ -164,7 +274,13 @@ enum Join {
 
 impl JwksKeys {
     /// Keys from an HTTPS URL.
-    pub fn from_url(url: &str) -> Result<Arc<Self>, String> {
+    ///
+    /// ```
+    /// let keys = auth_jwt::JwksKeys::from_url("https://issuer.example/.well-known/jwks.json").unwrap();
+    /// # let _ = keys;
+    /// assert!(auth_jwt::JwksKeys::from_url("ftp://issuer.example/jwks").is_err());
+    /// ```
+    pub fn from_url(url: &str) -> Result<Arc<Self>, JwksError> {
         Ok(Self::with_fetcher(HttpFetcher::new(url)?))
     }
 
@@ -272,14 +388,14 @@ impl JwksKeys {
     ///
     /// For failing fast at start-up and for one-shot tools such as
     /// `auth-cli`, which need the reason rather than a 503.
-    pub async fn refresh(&self) -> Result<Arc<KeySet>, String> {
+    pub async fn refresh(&self) -> Result<Arc<KeySet>, JwksError> {
         let seen = self.read().attempts_done;
         self.attempt(seen, Join::Wait).await;
         let s = self.read();
         match (&s.last_error, &s.keys) {
             (None, Some(keys)) => Ok(keys.clone()),
             (Some(e), _) => Err(e.clone()),
-            (None, None) => Err("JWK Set fetch did not finish".into()),
+            (None, None) => Err(JwksError::NotFinished),
         }
     }
 
@@ -325,14 +441,9 @@ impl JwksKeys {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let options = self.options();
         let result = match tokio::time::timeout(self.fetch_timeout, self.fetcher.fetch()).await {
-            Ok(Ok(body)) => {
-                KeySet::load_published(&body, &options).map_err(|e| format!("JWK Set refused: {e}"))
-            }
+            Ok(Ok(body)) => KeySet::load_published(&body, &options).map_err(JwksError::Refused),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!(
-                "JWK Set fetch timed out after {:?}",
-                self.fetch_timeout
-            )),
+            Err(_) => Err(JwksError::Timeout(self.fetch_timeout)),
         };
         let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
         s.attempts_done += 1;

@@ -1,4 +1,4 @@
-//! Verification and signing keys, and key sets that refuse unsafe content.
+//! Verifying keys and key sets that refuse unsafe content.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -8,9 +8,11 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 
-use crate::algorithm::JwsAlgorithm;
+#[cfg(doc)]
+use crate::SigningKey;
+use crate::algorithm::{JwsAlgorithm, KeyFamily};
 
 /// Smallest RSA modulus accepted, in bits (NIST SP 800-131A).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -77,10 +79,10 @@ pub enum KeyError {
     #[error("the key set is empty")]
     Empty,
     /// A symmetric (`oct`) key where only public keys belong: in a JWK Set,
-    /// or in [`JwtKey::from_jwk`]. Anyone who can read the set could sign
+    /// or in [`VerifyingKey::from_jwk`]. Anyone who can read the set could sign
     /// tokens with it (issue 11.1).
     #[error(
-        "key {key}: a symmetric (oct) key is a shared secret and never comes from a JWK Set or a public JWK; configure it explicitly (JwtKey::hmac, JwtKey::from_secret_jwk_json)"
+        "key {key}: a symmetric (oct) key is a shared secret and never comes from a JWK Set or a public JWK; configure it explicitly (VerifyingKey::hmac, VerifyingKey::from_secret_jwk_json)"
     )]
     SymmetricKey {
         /// Which key.
@@ -189,17 +191,31 @@ impl JwksOptions {
 /// The algorithm is fixed when the key is made (from the JWK `alg`, or given
 /// by the caller for secrets and PEM keys); a token's header can never change
 /// it.
+///
+/// Made from the same algorithm-family dispatch as [`SigningKey`]
+/// ([`JwsAlgorithm::family`]).
 #[derive(Clone)]
-pub struct JwtKey {
+pub struct VerifyingKey {
     pub(crate) kid: Option<String>,
     pub(crate) alg: JwsAlgorithm,
     pub(crate) decoding: DecodingKey,
 }
 
-impl fmt::Debug for JwtKey {
+/// The former name of [`VerifyingKey`], kept so existing code builds.
+///
+/// ```
+/// #[allow(deprecated)]
+/// let key: auth_jwt::JwtKey =
+///     auth_jwt::VerifyingKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap();
+/// # let _ = key;
+/// ```
+#[deprecated(since = "0.1.0", note = "renamed to `VerifyingKey`")]
+pub type JwtKey = VerifyingKey;
+
+impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The key material stays out of logs.
-        f.debug_struct("JwtKey")
+        f.debug_struct("VerifyingKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .finish_non_exhaustive()
@@ -215,23 +231,11 @@ fn hmac_min_len(alg: Algorithm) -> usize {
 }
 
 fn is_hmac(alg: impl Into<JwsAlgorithm>) -> bool {
-    alg.into().is_hmac()
+    alg.into().family() == KeyFamily::Hmac
 }
 
 fn is_rsa(alg: impl Into<JwsAlgorithm>) -> bool {
-    matches!(
-        alg.into(),
-        JwsAlgorithm::RS256
-            | JwsAlgorithm::RS384
-            | JwsAlgorithm::RS512
-            | JwsAlgorithm::PS256
-            | JwsAlgorithm::PS384
-            | JwsAlgorithm::PS512
-    )
-}
-
-fn is_ec(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::ES256 | Algorithm::ES384)
+    alg.into().family() == KeyFamily::Rsa
 }
 
 pub(crate) fn key_label(kid: Option<&str>, index: Option<usize>) -> String {
@@ -340,7 +344,10 @@ pub(crate) fn has_roca_fingerprint(modulus: &[u8]) -> bool {
 /// JWK, JWK Set): modulus size, exponent, ROCA.
 /// The modulus and public exponent of an RSA private key in PEM, PKCS#1
 /// (`RSA PRIVATE KEY`) or PKCS#8 (`PRIVATE KEY`).
-fn rsa_private_components(pem: &[u8], label: &str) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
+pub(crate) fn rsa_private_components(
+    pem: &[u8],
+    label: &str,
+) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
     use pkcs1::der::Decode as _;
     let parse = |reason: String| KeyError::Parse {
         key: label.to_owned(),
@@ -362,7 +369,7 @@ fn rsa_private_components(pem: &[u8], label: &str) -> Result<(Vec<u8>, Vec<u8>),
     ))
 }
 
-fn check_rsa(n: &[u8], e: &[u8], label: &str) -> Result<(), KeyError> {
+pub(crate) fn check_rsa(n: &[u8], e: &[u8], label: &str) -> Result<(), KeyError> {
     let bits = bit_len(n);
     if bits < MIN_RSA_BITS {
         return Err(KeyError::WeakRsa {
@@ -395,6 +402,42 @@ fn check_rsa(n: &[u8], e: &[u8], label: &str) -> Result<(), KeyError> {
         });
     }
     Ok(())
+}
+
+/// jsonwebtoken reads an EC PEM key for ES256 and ES384 alike, whatever its
+/// curve; a key on another curve than its algorithm's would only fail every
+/// verification later, so one that parses as a key on another NIST curve is
+/// refused when loaded (anything else is left to jsonwebtoken's parser).
+/// `private`: a PKCS#8 private key, else a SubjectPublicKeyInfo.
+pub(crate) fn check_ec_curve(
+    pem: &[u8],
+    alg: JwsAlgorithm,
+    private: bool,
+    label: &str,
+) -> Result<(), KeyError> {
+    use pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
+    let Ok(pem) = std::str::from_utf8(pem) else {
+        return Ok(());
+    };
+    let on = |family: KeyFamily| match (family, private) {
+        (KeyFamily::P256, false) => p256::PublicKey::from_public_key_pem(pem).is_ok(),
+        (KeyFamily::P256, true) => p256::SecretKey::from_pkcs8_pem(pem).is_ok(),
+        (KeyFamily::P384, false) => p384::PublicKey::from_public_key_pem(pem).is_ok(),
+        (KeyFamily::P384, true) => p384::SecretKey::from_pkcs8_pem(pem).is_ok(),
+        (KeyFamily::P521, false) => p521::PublicKey::from_public_key_pem(pem).is_ok(),
+        (KeyFamily::P521, true) => p521::SecretKey::from_pkcs8_pem(pem).is_ok(),
+        _ => false,
+    };
+    let other = [KeyFamily::P256, KeyFamily::P384, KeyFamily::P521]
+        .into_iter()
+        .find(|&f| f != alg.family() && on(f));
+    match other {
+        Some(family) => Err(KeyError::Algorithm {
+            key: label.to_owned(),
+            reason: format!("a {family:?} key cannot be used with {alg}"),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The members of a JWK that only a private key has (RFC 7518 §6.3.2,
@@ -451,15 +494,15 @@ fn typed_jwk(
     })
 }
 
-impl JwtKey {
+impl VerifyingKey {
     /// An HMAC key from raw secret bytes. Refused when shorter than the hash
     /// output of `alg` (32 bytes for HS256).
     ///
     /// ```
-    /// use auth_jwt::{Algorithm, JwtKey};
-    /// let key = JwtKey::hmac(b"0123456789abcdef0123456789abcdef", Algorithm::HS256).unwrap();
+    /// use auth_jwt::{Algorithm, VerifyingKey};
+    /// let key = VerifyingKey::hmac(b"0123456789abcdef0123456789abcdef", Algorithm::HS256).unwrap();
     /// assert_eq!(key.algorithm(), Algorithm::HS256);
-    /// assert!(JwtKey::hmac(b"short", Algorithm::HS256).is_err());
+    /// assert!(VerifyingKey::hmac(b"short", Algorithm::HS256).is_err());
     /// ```
     pub fn hmac(secret: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
         Self::hmac_with_kid(secret, alg, None)
@@ -491,7 +534,7 @@ impl JwtKey {
                 min,
             });
         }
-        Ok(JwtKey {
+        Ok(VerifyingKey {
             kid,
             alg: alg.into(),
             decoding: DecodingKey::from_secret(secret),
@@ -501,29 +544,30 @@ impl JwtKey {
     /// A public key in PEM form (RSA, EC or Ed25519) for the given algorithm;
     /// for [`JwsAlgorithm::ES512`], a P-521 SubjectPublicKeyInfo.
     pub fn from_pem(pem: &[u8], alg: impl Into<JwsAlgorithm>) -> Result<Self, KeyError> {
-        let Some(alg) = alg.into().to_jsonwebtoken() else {
-            return crate::es512::jwt_key_from_pem(pem);
-        };
+        let alg = alg.into();
         let label = key_label(None, None);
         let parse = |e: jsonwebtoken::errors::Error| KeyError::Parse {
             key: label.clone(),
             reason: e.to_string(),
         };
-        let decoding = if is_rsa(alg) {
-            DecodingKey::from_rsa_pem(pem).map_err(parse)?
-        } else if is_ec(alg) {
-            DecodingKey::from_ec_pem(pem).map_err(parse)?
-        } else if alg == Algorithm::EdDSA {
-            DecodingKey::from_ed_pem(pem).map_err(parse)?
-        } else {
-            return Err(KeyError::Algorithm {
-                key: label,
-                reason: format!("a PEM key cannot be used with {alg:?}"),
-            });
+        let decoding = match alg.family() {
+            KeyFamily::Rsa => DecodingKey::from_rsa_pem(pem).map_err(parse)?,
+            KeyFamily::P256 | KeyFamily::P384 => {
+                check_ec_curve(pem, alg, false, &label)?;
+                DecodingKey::from_ec_pem(pem).map_err(parse)?
+            }
+            KeyFamily::P521 => return crate::es512::verifying_key_from_pem(pem),
+            KeyFamily::Ed25519 => DecodingKey::from_ed_pem(pem).map_err(parse)?,
+            KeyFamily::Hmac | KeyFamily::Other => {
+                return Err(KeyError::Algorithm {
+                    key: label,
+                    reason: format!("a PEM key cannot be used with {alg:?}"),
+                });
+            }
         };
-        let key = JwtKey {
+        let key = VerifyingKey {
             kid: None,
-            alg: alg.into(),
+            alg,
             decoding,
         };
         key.check_strength(&label)?;
@@ -535,36 +579,36 @@ impl JwtKey {
     /// P-256 → ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA). RSA keys
     /// without `alg` are refused rather than guessed. A symmetric (`oct`) JWK
     /// is refused: it is a secret, loaded only through the explicitly named
-    /// [`JwtKey::from_secret_jwk_json`]. jsonwebtoken's [`Jwk`] cannot spell
+    /// [`VerifyingKey::from_secret_jwk_json`]. jsonwebtoken's [`Jwk`] cannot spell
     /// `ES512`, so for a P-521 key an `alg` it reads as unknown is taken as
-    /// ES512 here; [`JwtKey::from_jwk_json`] and the JWK Set loaders see the
+    /// ES512 here; [`VerifyingKey::from_jwk_json`] and the JWK Set loaders see the
     /// document and accept only `ES512` by name.
     ///
     /// ```
-    /// use auth_jwt::{Algorithm, JwtKey, KeyError};
+    /// use auth_jwt::{Algorithm, VerifyingKey, KeyError};
     /// let jwk = serde_json::from_str(r#"{"kty":"EC","crv":"P-256",
     ///   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
     ///   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#).unwrap();
-    /// assert_eq!(JwtKey::from_jwk(&jwk).unwrap().algorithm(), Algorithm::ES256);
+    /// assert_eq!(VerifyingKey::from_jwk(&jwk).unwrap().algorithm(), Algorithm::ES256);
     /// let oct = serde_json::from_str(r#"{"kty":"oct","alg":"HS256",
     ///   "k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#).unwrap();
-    /// assert!(matches!(JwtKey::from_jwk(&oct), Err(KeyError::SymmetricKey { .. })));
+    /// assert!(matches!(VerifyingKey::from_jwk(&oct), Err(KeyError::SymmetricKey { .. })));
     /// ```
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, KeyError> {
         Self::from_jwk_at(jwk, None, &JwksOptions::default(), false)
     }
 
     /// A public key from a JWK document, with the rules of
-    /// [`JwtKey::from_jwk`]; `alg: "Ed25519"` (RFC 9864) is read as EdDSA.
+    /// [`VerifyingKey::from_jwk`]; `alg: "Ed25519"` (RFC 9864) is read as EdDSA.
     /// This is one key of the application's own configuration, not a
     /// published set, so the private members of an EC, OKP or RSA key are
     /// ignored (only the public half is kept); `oct` is refused.
     ///
     /// ```
-    /// use auth_jwt::{Algorithm, JwtKey};
+    /// use auth_jwt::{Algorithm, VerifyingKey};
     /// let jwk = r#"{"kty":"OKP","crv":"Ed25519","alg":"Ed25519",
     ///   "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-    /// assert_eq!(JwtKey::from_jwk_json(jwk).unwrap().algorithm(), Algorithm::EdDSA);
+    /// assert_eq!(VerifyingKey::from_jwk_json(jwk).unwrap().algorithm(), Algorithm::EdDSA);
     /// ```
     pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
         let mut map = parse_jwk_object(json)?;
@@ -584,16 +628,16 @@ impl JwtKey {
 
     /// An HMAC key from a secret `oct` JWK (`{"kty":"oct","alg":"HS256",
     /// "k":...}`), as kept in a secret file; `alg` is required and the length
-    /// rule of [`JwtKey::hmac`] applies. The one way a JWK becomes an HMAC
-    /// key: JWK Sets and [`JwtKey::from_jwk`] refuse `oct`.
+    /// rule of [`VerifyingKey::hmac`] applies. The one way a JWK becomes an HMAC
+    /// key: JWK Sets and [`VerifyingKey::from_jwk`] refuse `oct`.
     ///
     /// ```
-    /// use auth_jwt::{Algorithm, JwtKey};
+    /// use auth_jwt::{Algorithm, VerifyingKey};
     /// let jwk = r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
-    /// let key = JwtKey::from_secret_jwk_json(jwk).unwrap();
+    /// let key = VerifyingKey::from_secret_jwk_json(jwk).unwrap();
     /// assert_eq!(key.algorithm(), Algorithm::HS256);
     /// assert_eq!(key.kid(), Some("k1"));
-    /// assert!(JwtKey::from_jwk_json(jwk).is_err());
+    /// assert!(VerifyingKey::from_jwk_json(jwk).is_err());
     /// ```
     pub fn from_secret_jwk_json(json: &str) -> Result<Self, KeyError> {
         let map = parse_jwk_object(json)?;
@@ -601,7 +645,7 @@ impl JwtKey {
         if map.get("kty").and_then(serde_json::Value::as_str) != Some("oct") {
             return Err(KeyError::Algorithm {
                 key: label,
-                reason: "not an oct key: load public keys with JwtKey::from_jwk_json".into(),
+                reason: "not an oct key: load public keys with VerifyingKey::from_jwk_json".into(),
             });
         }
         Self::from_jwk_at(
@@ -614,7 +658,7 @@ impl JwtKey {
 
     /// Any JWK the application holds itself, secret or public (for
     /// [`SigningKey::from_jwk_json`]).
-    fn from_own_jwk_json(json: &str) -> Result<Self, KeyError> {
+    pub(crate) fn from_own_jwk_json(json: &str) -> Result<Self, KeyError> {
         let mut map = parse_jwk_object(json)?;
         normalise_alg(&mut map);
         let label = key_label(map.get("kid").and_then(serde_json::Value::as_str), None);
@@ -732,7 +776,7 @@ impl JwtKey {
             key: label.clone(),
             reason: e.to_string(),
         })?;
-        let key = JwtKey {
+        let key = VerifyingKey {
             kid,
             alg: alg.into(),
             decoding,
@@ -796,7 +840,7 @@ fn pad(s: &str) -> String {
 /// set (issue 11.7). Kept in memory only, never logged.
 pub(crate) type KeyIdentity = u64;
 
-fn key_identity(key: &JwtKey) -> KeyIdentity {
+fn key_identity(key: &VerifyingKey) -> KeyIdentity {
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
     let mut part = |bytes: &[u8]| {
@@ -822,15 +866,15 @@ fn key_identity(key: &JwtKey) -> KeyIdentity {
 /// `kid` against every key whose algorithm equals the token's `alg`.
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
-    keys: Vec<JwtKey>,
+    keys: Vec<VerifyingKey>,
     ids: Vec<KeyIdentity>,
     ignored: Vec<KeyError>,
 }
 
 impl KeySet {
     /// A key set from keys; refused when empty or when two keys share a `kid`.
-    pub fn new(keys: impl IntoIterator<Item = JwtKey>) -> Result<Self, KeyError> {
-        let keys: Vec<JwtKey> = keys.into_iter().collect();
+    pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Result<Self, KeyError> {
+        let keys: Vec<VerifyingKey> = keys.into_iter().collect();
         if keys.is_empty() {
             return Err(KeyError::Empty);
         }
@@ -949,7 +993,7 @@ impl KeySet {
             normalise_alg(&mut map);
             let loaded = crate::es512::check_declared_alg(&map, Some(i))
                 .and_then(|()| typed_jwk(map, &label))
-                .and_then(|jwk| JwtKey::from_jwk_at(&jwk, Some(i), options, false));
+                .and_then(|jwk| VerifyingKey::from_jwk_at(&jwk, Some(i), options, false));
             match loaded {
                 Ok(key) => keys.push(key),
                 Err(e) if e.refuses_the_set() => return Err(e),
@@ -969,7 +1013,7 @@ impl KeySet {
         let mut keys = Vec::new();
         let mut ignored = Vec::new();
         for (i, jwk) in set.keys.iter().enumerate() {
-            match JwtKey::from_jwk_at(jwk, Some(i), &JwksOptions::default(), false) {
+            match VerifyingKey::from_jwk_at(jwk, Some(i), &JwksOptions::default(), false) {
                 Ok(key) => keys.push(key),
                 Err(e) if e.refuses_the_set() => return Err(e),
                 Err(e) => {
@@ -983,7 +1027,7 @@ impl KeySet {
 
     /// The set of the keys that loaded, remembering the ones ignored; when
     /// keys were ignored and none loaded, `NoUsableKey` naming each reason.
-    fn from_loaded(keys: Vec<JwtKey>, ignored: Vec<KeyError>) -> Result<Self, KeyError> {
+    fn from_loaded(keys: Vec<VerifyingKey>, ignored: Vec<KeyError>) -> Result<Self, KeyError> {
         if keys.is_empty() && !ignored.is_empty() {
             let reasons: Vec<String> = ignored.iter().map(ToString::to_string).collect();
             return Err(KeyError::NoUsableKey {
@@ -996,7 +1040,7 @@ impl KeySet {
     }
 
     /// The keys.
-    pub fn keys(&self) -> &[JwtKey] {
+    pub fn keys(&self) -> &[VerifyingKey] {
         &self.keys
     }
 
@@ -1012,7 +1056,7 @@ impl KeySet {
         &'a self,
         kid: Option<&'a str>,
         alg: JwsAlgorithm,
-    ) -> impl Iterator<Item = &'a JwtKey> + 'a {
+    ) -> impl Iterator<Item = &'a VerifyingKey> + 'a {
         self.keys.iter().filter(move |k| match kid {
             Some(kid) => k.kid.as_deref() == Some(kid),
             None => k.alg == alg,
@@ -1040,237 +1084,6 @@ impl KeySet {
 
     pub(crate) fn has_kid(&self, kid: &str) -> bool {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
-    }
-}
-
-/// A key that signs tokens, with its algorithm and optional `kid`.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub(crate) kid: Option<String>,
-    pub(crate) alg: JwsAlgorithm,
-    pub(crate) encoding: EncodingKey,
-}
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigningKey {
-    /// An HMAC signing key; the same length rule as [`JwtKey::hmac`] applies.
-    pub fn hmac(secret: &[u8], alg: Algorithm) -> Result<Self, KeyError> {
-        JwtKey::hmac(secret, alg)?;
-        Ok(SigningKey {
-            kid: None,
-            alg: alg.into(),
-            encoding: EncodingKey::from_secret(secret),
-        })
-    }
-
-    /// An HMAC signing key from a base64 secret, decoded exactly as
-    /// [`JwtKey::hmac_base64`] decodes it.
-    pub fn hmac_base64(secret: &str, alg: Algorithm) -> Result<Self, KeyError> {
-        let bytes = decode_base64_any(secret.trim()).ok_or_else(|| KeyError::Parse {
-            key: key_label(None, None),
-            reason: "secret is not base64".into(),
-        })?;
-        Self::hmac(&bytes, alg)
-    }
-
-    /// A private key in PEM form (RSA PKCS#1/PKCS#8, EC PKCS#8 — P-521 for
-    /// [`JwsAlgorithm::ES512`] —, Ed25519 PKCS#8). An RSA key must pass the
-    /// verifier's rules ([`MIN_RSA_BITS`], an odd exponent of at least 3, no
-    /// ROCA fingerprint): a key whose tokens a verifier must refuse does not
-    /// sign.
-    ///
-    /// ```
-    /// use auth_jwt::{Algorithm, KeyError, SigningKey};
-    /// let weak = include_bytes!("../tests/keys/rsa1024.pem");
-    /// assert!(matches!(SigningKey::from_pem(weak, Algorithm::RS256), Err(KeyError::WeakRsa { .. })));
-    /// ```
-    pub fn from_pem(pem: &[u8], alg: impl Into<JwsAlgorithm>) -> Result<Self, KeyError> {
-        let Some(alg) = alg.into().to_jsonwebtoken() else {
-            return crate::es512::signing_key_from_pem(pem);
-        };
-        let label = key_label(None, None);
-        let parse = |e: jsonwebtoken::errors::Error| KeyError::Parse {
-            key: label.clone(),
-            reason: e.to_string(),
-        };
-        let encoding = if is_rsa(alg) {
-            let encoding = EncodingKey::from_rsa_pem(pem).map_err(parse)?;
-            // The verifier's rules hold for the signer too (issue 11.2): a
-            // key whose tokens a verifier must refuse does not sign.
-            let (n, e) = rsa_private_components(pem, &label)?;
-            check_rsa(&n, &e, &label)?;
-            encoding
-        } else if is_ec(alg) {
-            EncodingKey::from_ec_pem(pem).map_err(parse)?
-        } else if alg == Algorithm::EdDSA {
-            EncodingKey::from_ed_pem(pem).map_err(parse)?
-        } else {
-            return Err(KeyError::Algorithm {
-                key: label,
-                reason: format!("a PEM key cannot sign with {alg:?}"),
-            });
-        };
-        Ok(SigningKey {
-            kid: None,
-            alg: alg.into(),
-            encoding,
-        })
-    }
-
-    /// A signing key from a private JWK: `oct` (HS256/384/512), EC P-256,
-    /// P-384 or P-521 with `d`, or OKP Ed25519 with `d`. The algorithm and
-    /// `kid` follow the same rules as [`JwtKey::from_jwk`] (the public half
-    /// is checked first, so a key the verifier would refuse cannot sign
-    /// either), and the private half must match the public one. RSA JWKs are
-    /// refused: use PEM.
-    ///
-    /// ```
-    /// use auth_jwt::{Algorithm, SigningKey};
-    /// let jwk = r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
-    /// let key = SigningKey::from_jwk_json(jwk).unwrap();
-    /// assert_eq!(key.algorithm(), Algorithm::HS256);
-    /// assert_eq!(key.kid(), Some("k1"));
-    /// ```
-    pub fn from_jwk_json(json: &str) -> Result<Self, KeyError> {
-        let public = JwtKey::from_own_jwk_json(json)?;
-        let label = key_label(public.kid(), None);
-        // The typed `Jwk` drops private members, so `d` is read from the raw
-        // document.
-        let raw: serde_json::Value = serde_json::from_str(json).map_err(|e| KeyError::Parse {
-            key: label.clone(),
-            reason: e.to_string(),
-        })?;
-        let member = |name: &str| -> Result<Vec<u8>, KeyError> {
-            let text = raw
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| KeyError::Parse {
-                    key: label.clone(),
-                    reason: format!("no private member {name}: not a private key"),
-                })?;
-            URL_SAFE_NO_PAD
-                .decode(text.trim_end_matches('='))
-                .map_err(|_| KeyError::Parse {
-                    key: label.clone(),
-                    reason: format!("{name} is not base64url"),
-                })
-        };
-        // Error reasons never include the private bytes.
-        let bad = |reason: &str| KeyError::Parse {
-            key: label.clone(),
-            reason: reason.to_owned(),
-        };
-        let alg = public.algorithm();
-        let encoding = if is_hmac(alg) {
-            // Length already checked by JwtKey::from_jwk_json.
-            EncodingKey::from_secret(&member("k")?)
-        } else if alg == Algorithm::ES256 {
-            use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-            use p256::pkcs8::EncodePrivateKey as _;
-            let secret = p256::SecretKey::from_slice(&member("d")?)
-                .map_err(|_| bad("d is not a P-256 private key"))?;
-            let point = secret.public_key().to_encoded_point(false);
-            if point.x().map(|x| x.as_slice()) != Some(&member("x")?[..])
-                || point.y().map(|y| y.as_slice()) != Some(&member("y")?[..])
-            {
-                return Err(bad("d does not match x and y"));
-            }
-            let der = secret
-                .to_pkcs8_der()
-                .map_err(|_| bad("cannot encode the private key"))?;
-            EncodingKey::from_ec_der(der.as_bytes())
-        } else if alg == Algorithm::ES384 {
-            use p384::elliptic_curve::sec1::ToEncodedPoint as _;
-            use p384::pkcs8::EncodePrivateKey as _;
-            let secret = p384::SecretKey::from_slice(&member("d")?)
-                .map_err(|_| bad("d is not a P-384 private key"))?;
-            let point = secret.public_key().to_encoded_point(false);
-            if point.x().map(|x| x.as_slice()) != Some(&member("x")?[..])
-                || point.y().map(|y| y.as_slice()) != Some(&member("y")?[..])
-            {
-                return Err(bad("d does not match x and y"));
-            }
-            let der = secret
-                .to_pkcs8_der()
-                .map_err(|_| bad("cannot encode the private key"))?;
-            EncodingKey::from_ec_der(der.as_bytes())
-        } else if alg == JwsAlgorithm::ES512 {
-            crate::es512::encoding_from_private_jwk(&member("d")?, &member("x")?, &member("y")?)
-                .map_err(bad)?
-        } else if alg == Algorithm::EdDSA {
-            use ed25519_dalek::pkcs8::EncodePrivateKey as _;
-            let d: [u8; 32] = member("d")?
-                .try_into()
-                .map_err(|_| bad("d is not a 32-byte Ed25519 seed"))?;
-            let secret = ed25519_dalek::SigningKey::from_bytes(&d);
-            if secret.verifying_key().as_bytes()[..] != member("x")?[..] {
-                return Err(bad("d does not match x"));
-            }
-            let der = secret
-                .to_pkcs8_der()
-                .map_err(|_| bad("cannot encode the private key"))?;
-            EncodingKey::from_ed_der(der.as_bytes())
-        } else {
-            return Err(KeyError::Algorithm {
-                key: label,
-                reason: format!("signing with a {alg:?} JWK is not supported; use a PEM key"),
-            });
-        };
-        Ok(SigningKey {
-            kid: public.kid,
-            alg,
-            encoding,
-        })
-    }
-
-    /// A signing key from an already built `jsonwebtoken` key.
-    pub fn from_encoding_key(encoding: EncodingKey, alg: Algorithm) -> Self {
-        SigningKey {
-            kid: None,
-            alg: alg.into(),
-            encoding,
-        }
-    }
-
-    /// Sets the `kid` written into each token's header.
-    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into());
-        self
-    }
-
-    /// The algorithm.
-    pub fn algorithm(&self) -> JwsAlgorithm {
-        self.alg
-    }
-
-    /// The key id, if any.
-    pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
-    }
-
-    /// Signs `claims` as a compact JWT with this key's algorithm and `kid`
-    /// (and `typ`, when given).
-    pub fn sign<T: serde::Serialize>(
-        &self,
-        claims: &T,
-        typ: Option<&str>,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
-        crate::ensure_crypto_provider();
-        let Some(alg) = self.alg.to_jsonwebtoken() else {
-            return crate::es512::sign(self, claims, typ);
-        };
-        let mut header = jsonwebtoken::Header::new(alg);
-        header.kid = self.kid.clone();
-        header.typ = Some(typ.unwrap_or("JWT").to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
     }
 }
 

@@ -8,7 +8,7 @@
 //! ```
 //! use actix_web::{get, App, HttpResponse};
 //! use auth_core::{StrategyRegistry, UserProfile};
-//! use auth_jwt::{Algorithm, JwtKey, JwtStrategy, SigningKey, TokenService};
+//! use auth_jwt::{Algorithm, VerifyingKey, JwtStrategy, SigningKey, TokenService};
 //!
 //! #[get("/todos")]
 //! #[auth_macros::authenticate("jwt")]
@@ -18,7 +18,7 @@
 //!
 //! let secret = b"load me from the environment, 32+ bytes";
 //! let strategy = JwtStrategy::builder()
-//!     .key(JwtKey::hmac(secret, Algorithm::HS256).unwrap())
+//!     .key(VerifyingKey::hmac(secret, Algorithm::HS256).unwrap())
 //!     .issuer("todo")
 //!     .audience("todo-api")
 //!     .roles_claim("realm_access.roles")
@@ -60,12 +60,12 @@
 //! the operating system (p521 0.13 offers no RFC 6979 for P-521).
 //!
 //! ```
-//! use auth_jwt::{JwsAlgorithm, JwtKey, KeySet, verify_jws};
+//! use auth_jwt::{JwsAlgorithm, VerifyingKey, KeySet, verify_jws};
 //! // RFC 7515 appendix A.4.
 //! let jwk = r#"{"kty":"EC","crv":"P-521",
 //!   "x":"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk",
 //!   "y":"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2"}"#;
-//! let key = JwtKey::from_jwk_json(jwk).unwrap();
+//! let key = VerifyingKey::from_jwk_json(jwk).unwrap();
 //! assert_eq!(key.algorithm(), JwsAlgorithm::ES512);
 //! let jws = "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA.AdwMgeerwtHoh-l192l60hp9wAHZFVJbLfD_UxMi70cwnZOYaRI1bKPWROc-mZZqwqT2SI-KGDKB34XO0aw_7XdtAG8GaSwFKdCAPZgoXD2YBJZCPEX3xKpRwcdOO8KpEHwJjyqOgzDO7iKvU8vcnwNrmxYbSW9ERBXukOXolLzeO_Jn";
 //! let verified = verify_jws(jws, &KeySet::new([key]).unwrap(), 8192).unwrap();
@@ -76,7 +76,41 @@
 //!
 //! | feature | default? | what |
 //! |---|---|---|
-//! | `aws-lc-rs` | no | aws-lc-rs instead of RustCrypto for signatures (faster RSA) and for the JWK Set client's TLS (instead of ring) |
+//! | `aws-lc-rs` | yes | the crypto backend: aws-lc-rs verifies and signs jsonwebtoken's algorithms (HS*, RS*, PS*, ES256, ES384, EdDSA) and runs the JWK Set client's TLS |
+//! | `rust-crypto` | no | the pure-Rust backend instead: RustCrypto (`rsa`, `p256`, `p384`, `ed25519-dalek`, `hmac`) for signatures; the JWK Set client's TLS then uses ring |
+//! | `config` | no | `JwtConfig` and `JwtFactory`: a strategy and its `TokenService` from one table of a TOML or YAML file (`docs/configuration.md`); keys and the revocation list the application holds are added to the `JwtConfig` once, for both sides |
+//!
+//! ## Crypto backend
+//!
+//! The backend is chosen at compile time, by feature:
+//!
+//! - **`aws-lc-rs`, the default.** One RS256 verification is about 9× faster
+//!   than on RustCrypto and one ES256 verification about 4×; a request with a
+//!   token not yet cached about 3.3× (docs/BENCHMARKS.md, "Crypto
+//!   backends"). EdDSA is about the same; HS256 a little slower. And the build contains no `rsa` crate, so RSA private keys
+//!   are never handled by code with RUSTSEC-2023-0071 (docs/ADVISORIES.md).
+//!   The build needs a C compiler (`cc`); not cmake, not bindgen, not Go or
+//!   Perl on the usual targets (aws-lc-sys ships generated sources); a cold
+//!   debug build takes about 15–20 s more CPU time.
+//! - **`rust-crypto`**: `default-features = false, features =
+//!   ["rust-crypto"]`. RustCrypto for the signatures; ring (also C) for the
+//!   JWK Set client's TLS, as before.
+//! - **Both on** (e.g. `--all-features`, or two dependents asking for one
+//!   each): aws-lc-rs is used. **Neither**: a `compile_error!` names the two
+//!   features.
+//!
+//! ES512 is always RustCrypto's `p521`, whatever the backend (jsonwebtoken
+//! has no ES512).
+//!
+//! At start-up the backend is installed as jsonwebtoken's process-wide
+//! provider (unless the application installed one first, which is then
+//! kept) and checked with known-answer tests: [`check_crypto_provider`],
+//! which [`JwtStrategyBuilder::build`] runs, so a wrong or missing provider
+//! fails the build of the first strategy with
+//! [`JwtConfigError::CryptoProvider`] instead of panicking, or accepting
+//! forged tokens, at the first request. After a failed check no token
+//! verifies and nothing signs. [`CryptoBackend::SELECTED`] says which
+//! backend a build chose.
 //!
 //! # What a token must be
 //!
@@ -87,7 +121,7 @@
 //!   name, at any depth (`sub` twice, `exp` past then future, two `alg`s),
 //!   is refused, not resolved "last wins": two parsers that disagree on
 //!   duplicates are an identity-confusion attack. The JWK and JWK Set
-//!   loaders ([`KeySet::from_jwks_json`], [`JwtKey::from_jwk_json`],
+//!   loaders ([`KeySet::from_jwks_json`], [`VerifyingKey::from_jwk_json`],
 //!   [`SigningKey::from_jwk_json`], every JWK Set URL refresh) refuse a
 //!   duplicate in the set or any key, naming it and where it is. Each part
 //!   is still parsed once.
@@ -119,7 +153,11 @@
 //! - **Bearer credentials** are one token68 (RFC 6750 §2.1): the auth-param
 //!   form (`Bearer token="..."`, `Bearer a=b, c=d`) is a 400
 //!   `invalid_request`, like two tokens. Trailing `=` padding is token68 and
-//!   goes to the verifier.
+//!   goes to the verifier. The header is read by `auth-core`'s one
+//!   `Authorization` parser ([`auth_core::bearer_token`]): a request with two
+//!   `Authorization` headers is a 400 for every strategy, whatever their
+//!   schemes. The token sources ([`TokenSource`]) live in `auth-core` too
+//!   and are re-exported here.
 //!
 //! # Principal kinds
 //!
@@ -180,10 +218,10 @@
 //!   a private member (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`), naming the
 //!   key by `kid` or `#index`; a refresh that brings one keeps the last good
 //!   set and logs why. An HMAC key comes only from explicit configuration:
-//!   [`JwtKey::hmac`], [`JwtKey::hmac_base64`], or
-//!   [`JwtKey::from_secret_jwk_json`] for a secret JWK file;
-//!   [`JwtKey::from_jwk`] and [`JwtKey::from_jwk_json`] refuse `oct`
-//!   ([`JwtKey::from_jwk_json`] is one key of the application's own
+//!   [`VerifyingKey::hmac`], [`VerifyingKey::hmac_base64`], or
+//!   [`VerifyingKey::from_secret_jwk_json`] for a secret JWK file;
+//!   [`VerifyingKey::from_jwk`] and [`VerifyingKey::from_jwk_json`] refuse `oct`
+//!   ([`VerifyingKey::from_jwk_json`] is one key of the application's own
 //!   configuration, so it keeps only the public half of a private EC, OKP
 //!   or RSA JWK).
 //! - **Weak RSA keys are refused on every load path** (PEM, JWK, JWK Set),
@@ -222,48 +260,41 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod algorithm;
+mod backend;
 mod cache;
+mod claims;
+#[cfg(feature = "config")]
+mod config;
 mod es512;
 mod issue;
 mod json;
 mod jwks;
 mod key;
+mod signing;
 mod strategy;
 mod verify;
 
-pub use algorithm::{JwsAlgorithm, ParseAlgorithmError};
-pub use issue::{
-    IssueError, KIND_CLAIM, MemoryRefreshStore, RefreshRecord, RefreshStore, RefreshUse,
-    TokenResponse, TokenService,
+pub use algorithm::{JwsAlgorithm, KeyFamily, ParseAlgorithmError};
+/// The token sources live in `auth-core`, shared by every strategy; they
+/// are re-exported here so that `auth_jwt::TokenSource` and friends keep
+/// working.
+pub use auth_core::{TokenSource, select_websocket_protocol, token_from_ws_message};
+pub use backend::{
+    CryptoBackend, CryptoProviderError, check_crypto_provider, ensure_crypto_provider,
 };
+pub use claims::{PrincipalClassifier, PrincipalRule};
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use config::{JwtConfig, JwtFactory};
+pub use issue::{IssueError, KIND_CLAIM, TokenResponse, TokenService};
 pub use jsonwebtoken::Algorithm;
-pub use jwks::{HttpFetcher, JwksFetcher, JwksKeys};
-pub use key::{JwksOptions, JwtKey, KeyError, KeySet, MIN_RSA_BITS, SigningKey};
-pub use strategy::{
-    ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, PrincipalClassifier,
-    PrincipalRule, TokenSource, select_websocket_protocol, to_auth_error, token_from_ws_message,
-};
+pub use jwks::{HttpFetcher, JwksError, JwksFetcher, JwksKeys};
+#[allow(deprecated)]
+pub use key::JwtKey;
+pub use key::{JwksOptions, KeyError, KeySet, MIN_RSA_BITS, VerifyingKey};
+pub use signing::SigningKey;
+pub use strategy::{ExtraVerifier, JwtConfigError, JwtStrategy, JwtStrategyBuilder, to_auth_error};
 pub use verify::{
-    ClaimRules, Clock, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, VerifiedJws, VerifiedToken,
-    VerifyError, verify_jws, verify_jwt,
+    ClaimRules, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, VerifiedJws, VerifiedToken, VerifyError,
+    verify_jws, verify_jwt,
 };
-
-/// Installs this crate's jsonwebtoken crypto backend as the process default,
-/// unless one is installed already.
-///
-/// jsonwebtoken panics on first use when it cannot tell which backend to use
-/// (both features on through feature unification, or none installed). Every
-/// constructor of this crate calls this, so verification can never panic at
-/// request time; applications may call it early too.
-/// Costs one atomic load after the first call, so the verification and
-/// signing functions call it on every use: a caller that reaches
-/// [`verify_jwt`] without any constructor of this crate is covered too.
-pub fn ensure_crypto_provider() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        #[cfg(feature = "aws-lc-rs")]
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-        #[cfg(not(feature = "aws-lc-rs"))]
-        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
-    });
-}

@@ -1,9 +1,9 @@
 //! The one verification path shared by the strategy and the CLI.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::algorithm::JwsAlgorithm;
+use auth_core::{Clock, SystemClock};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
@@ -72,14 +72,18 @@ impl VerifyError {
     }
 }
 
-/// Where "now" comes from; tests and the CLI may override it.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+/// A [`Clock`] read from a function of seconds since the epoch: what the
+/// builders' `clock(|| secs)` methods take.
+pub(crate) struct SecondsFn<F>(pub(crate) F);
 
-pub(crate) fn system_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+impl<F: Fn() -> u64 + Send + Sync + 'static> Clock for SecondsFn<F> {
+    fn now_ms(&self) -> u64 {
+        (self.0)().saturating_mul(1000)
+    }
+
+    fn now_secs(&self) -> u64 {
+        (self.0)()
+    }
 }
 
 /// Claim rules applied after the signature is verified.
@@ -104,8 +108,8 @@ pub struct ClaimRules {
     pub typ: Option<String>,
     /// Largest token accepted, in bytes.
     pub max_len: usize,
-    /// Where the current time comes from.
-    pub clock: Clock,
+    /// Where the current time comes from (seconds are what count).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for ClaimRules {
@@ -132,7 +136,7 @@ impl Default for ClaimRules {
             any_audience: false,
             typ: None,
             max_len: DEFAULT_MAX_TOKEN_LEN,
-            clock: Arc::new(system_now),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -268,7 +272,7 @@ pub fn verify_jwt(
         StrictJsonError::Syntax(_) => VerifyError::Malformed("payload is not a JSON object"),
     })?;
     check_type(&jws.header, rules)?;
-    check_times(&claims, rules, (rules.clock)())?;
+    check_times(&claims, rules, rules.clock.now_secs())?;
     check_iss_aud(&claims, rules)?;
     Ok(VerifiedToken {
         header: Arc::new(jws.header),
@@ -297,9 +301,9 @@ fn check_type(header: &Map<String, Value>, rules: &ClaimRules) -> Result<(), Ver
 /// token invalid.
 ///
 /// ```
-/// use auth_jwt::{ClaimRules, KeySet, JwtKey, SigningKey, Algorithm, VerifyError, verify_jwt};
+/// use auth_jwt::{ClaimRules, KeySet, VerifyingKey, SigningKey, Algorithm, VerifyError, verify_jwt};
 /// let secret = b"an example secret of 32+ bytes!!";
-/// let keys = KeySet::new([JwtKey::hmac(secret, Algorithm::HS256).unwrap()]).unwrap();
+/// let keys = KeySet::new([VerifyingKey::hmac(secret, Algorithm::HS256).unwrap()]).unwrap();
 /// let signer = SigningKey::hmac(secret, Algorithm::HS256).unwrap();
 /// let never_expires = signer
 ///     .sign(&serde_json::json!({"sub": "a", "exp": 1e300}), None)

@@ -4,7 +4,7 @@
 mod fixtures;
 
 use auth_jwt::{
-    Algorithm, JwsAlgorithm, JwtKey, JwtStrategy, KeyError, KeySet, SigningKey, VerifyError,
+    Algorithm, JwsAlgorithm, JwtStrategy, KeyError, KeySet, SigningKey, VerifyError, VerifyingKey,
     verify_jws,
 };
 use base64::Engine as _;
@@ -53,7 +53,7 @@ fn example_strategy(jwks: &str, clock: Option<u64>) -> JwtStrategy {
         // is loaded explicitly, as configuration.
         Err(KeyError::SymmetricKey { .. }) => {
             let set: serde_json::Value = serde_json::from_str(jwks).unwrap();
-            let secret = JwtKey::from_secret_jwk_json(&set["keys"][0].to_string()).unwrap();
+            let secret = VerifyingKey::from_secret_jwk_json(&set["keys"][0].to_string()).unwrap();
             KeySet::new([secret]).unwrap()
         }
         Err(e) => panic!("{e}"),
@@ -251,10 +251,7 @@ async fn rfc7515_a1_one_second_after_exp_plus_leeway_is_expired() {
 }
 
 fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
-    use hmac::Mac as _;
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-    m.update(msg.as_bytes());
-    m.finalize().into_bytes().to_vec()
+    auth_test_support::jws::hmac_sha256(key, msg.as_bytes())
 }
 
 #[actix_web::test]
@@ -272,7 +269,7 @@ async fn alg_none_in_any_spelling_is_rejected() {
 #[actix_web::test]
 async fn rsa_public_key_as_hmac_secret_is_rejected() {
     let s = JwtStrategy::builder()
-        .key(JwtKey::from_pem(RSA_PUB, Algorithm::RS256).unwrap())
+        .key(VerifyingKey::from_pem(RSA_PUB, Algorithm::RS256).unwrap())
         .any_issuer()
         .any_audience()
         .build()
@@ -338,7 +335,7 @@ async fn missing_exp_is_rejected() {
 async fn wrong_issuer_and_audience_are_rejected() {
     let s = || {
         JwtStrategy::builder()
-            .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+            .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
             .issuer("https://idp.example")
             .audience("todo")
             .build()
@@ -432,7 +429,7 @@ async fn bad_base64_is_rejected() {
 async fn wrong_typ_is_rejected_when_required() {
     let s = || {
         JwtStrategy::builder()
-            .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+            .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
             .typ("at+jwt")
             .build()
             .unwrap()
@@ -463,7 +460,7 @@ async fn every_asymmetric_algorithm_verifies_with_its_pinned_key() {
         let signer = SigningKey::from_pem(private, *alg).unwrap();
         let token = signer.sign(&valid_claims(), None).unwrap();
         let s = JwtStrategy::builder()
-            .key(JwtKey::from_pem(public, *alg).unwrap())
+            .key(VerifyingKey::from_pem(public, *alg).unwrap())
             .any_issuer()
             .any_audience()
             .build()
@@ -480,7 +477,7 @@ async fn every_asymmetric_algorithm_verifies_with_its_pinned_key() {
             _ => continue,
         };
         let s = JwtStrategy::builder()
-            .key(JwtKey::from_pem(public, sibling).unwrap())
+            .key(VerifyingKey::from_pem(public, sibling).unwrap())
             .any_issuer()
             .any_audience()
             .build()
@@ -495,7 +492,7 @@ async fn every_asymmetric_algorithm_verifies_with_its_pinned_key() {
 #[test]
 fn unsafe_key_sets_are_refused_at_load_naming_the_key() {
     assert!(matches!(
-        JwtKey::hmac(b"sixteen-byte-key", Algorithm::HS256),
+        VerifyingKey::hmac(b"sixteen-byte-key", Algorithm::HS256),
         Err(KeyError::ShortSecret {
             len: 16,
             min: 32,
@@ -503,10 +500,10 @@ fn unsafe_key_sets_are_refused_at_load_naming_the_key() {
         })
     ));
     assert!(matches!(
-        JwtKey::hmac(&[7u8; 40], Algorithm::HS512),
+        VerifyingKey::hmac(&[7u8; 40], Algorithm::HS512),
         Err(KeyError::ShortSecret { min: 64, .. })
     ));
-    let err = JwtKey::from_pem(RSA1024_PUB, Algorithm::RS256).unwrap_err();
+    let err = VerifyingKey::from_pem(RSA1024_PUB, Algorithm::RS256).unwrap_err();
     assert_eq!(
         err.to_string(),
         "key (no kid): RSA modulus of 1024 bits is weaker than the 2048 bits required"
@@ -518,14 +515,14 @@ fn unsafe_key_sets_are_refused_at_load_naming_the_key() {
     );
     let short = r#"{"kty":"oct","kid":"s1","alg":"HS256","k":"c2hvcnQ"}"#;
     assert!(
-        JwtKey::from_secret_jwk_json(short)
+        VerifyingKey::from_secret_jwk_json(short)
             .unwrap_err()
             .to_string()
             .starts_with("key 's1': HMAC secret of 5 bytes")
     );
     let no_alg = r#"{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
     assert_eq!(
-        JwtKey::from_secret_jwk_json(no_alg)
+        VerifyingKey::from_secret_jwk_json(no_alg)
             .unwrap_err()
             .to_string(),
         "key (no kid): an oct key needs an explicit alg"
@@ -539,10 +536,10 @@ fn unsafe_key_sets_are_refused_at_load_naming_the_key() {
 
 #[actix_web::test]
 async fn key_set_selection_by_kid_and_by_alg() {
-    let k1 = JwtKey::hmac(&[1u8; 32], Algorithm::HS256)
+    let k1 = VerifyingKey::hmac(&[1u8; 32], Algorithm::HS256)
         .unwrap()
         .with_kid("k1");
-    let k2 = JwtKey::hmac(&[2u8; 32], Algorithm::HS256)
+    let k2 = VerifyingKey::hmac(&[2u8; 32], Algorithm::HS256)
         .unwrap()
         .with_kid("k2");
     let s = JwtStrategy::builder().key(k1).key(k2).build().unwrap();
@@ -580,7 +577,7 @@ async fn cache_never_serves_expired_tampered_or_old_key_tokens() {
     let clock = Arc::new(AtomicU64::new(now()));
     let c = clock.clone();
     let s = JwtStrategy::builder()
-        .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
         .leeway(0)
         .clock(move || c.load(Ordering::SeqCst))
         .build()
@@ -602,7 +599,7 @@ async fn cache_never_serves_expired_tampered_or_old_key_tokens() {
     );
     clock.store(now(), Ordering::SeqCst);
     // Key rotation empties the cache: the old key's token no longer passes.
-    s.set_keys(KeySet::new([JwtKey::hmac(&[9u8; 32], Algorithm::HS256).unwrap()]).unwrap());
+    s.set_keys(KeySet::new([VerifyingKey::hmac(&[9u8; 32], Algorithm::HS256).unwrap()]).unwrap());
     assert_eq!(s.cached_tokens(), 0);
     assert_eq!(
         s.verify_token(&token).await.unwrap_err(),
@@ -620,7 +617,7 @@ async fn cached_profile_is_rechecked_on_every_hit() {
     let verifier_calls = Arc::new(AtomicUsize::new(0));
     let (c, v) = (clock.clone(), verifier_calls.clone());
     let s = JwtStrategy::builder()
-        .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
         .leeway(0)
         .fixed_roles(["member"])
         .clock(move || c.load(Ordering::SeqCst))
@@ -646,7 +643,7 @@ async fn cached_profile_is_rechecked_on_every_hit() {
     assert_eq!(verifier_calls.load(Ordering::SeqCst), 2);
 
     clock.store(now(), Ordering::SeqCst);
-    s.set_keys(KeySet::new([JwtKey::hmac(&[9u8; 32], Algorithm::HS256).unwrap()]).unwrap());
+    s.set_keys(KeySet::new([VerifyingKey::hmac(&[9u8; 32], Algorithm::HS256).unwrap()]).unwrap());
     assert_eq!(
         s.authenticate_token(&token).await.unwrap_err().status(),
         401

@@ -8,14 +8,14 @@ use actix_web::dev::ServiceResponse;
 use actix_web::{HttpResponse, get};
 use auth_core::{PrincipalKind, UserProfile};
 use auth_jwt::{
-    Algorithm, JwksFetcher, JwksKeys, JwtConfigError, JwtKey, JwtStrategy, KeyError, KeySet,
-    PrincipalRule, SigningKey, VerifyError,
+    Algorithm, JwksKeys, JwtConfigError, JwtStrategy, KeyError, KeySet, PrincipalRule, SigningKey,
+    VerifyError, VerifyingKey,
 };
 use auth_macros::authenticate;
+use auth_test_support::jwks::StaticJwks;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use fixtures::{SECRET, bearer, now};
-use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
 const EC_PUB: &[u8] = include_bytes!("keys/ec.pub.pem");
@@ -25,11 +25,7 @@ const RSA_PUB: &[u8] = include_bytes!("keys/rsa.pub.pem");
 /// members survive exactly as written) under `header` (raw JSON text) with
 /// HMAC-SHA256 and the fixture secret.
 fn sign_raw(header: &str, payload: &str) -> String {
-    use hmac::Mac as _;
-    let msg = format!("{}.{}", B64.encode(header), B64.encode(payload));
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
-    mac.update(msg.as_bytes());
-    format!("{msg}.{}", B64.encode(mac.finalize().into_bytes()))
+    auth_test_support::jws::hs256(header, payload, SECRET)
 }
 
 fn hs256_raw(payload: &str) -> String {
@@ -83,7 +79,7 @@ async fn app(
 }
 
 fn hmac_builder() -> auth_jwt::JwtStrategyBuilder {
-    JwtStrategy::builder().key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+    JwtStrategy::builder().key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
 }
 
 /// `GET path` with `Authorization: <authorization>`: status, challenges, body.
@@ -404,7 +400,7 @@ fn key_loaders_refuse_duplicate_member_names() {
     }
     let jwk = format!(r#"{{{ec},"x":"AAAA"}}"#);
     assert_eq!(
-        JwtKey::from_jwk_json(&jwk).unwrap_err().to_string(),
+        VerifyingKey::from_jwk_json(&jwk).unwrap_err().to_string(),
         r#"key jwk: cannot be parsed: duplicate member name "x" in $"#
     );
     let private = r#"{"kty":"oct","alg":"HS256","kid":"k1","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
@@ -414,16 +410,7 @@ fn key_loaders_refuse_duplicate_member_names() {
     );
     // Controls: the same documents without the duplicate load.
     assert!(KeySet::from_jwks_json(&format!(r#"{{"keys":[{{{ec},"kid":"a"}}]}}"#)).is_ok());
-    assert!(JwtKey::from_jwk_json(EC_JWK).is_ok());
-}
-
-struct Serve(String);
-
-impl JwksFetcher for Serve {
-    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, String>> {
-        let doc = self.0.clone();
-        Box::pin(async move { Ok(doc) })
-    }
+    assert!(VerifyingKey::from_jwk_json(EC_JWK).is_ok());
 }
 
 /// A JWK Set URL serving a set with a duplicate member is refused like a
@@ -436,8 +423,8 @@ async fn a_fetched_jwk_set_with_a_duplicate_member_is_refused() {
         format!(r#"{{"keys":[{{{ec},"kid":"k1"}}],"keys":[]}}"#),
         format!(r#"{{"keys":[{{{ec},"kid":"k1","use":"sig","use":"enc"}}]}}"#),
     ] {
-        let keys = JwksKeys::with_fetcher(Serve(doc.clone()));
-        let err = keys.refresh().await.unwrap_err();
+        let keys = JwksKeys::with_fetcher(StaticJwks::new(doc.clone()));
+        let err = keys.refresh().await.unwrap_err().to_string();
         assert!(err.contains("duplicate member name"), "{err}");
         let s = JwtStrategy::builder()
             .jwks(keys)
@@ -466,11 +453,13 @@ async fn a_fetched_jwk_set_with_a_duplicate_member_is_refused() {
 #[actix_web::test]
 async fn a_duplicate_kid_triggers_no_key_fetch() {
     let ec = &EC_JWK[1..EC_JWK.len() - 1];
-    let keys = JwksKeys::with_fetcher(Serve(format!(r#"{{"keys":[{{{ec},"kid":"k1"}}]}}"#)))
-        .with_timing(
-            std::time::Duration::from_secs(3600),
-            std::time::Duration::ZERO,
-        );
+    let keys = JwksKeys::with_fetcher(StaticJwks::new(format!(
+        r#"{{"keys":[{{{ec},"kid":"k1"}}]}}"#
+    )))
+    .with_timing(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::ZERO,
+    );
     let s = JwtStrategy::builder()
         .jwks(keys.clone())
         .any_issuer()
@@ -574,10 +563,10 @@ async fn a_token_with_an_audience_is_refused_when_none_is_configured() {
 /// `any_audience()` / `any_issuer()`; the error names the missing setting.
 #[test]
 fn public_keys_need_an_audience_and_an_issuer_to_build() {
-    let ec = || JwtKey::from_pem(EC_PUB, Algorithm::ES256).unwrap();
-    let rsa = || JwtKey::from_pem(RSA_PUB, Algorithm::RS256).unwrap();
+    let ec = || VerifyingKey::from_pem(EC_PUB, Algorithm::ES256).unwrap();
+    let rsa = || VerifyingKey::from_pem(RSA_PUB, Algorithm::RS256).unwrap();
     let set = || KeySet::from_jwks_json(&format!(r#"{{"keys":[{EC_JWK}]}}"#)).unwrap();
-    let jwks = || JwksKeys::with_fetcher(Serve(format!(r#"{{"keys":[{EC_JWK}]}}"#)));
+    let jwks = || JwksKeys::with_fetcher(StaticJwks::new(format!(r#"{{"keys":[{EC_JWK}]}}"#)));
     type MakeBuilder = Box<dyn Fn() -> auth_jwt::JwtStrategyBuilder>;
     let builders: Vec<(&str, MakeBuilder)> = vec![
         ("ec", Box::new(move || JwtStrategy::builder().key(ec()))),
@@ -595,7 +584,7 @@ fn public_keys_need_an_audience_and_an_issuer_to_build() {
             Box::new(move || {
                 JwtStrategy::builder()
                     .key(
-                        JwtKey::hmac(SECRET, Algorithm::HS256)
+                        VerifyingKey::hmac(SECRET, Algorithm::HS256)
                             .unwrap()
                             .with_kid("h"),
                     )

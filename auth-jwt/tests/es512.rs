@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use auth_core::UserProfile;
 use auth_jwt::{
-    Algorithm, JwksFetcher, JwksKeys, JwsAlgorithm, JwtKey, JwtStrategy, KeyError, KeySet,
-    SigningKey, TokenService, VerifyError, verify_jws,
+    Algorithm, JwksKeys, JwsAlgorithm, JwtStrategy, KeyError, KeySet, SigningKey, TokenService,
+    VerifyError, VerifyingKey, verify_jws,
 };
+use auth_test_support::jwks::StaticJwks;
+use auth_test_support::jws::hmac_sha256;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use fixtures::*;
-use futures_util::future::LocalBoxFuture;
 use serde_json::{Value, json};
 
 /// A P-521 key pair made by OpenSSL 3.0 (`openssl genpkey -algorithm EC
@@ -125,11 +126,11 @@ fn ignored_in_a_published_set(bad: &Value, expected: &str) {
     );
 }
 
-fn pem_key() -> JwtKey {
-    JwtKey::from_pem(P521_PUB, JwsAlgorithm::ES512).unwrap()
+fn pem_key() -> VerifyingKey {
+    VerifyingKey::from_pem(P521_PUB, JwsAlgorithm::ES512).unwrap()
 }
 
-fn strategy_with(key: JwtKey) -> JwtStrategy {
+fn strategy_with(key: VerifyingKey) -> JwtStrategy {
     JwtStrategy::builder()
         .key(key)
         .any_issuer()
@@ -154,7 +155,7 @@ fn p521_token(header: &Value, claims: &Value) -> (String, Vec<u8>) {
 }
 
 fn a4_strategy() -> JwtStrategy {
-    strategy_with(JwtKey::from_jwk_json(&public_jwk("a4", A4_X, A4_Y).to_string()).unwrap())
+    strategy_with(VerifyingKey::from_jwk_json(&public_jwk("a4", A4_X, A4_Y).to_string()).unwrap())
 }
 
 /// `token` with the signature `bad` is refused by the A.4 strategy, both
@@ -211,13 +212,13 @@ async fn signing_key_tokens_are_accepted_on_the_wire() {
     );
     let openssl_public = [
         pem_key().with_kid("p521"),
-        JwtKey::from_jwk_json(&openssl_jwk().to_string()).unwrap(),
+        VerifyingKey::from_jwk_json(&openssl_jwk().to_string()).unwrap(),
     ];
     for (signer, verifiers) in [
         (&from_pem, openssl_public.to_vec()),
         (
             &from_jwk,
-            vec![JwtKey::from_jwk_json(&public_jwk("a4", A4_X, A4_Y).to_string()).unwrap()],
+            vec![VerifyingKey::from_jwk_json(&public_jwk("a4", A4_X, A4_Y).to_string()).unwrap()],
         ),
     ] {
         let token = signer.sign(&valid_claims(), None).unwrap();
@@ -289,7 +290,7 @@ async fn es512_tokens_look_like_the_other_algorithms_tokens() {
 async fn independently_signed_es512_tokens_are_accepted_on_the_wire() {
     for key in [
         pem_key().with_kid("p521"),
-        JwtKey::from_jwk_json(&openssl_jwk().to_string()).unwrap(),
+        VerifyingKey::from_jwk_json(&openssl_jwk().to_string()).unwrap(),
     ] {
         let strategy = JwtStrategy::builder()
             .key(key)
@@ -470,7 +471,7 @@ async fn es512_and_other_curves_never_cross() {
         .unwrap()
         .sign(&valid_claims(), None)
         .unwrap();
-    let es256_key = || JwtKey::from_pem(EC_PUB, Algorithm::ES256).unwrap();
+    let es256_key = || VerifyingKey::from_pem(EC_PUB, Algorithm::ES256).unwrap();
     let es512_with_kid = SigningKey::from_pem(P521_PRIV, JwsAlgorithm::ES512)
         .unwrap()
         .with_kid("p256")
@@ -499,12 +500,7 @@ async fn es512_and_other_curves_never_cross() {
         B64.encode(json!({"alg": "ES512"}).to_string()),
         B64.encode(valid_claims().to_string())
     );
-    let mac = {
-        use hmac::Mac as _;
-        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(P521_PUB).unwrap();
-        m.update(input.as_bytes());
-        m.finalize().into_bytes()
-    };
+    let mac = hmac_sha256(P521_PUB, input.as_bytes());
     rejected(
         strategy_with(pem_key()),
         &format!("{input}.{}", B64.encode(mac)),
@@ -528,7 +524,7 @@ async fn es512_and_other_curves_never_cross() {
         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
     let expected = "key 'p256': ES512 needs an EC key on P-521";
     assert_eq!(
-        JwtKey::from_jwk_json(&p256_as_es512.to_string())
+        VerifyingKey::from_jwk_json(&p256_as_es512.to_string())
             .unwrap_err()
             .to_string(),
         expected
@@ -537,12 +533,12 @@ async fn es512_and_other_curves_never_cross() {
     let mut rsa_as_es512 = json!({"kty": "RSA", "alg": "ES512", "e": "AQAB", "n": "AQAB"});
     rsa_as_es512["kid"] = json!("rsa");
     assert!(matches!(
-        JwtKey::from_jwk_json(&rsa_as_es512.to_string()),
+        VerifyingKey::from_jwk_json(&rsa_as_es512.to_string()),
         Err(KeyError::Algorithm { .. })
     ));
     for pem in [EC_PUB, P521_PRIV, b"not a pem".as_slice()] {
         assert!(matches!(
-            JwtKey::from_pem(pem, JwsAlgorithm::ES512),
+            VerifyingKey::from_pem(pem, JwsAlgorithm::ES512),
             Err(KeyError::Parse { .. })
         ));
     }
@@ -551,16 +547,6 @@ async fn es512_and_other_curves_never_cross() {
             SigningKey::from_pem(pem, JwsAlgorithm::ES512),
             Err(KeyError::Parse { .. })
         ));
-    }
-}
-
-#[derive(Clone)]
-struct Served(String);
-
-impl JwksFetcher for Served {
-    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, String>> {
-        let doc = self.0.clone();
-        Box::pin(async move { Ok(doc) })
     }
 }
 
@@ -605,7 +591,7 @@ async fn jwks_with_p521_keys_verify_es512_tokens() {
                 .build()
                 .unwrap(),
             JwtStrategy::builder()
-                .jwks(JwksKeys::with_fetcher(Served(set.clone())))
+                .jwks(JwksKeys::with_fetcher(StaticJwks::new(set.clone())))
                 .any_issuer()
                 .any_audience()
                 .build()
@@ -677,7 +663,7 @@ fn p521_jwks_are_loaded_strictly() {
         let jwk = json!({"kty": "EC", "crv": "P-521", "kid": "bad", "x": x, "y": y});
         let expected = format!("key 'bad': cannot be parsed: {reason}");
         assert_eq!(
-            JwtKey::from_jwk_json(&jwk.to_string())
+            VerifyingKey::from_jwk_json(&jwk.to_string())
                 .unwrap_err()
                 .to_string(),
             expected
@@ -691,7 +677,7 @@ fn p521_jwks_are_loaded_strictly() {
         jwk["alg"] = json!(alg);
         let expected = "key 'a4': alg does not match the curve";
         assert_eq!(
-            JwtKey::from_jwk_json(&jwk.to_string())
+            VerifyingKey::from_jwk_json(&jwk.to_string())
                 .unwrap_err()
                 .to_string(),
             expected,
@@ -705,19 +691,19 @@ fn p521_jwks_are_loaded_strictly() {
         serde_json::from_value(public_jwk("t", A4_X, A4_Y)).unwrap();
     typed.common.key_algorithm = Some(jsonwebtoken::jwk::KeyAlgorithm::ES384);
     assert!(matches!(
-        JwtKey::from_jwk(&typed),
+        VerifyingKey::from_jwk(&typed),
         Err(KeyError::Algorithm { .. })
     ));
     typed.common.key_algorithm = None;
     assert_eq!(
-        JwtKey::from_jwk(&typed).unwrap().algorithm(),
+        VerifyingKey::from_jwk(&typed).unwrap().algorithm(),
         JwsAlgorithm::ES512
     );
     // An encryption key is refused for signatures, as on other curves.
     let mut enc = public_jwk("enc", A4_X, A4_Y);
     enc["use"] = json!("enc");
     assert_eq!(
-        JwtKey::from_jwk_json(&enc.to_string()).unwrap_err(),
+        VerifyingKey::from_jwk_json(&enc.to_string()).unwrap_err(),
         KeyError::EncryptionKey {
             key: "'enc'".into()
         }
@@ -725,7 +711,7 @@ fn p521_jwks_are_loaded_strictly() {
     // Without alg the curve decides, as for P-256 and P-384.
     let bare = json!({"kty": "EC", "crv": "P-521", "x": A4_X, "y": A4_Y});
     assert_eq!(
-        JwtKey::from_jwk_json(&bare.to_string())
+        VerifyingKey::from_jwk_json(&bare.to_string())
             .unwrap()
             .algorithm(),
         JwsAlgorithm::ES512
@@ -791,7 +777,7 @@ async fn es512_tokens_get_the_same_claim_checks_and_cache_as_the_others() {
     let es512 = SigningKey::from_pem(P521_PRIV, JwsAlgorithm::ES512).unwrap();
     let es256 = SigningKey::from_pem(EC_PRIV, Algorithm::ES256).unwrap();
     let hs256 = SigningKey::hmac(SECRET, Algorithm::HS256).unwrap();
-    let strategy = |key: JwtKey| {
+    let strategy = |key: VerifyingKey| {
         let c = clock.clone();
         JwtStrategy::builder()
             .key(key)
@@ -806,11 +792,11 @@ async fn es512_tokens_get_the_same_claim_checks_and_cache_as_the_others() {
         (&es512, strategy(pem_key())),
         (
             &es256,
-            strategy(JwtKey::from_pem(EC_PUB, Algorithm::ES256).unwrap()),
+            strategy(VerifyingKey::from_pem(EC_PUB, Algorithm::ES256).unwrap()),
         ),
         (
             &hs256,
-            strategy(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap()),
+            strategy(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap()),
         ),
     ];
     let t = now();

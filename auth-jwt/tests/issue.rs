@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, test as at, web};
 use auth_core::{PrincipalKind, StrategyRegistry, UserProfile};
-use auth_jwt::{Algorithm, IssueError, JwtKey, JwtStrategy, SigningKey, TokenService};
+use auth_jwt::{Algorithm, IssueError, JwtStrategy, SigningKey, TokenService, VerifyingKey};
 use fixtures::*;
 
 fn service() -> TokenService {
@@ -18,7 +18,7 @@ fn service() -> TokenService {
 
 fn verifier() -> JwtStrategy {
     JwtStrategy::builder()
-        .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
         .issuer("todo")
         .build()
         .unwrap()
@@ -62,14 +62,14 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         "42"
     );
     // Replaying r1 is reuse: refused, and r2 dies with it.
-    assert_eq!(
+    assert!(matches!(
         tokens.refresh(&r1).await.unwrap_err(),
         IssueError::InvalidRefreshToken
-    );
-    assert_eq!(
+    ));
+    assert!(matches!(
         tokens.refresh(&r2).await.unwrap_err(),
         IssueError::InvalidRefreshToken
-    );
+    ));
     // Another login is a separate family and unaffected.
     let other = tokens.issue(&UserProfile::new("42")).await.unwrap();
     assert!(
@@ -108,7 +108,7 @@ async fn revoke_and_expiry_end_a_refresh_token() {
 async fn service_tokens_carry_audience_and_kind() {
     let tokens = service();
     let billing = JwtStrategy::builder()
-        .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
         .audience("billing")
         .build()
         .unwrap();
@@ -161,4 +161,120 @@ async fn token_response_is_no_store() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 300);
     assert!(body["refresh_token"].is_string());
+}
+
+/// Two instances on one store: a token spent on one is a reuse on the other.
+#[actix_web::test]
+async fn instances_sharing_a_store_agree_on_rotation_and_reuse() {
+    let shared: std::sync::Arc<dyn auth_core::StateStore> =
+        std::sync::Arc::new(auth_core::MemoryStore::new());
+    let a = service().store(shared.clone());
+    let b = service().store(shared);
+    let issued = a.issue(&UserProfile::new("42")).await.unwrap();
+    let r1 = issued.refresh_token.unwrap();
+    let rotated = b.refresh(&r1).await.unwrap();
+    assert!(matches!(
+        a.refresh(&r1).await.unwrap_err(),
+        IssueError::InvalidRefreshToken
+    ));
+    // The reuse revoked the family on both.
+    assert!(
+        b.refresh(rotated.refresh_token.as_deref().unwrap())
+            .await
+            .is_err()
+    );
+}
+
+#[actix_web::test]
+async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
+    let tokens = service();
+    let r1 = tokens
+        .issue(&UserProfile::new("42"))
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let results = futures_util::future::join_all((0..8).map(|_| tokens.refresh(&r1))).await;
+    let winners: Vec<_> = results.into_iter().filter_map(Result::ok).collect();
+    assert_eq!(winners.len(), 1);
+    // The others were replays: the winner's token died with its family.
+    assert!(
+        tokens
+            .refresh(winners[0].refresh_token.as_deref().unwrap())
+            .await
+            .is_err()
+    );
+}
+
+#[actix_web::test]
+async fn refresh_tokens_expire_with_the_services_clock() {
+    let clock = auth_core::ManualClock::at_secs(1_700_000_000);
+    let tokens = service()
+        .refresh_ttl(Duration::from_secs(3600))
+        .with_clock(std::sync::Arc::new(clock.clone()));
+    let r1 = tokens
+        .issue(&UserProfile::new("42"))
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    clock.advance(Duration::from_secs(3600));
+    assert!(matches!(
+        tokens.refresh(&r1).await.unwrap_err(),
+        IssueError::InvalidRefreshToken
+    ));
+}
+
+/// A store that is down: refresh fails closed with 503, never a 500 or a pass.
+#[actix_web::test]
+async fn a_store_outage_is_a_503() {
+    #[derive(Debug)]
+    struct Down;
+    #[auth_core::async_trait]
+    impl auth_core::StateStore for Down {
+        async fn set_if_absent(
+            &self,
+            _: &str,
+            _: &[u8],
+            _: Duration,
+        ) -> Result<bool, auth_core::StoreError> {
+            Err(auth_core::StoreError::unavailable("connection refused"))
+        }
+        async fn get(&self, _: &str) -> Result<Option<auth_core::Entry>, auth_core::StoreError> {
+            Err(auth_core::StoreError::timeout(Duration::from_secs(1)))
+        }
+        async fn take(&self, _: &str) -> Result<Option<Vec<u8>>, auth_core::StoreError> {
+            Err(auth_core::StoreError::unavailable("connection refused"))
+        }
+        async fn delete(&self, _: &str) -> Result<bool, auth_core::StoreError> {
+            Err(auth_core::StoreError::unavailable("connection refused"))
+        }
+        async fn increment(
+            &self,
+            _: &str,
+            _: Duration,
+        ) -> Result<auth_core::Count, auth_core::StoreError> {
+            Err(auth_core::StoreError::unavailable("connection refused"))
+        }
+        async fn raise(&self, _: &str, _: u64, _: Duration) -> Result<bool, auth_core::StoreError> {
+            Err(auth_core::StoreError::unavailable("connection refused"))
+        }
+        async fn publish(&self, _: &str, _: &[u8]) -> Result<(), auth_core::StoreError> {
+            Err(auth_core::StoreError::unavailable("connection refused"))
+        }
+        async fn subscribe(
+            &self,
+            _: &str,
+        ) -> Result<auth_core::Subscription, auth_core::StoreError> {
+            Err(auth_core::StoreError::unavailable("connection refused"))
+        }
+    }
+    let tokens = service().store(std::sync::Arc::new(Down));
+    let issue = tokens.issue(&UserProfile::new("42")).await.unwrap_err();
+    assert_eq!(auth_core::AuthError::from(issue).status().as_u16(), 503);
+    let refresh = tokens.refresh("whatever").await.unwrap_err();
+    assert!(matches!(refresh, IssueError::Store(ref e) if e.is_transient()));
+    let err = auth_core::AuthError::from(refresh);
+    assert_eq!(err.status().as_u16(), 503);
+    assert!(!err.public_message().contains("refused"));
 }

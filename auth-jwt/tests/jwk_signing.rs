@@ -1,6 +1,6 @@
 //! Signing keys from private JWKs: accepted only when whole and consistent.
 
-use auth_jwt::{Algorithm, JwtKey, KeySet, SigningKey, verify_jws};
+use auth_jwt::{Algorithm, KeySet, SigningKey, VerifyingKey, verify_jws};
 use serde_json::json;
 
 // A P-256 key pair; x and y were computed from d with another library.
@@ -19,7 +19,7 @@ fn private_ec_jwk_signs_what_its_public_half_verifies() {
     let token = key.sign(&json!({"sub": "a"}), None).unwrap();
     let mut public = jwk.clone();
     public.as_object_mut().unwrap().remove("d");
-    let keys = KeySet::new([JwtKey::from_jwk_json(&public.to_string()).unwrap()]).unwrap();
+    let keys = KeySet::new([VerifyingKey::from_jwk_json(&public.to_string()).unwrap()]).unwrap();
     assert!(verify_jws(&token, &keys, 8192).is_ok());
 }
 

@@ -3,13 +3,13 @@
 
 mod fixtures;
 
-use std::io::{Read as _, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServiceResponse;
 use auth_jwt::{JwksFetcher, JwksKeys, JwtStrategy, SigningKey, VerifyError};
+use auth_test_support::jwks::JwksServer;
 use fixtures::*;
 use futures_util::future::{LocalBoxFuture, join_all};
 use serde_json::{Value, json};
@@ -41,7 +41,7 @@ impl Provider {
 }
 
 impl JwksFetcher for Provider {
-    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, String>> {
+    fn fetch(&self) -> LocalBoxFuture<'_, Result<String, auth_jwt::JwksError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let stall = *self.stall.lock().unwrap();
         let doc = self.doc.clone();
@@ -52,7 +52,7 @@ impl JwksFetcher for Provider {
             doc.lock()
                 .unwrap()
                 .clone()
-                .ok_or_else(|| "connection refused".to_owned())
+                .ok_or_else(|| auth_jwt::JwksError::fetcher("connection refused"))
         })
     }
 }
@@ -416,7 +416,8 @@ async fn a_refresh_that_brings_a_secret_keeps_the_last_good_set() {
     for bad in [&leaked, &private] {
         provider.set(Some(jwk_set(&[&k[0].1, &k[1].1, bad, &k256])));
         let err = jwks.refresh().await.unwrap_err();
-        assert!(err.contains("refused"), "{err}");
+        assert!(matches!(err, auth_jwt::JwksError::Refused(_)), "{err}");
+        assert!(err.to_string().contains("refused"), "{err}");
         // The last good set is in force: k1 verifies, k2 is not trusted.
         assert_eq!(send(&app, &signed(&k[0].0)).await.0, 200);
         assert_ne!(send(&app, &signed(&k[1].0)).await.0, 200);
@@ -440,37 +441,14 @@ async fn a_refresh_that_brings_a_secret_keeps_the_last_good_set() {
     assert_eq!(text.matches("key 'k256': ").count(), 1, "{text}");
 }
 
-/// A one-connection-at-a-time HTTP server on 127.0.0.1 serving `body`.
-fn serve(body: String) -> (String, Arc<Mutex<u32>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let hits = Arc::new(Mutex::new(0));
-    let h = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            *h.lock().unwrap() += 1;
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
-                body.len(),
-                body
-            );
-            let _ = stream.write_all(resp.as_bytes());
-        }
-    });
-    (format!("http://{addr}/.well-known/jwks.json"), hits)
-}
-
 #[actix_web::test]
 async fn fetches_from_a_real_local_http_server() {
     let k = keys(1);
-    let (url, hits) = serve(set_of(&[&k[0]]));
-    let s = strategy_with(JwksKeys::from_url(&url).unwrap());
+    let server = JwksServer::serve(set_of(&[&k[0]]));
+    let s = strategy_with(JwksKeys::from_url(server.url()).unwrap());
     let p = s.authenticate_token(&signed(&k[0].0)).await.unwrap();
     assert_eq!(p.id, "alice");
-    assert_eq!(*hits.lock().unwrap(), 1);
+    assert_eq!(server.hits(), 1);
     assert!(JwksKeys::from_url("http://example.com/jwks").is_err());
 }
 

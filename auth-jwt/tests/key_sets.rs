@@ -5,7 +5,7 @@
 
 mod fixtures;
 
-use auth_jwt::{Algorithm, JwksOptions, JwtKey, JwtStrategy, KeyError, KeySet, SigningKey};
+use auth_jwt::{Algorithm, JwksOptions, JwtStrategy, KeyError, KeySet, SigningKey, VerifyingKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use fixtures::*;
@@ -182,19 +182,19 @@ async fn a_single_public_jwk_never_becomes_an_hmac_key() {
     ] {
         assert!(
             matches!(
-                JwtKey::from_jwk_json(&doc),
+                VerifyingKey::from_jwk_json(&doc),
                 Err(KeyError::SymmetricKey { .. })
             ),
             "{doc}"
         );
         let typed: jsonwebtoken::jwk::Jwk = serde_json::from_str(&doc).unwrap();
         assert!(matches!(
-            JwtKey::from_jwk(&typed),
+            VerifyingKey::from_jwk(&typed),
             Err(KeyError::SymmetricKey { .. })
         ));
     }
     // The explicitly named constructor is the way in, and it works.
-    let key = JwtKey::from_secret_jwk_json(&oct.to_string()).unwrap();
+    let key = VerifyingKey::from_secret_jwk_json(&oct.to_string()).unwrap();
     let s = JwtStrategy::builder().key(key).build().unwrap();
     let mut h = jsonwebtoken::Header::new(Algorithm::HS256);
     h.kid = Some("s".into());
@@ -207,7 +207,7 @@ async fn a_single_public_jwk_never_becomes_an_hmac_key() {
     .await;
     assert_eq!(status, 200);
     // It takes secrets only.
-    assert!(JwtKey::from_secret_jwk_json(&ec_public("ec").to_string()).is_err());
+    assert!(VerifyingKey::from_secret_jwk_json(&ec_public("ec").to_string()).is_err());
 }
 
 // ---------------------------------------------------------------- 11.2
@@ -265,9 +265,9 @@ fn load_everywhere(kid: &str, n: &[u8], e: &[u8]) -> [Result<(), KeyError>; 3] {
     let jwk = rsa_jwk(kid, n, e);
     let good = ec_public("good");
     [
-        JwtKey::from_jwk_json(&jwk.to_string()).map(drop),
+        VerifyingKey::from_jwk_json(&jwk.to_string()).map(drop),
         KeySet::from_jwks_json(&jwk_set(&[&good, &jwk])).map(drop),
-        JwtKey::from_pem(&pkcs1_pem(n, e), Algorithm::RS256).map(drop),
+        VerifyingKey::from_pem(&pkcs1_pem(n, e), Algorithm::RS256).map(drop),
     ]
 }
 
@@ -443,10 +443,10 @@ fn roca_fingerprinted_moduli_are_refused_on_every_load_path() {
         (RSA_PUB, Algorithm::RS256),
         (RSA_PKCS1_PUB, Algorithm::PS512),
     ] {
-        JwtKey::from_pem(pem, alg).unwrap();
+        VerifyingKey::from_pem(pem, alg).unwrap();
     }
     let a2 = json!({"kty": "RSA", "alg": "RS256", "e": "AQAB", "n": A2_N});
-    JwtKey::from_jwk_json(&a2.to_string()).unwrap();
+    VerifyingKey::from_jwk_json(&a2.to_string()).unwrap();
 }
 
 // ---------------------------------------------------------------- 18.8
@@ -600,7 +600,7 @@ async fn keys_not_understood_are_ignored_and_the_good_keys_work() {
 async fn ed25519_and_eddsa_both_name_the_ed25519_algorithm() {
     for (seed, alg) in [(1u8, "Ed25519"), (2, "EdDSA"), (3, "")] {
         let (signer, public) = ed_key("ed", seed, alg);
-        let key = JwtKey::from_jwk_json(&public.to_string()).unwrap();
+        let key = VerifyingKey::from_jwk_json(&public.to_string()).unwrap();
         assert_eq!(key.algorithm(), Algorithm::EdDSA);
         let set = KeySet::from_jwks_json(&jwk_set(&[&public])).unwrap();
         assert!(set.ignored().is_empty());
@@ -616,7 +616,7 @@ async fn ed25519_and_eddsa_both_name_the_ed25519_algorithm() {
     // Ed25519 is not a name for another curve.
     let (_, mut public) = ed_key("ed", 4, "Ed25519");
     public["crv"] = "Ed448".into();
-    assert!(JwtKey::from_jwk_json(&public.to_string()).is_err());
+    assert!(VerifyingKey::from_jwk_json(&public.to_string()).is_err());
 }
 
 /// The dangerous cases still refuse the set even when other keys are merely
@@ -641,17 +641,6 @@ fn ignoring_unknown_keys_never_hides_a_dangerous_one() {
     ));
 }
 
-/// A provider that always serves one document, counting fetches.
-struct Fixed(String, std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-impl auth_jwt::JwksFetcher for Fixed {
-    fn fetch(&self) -> futures_util::future::LocalBoxFuture<'_, Result<String, String>> {
-        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let doc = self.0.clone();
-        Box::pin(async move { Ok(doc) })
-    }
-}
-
 /// The same through a JWK Set URL client, on the wire: the provider's good
 /// keys work (no 503), Azure's alg-less RSA key works once RS256 is pinned,
 /// and each ignored key is logged once however often the set is fetched.
@@ -673,12 +662,11 @@ async fn a_provider_set_with_keys_not_understood_serves_its_good_keys() {
         .sign(&valid_claims(), None)
         .unwrap();
     for pin in [false, true] {
-        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut jwks = auth_jwt::JwksKeys::with_fetcher(Fixed(doc.clone(), fetches.clone()))
-            .with_timing(
-                std::time::Duration::from_secs(3600),
-                std::time::Duration::ZERO,
-            );
+        let fetcher = auth_test_support::jwks::StaticJwks::new(doc.clone());
+        let mut jwks = auth_jwt::JwksKeys::with_fetcher(fetcher.clone()).with_timing(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::ZERO,
+        );
         if pin {
             jwks = jwks.default_rsa_algorithm(Algorithm::RS256).unwrap();
         }
@@ -689,7 +677,7 @@ async fn a_provider_set_with_keys_not_understood_serves_its_good_keys() {
         for _ in 0..3 {
             jwks.refresh().await.unwrap();
         }
-        assert!(fetches.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+        assert!(fetcher.calls() >= 4);
     }
     let text = log.text();
     // Two clients, so at most twice: once per client, not once per fetch.

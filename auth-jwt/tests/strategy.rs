@@ -150,3 +150,38 @@ async fn user_token_on_service_route_is_403() {
     let (status, _, _) = call(&app, "/service", &[("authorization", &bearer(&token))]).await;
     assert_eq!(status, 200);
 }
+
+/// One policy for several `Authorization` headers, whatever their schemes
+/// and order: 400 `invalid_request`, even when one of them holds a valid
+/// token, and the token is not echoed.
+#[actix_web::test]
+async fn two_authorization_headers_are_400_whatever_their_schemes() {
+    let app = app(strategy()).await;
+    let token = hs256(&valid_claims());
+    let good = bearer(&token);
+    for (first, second) in [
+        (good.as_str(), good.as_str()),
+        (good.as_str(), "Basic YWxpY2U6cHc="),
+        ("Basic YWxpY2U6cHc=", good.as_str()),
+        (r#"Digest username="alice""#, good.as_str()),
+    ] {
+        let req = actix_web::test::TestRequest::get()
+            .uri("/whoami")
+            .append_header(("authorization", first))
+            .append_header(("authorization", second));
+        let resp = actix_web::test::call_service(&app, req.to_request()).await;
+        assert_eq!(resp.status(), 400, "{first} / {second}");
+        assert_eq!(
+            www_authenticate(&resp),
+            vec![r#"Bearer realm="api", error="invalid_request", error_description="the request has more than one Authorization header""#.to_owned()]
+        );
+        let body: serde_json::Value = actix_web::test::read_body_json(resp).await;
+        assert_eq!(
+            body,
+            json!({"error": {"statusCode": 400, "name": "BadRequestError", "message": "the request has more than one Authorization header", "code": "INVALID_REQUEST"}})
+        );
+    }
+    // Control: the same token in one header passes.
+    let (status, _, _) = call(&app, "/whoami", &[("authorization", &good)]).await;
+    assert_eq!(status, 200);
+}

@@ -24,7 +24,7 @@ mod ws_echo;
 /// Serves `/ws` on a free port of 127.0.0.1.
 fn serve() -> (SocketAddr, ServerHandle) {
     let strategy = JwtStrategy::builder()
-        .key(auth_jwt::JwtKey::hmac(SECRET, auth_jwt::Algorithm::HS256).unwrap())
+        .key(auth_jwt::VerifyingKey::hmac(SECRET, auth_jwt::Algorithm::HS256).unwrap())
         .sources([
             TokenSource::Bearer,
             TokenSource::WebSocketProtocol("access_token".into()),

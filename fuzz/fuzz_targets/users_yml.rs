@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use auth_basic::file::UsersFile;
+use auth_basic::UsersFile;
 use auth_basic::{FileStoreOptions, FileUserStore};
 use libfuzzer_sys::fuzz_target;
 

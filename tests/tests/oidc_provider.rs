@@ -3,8 +3,7 @@
 //! from the client credentials grant, key rotation and provider outages,
 //! all on the wire.
 
-#[path = "common/oidc.rs"]
-mod oidc;
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use auth_core::{StrategyRegistry, UserProfile};
 use auth_jwt::{Algorithm, JwksKeys, JwtStrategy, SigningKey};
 use auth_macros::authenticate;
 use base64::Engine as _;
-use oidc::{OidcProvider, http};
+use common::oidc::{self, OidcProvider, http};
 use serde_json::{Value, json};
 
 #[get("/whoami")]
@@ -161,7 +160,7 @@ async fn provider_tokens_are_accepted_and_forgeries_refused() {
     }
 
     // Our own key, claiming the provider's key id and issuer, is refused.
-    let pem = include_bytes!("../../auth-jwt/tests/keys/rsa.pem");
+    let pem = auth_test_support::keys::RSA_PRIVATE;
     let imposter = SigningKey::from_pem(pem, Algorithm::RS256)
         .unwrap()
         .with_kid(header["kid"].as_str().unwrap());

@@ -5,29 +5,23 @@
 //!
 //! Case counts stay moderate so CI stays fast; `PROPTEST_CASES` raises them.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::LazyLock;
-use std::task::{Context, Poll, Waker};
 
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::test::TestRequest;
-use auth_basic::basic::parse_basic;
-use auth_basic::digest::{DigestStrategy, parse_params};
-use auth_basic::file::{FileUser, UsersFile};
+use auth_basic::parse_basic;
+use auth_basic::{DigestStrategy, FileUser, UsersFile, parse_digest_params as parse_params};
 use auth_core::{AuthOutcome, AuthenticationStrategy, StrategyOptions};
 use auth_jwt::{Algorithm, ClaimRules, JwtStrategy, KeySet, SigningKey, verify_jwt};
+use auth_test_support::ready;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 
 const SECRET: &[u8] = b"property-test-secret-long-enough-for-hs256";
 
-#[path = "../../auth-jwt/tests/keys/fixed_key_set.rs"]
-mod fixed_key_set;
-
 fn key_set() -> KeySet {
-    fixed_key_set::fixed_key_set(SECRET)
+    auth_test_support::keys::fixed_key_set(SECRET)
 }
 
 static KEYS: LazyLock<KeySet> = LazyLock::new(key_set);
@@ -48,15 +42,6 @@ static TOKEN: LazyLock<String> = LazyLock::new(|| {
         .sign(&claims, None)
         .unwrap()
 });
-
-/// Polls a future that is ready at once: with static keys the JWT strategy
-/// never waits, so no runtime is needed.
-fn ready<F: Future>(fut: F) -> F::Output {
-    match pin!(fut).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the strategy waited although its keys are static"),
-    }
-}
 
 /// Runs the JWT strategy on one `Authorization` value.
 fn authenticate(value: HeaderValue) -> Result<AuthOutcome, auth_core::AuthError> {

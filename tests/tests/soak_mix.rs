@@ -1,20 +1,17 @@
-//! The soak tool's mix (`examples/soak`, driven by `scripts/soak.sh`)
+//! The soak tool's mix (`tools/soak`, driven by `scripts/soak.sh`)
 //! against the real todo binary: every category gets an answer the wire
 //! contract allows, so the raw requests are what they claim to be and
 //! their status lines are read back.
 
-// The shared fixture; this test uses only part of it.
-#[allow(dead_code)]
-#[path = "common/server.rs"]
-mod server;
+mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use auth_jwt::{Algorithm, SigningKey};
 use base64::Engine as _;
+use common::server::TodoServer;
 use rand::SeedableRng as _;
-use server::TodoServer;
 use soak::http::{Connection, Outcome};
 use soak::mix::Category;
 
@@ -24,10 +21,7 @@ async fn every_soak_category_gets_an_allowed_answer() {
     let server = TodoServer::start(&[("JWT_SECRET", &secret)]);
     let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     let key = SigningKey::hmac_base64(&secret, Algorithm::HS256).unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = auth_test_support::now();
     let mut conn = Connection::new(addr, Duration::from_secs(30));
     let user = soak::enrol(&mut conn, "soak@example.com", "grey walrus 42!", &key, now)
         .await

@@ -1,16 +1,14 @@
 //! The todo example, end to end: the real binary on 127.0.0.1, driven over
 //! HTTP. LoopBack's todo-jwt acceptance flow, then everything around it.
 
-#[path = "common/server.rs"]
-mod server;
-
-use std::time::{SystemTime, UNIX_EPOCH};
+mod common;
 
 use auth_jwt::{Algorithm, SigningKey};
+use auth_test_support::now;
 use base64::Engine as _;
+use common::server::TodoServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use server::TodoServer;
 
 const PASSWORD: &str = "correct horse 42";
 const ADMIN: &str = "boss@example.com";
@@ -24,9 +22,10 @@ impl Client {
     fn start(extra: &[(&str, &str)]) -> Client {
         let mut env = vec![("TODO_ADMIN_EMAILS", ADMIN), ("LOGIN_MAX_FAILURES", "3")];
         env.extend_from_slice(extra);
-        // reqwest is built without a bundled TLS provider (the workspace uses
-        // ring); these requests are plain HTTP, but the builder wants one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // reqwest is built without a bundled TLS provider (auth-jwt's default
+        // backend is aws-lc-rs); these requests are plain HTTP, but the
+        // builder wants one.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         Client {
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             server: TodoServer::start(&env),
@@ -118,13 +117,6 @@ impl Client {
         let token = key.sign(&claims, None).unwrap();
         format!("Bearer {token}")
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 fn assert_unauthorized(status: StatusCode, headers: &reqwest::header::HeaderMap, what: &str) {
@@ -241,8 +233,13 @@ async fn full_flow(client: &Client) {
         .post("/todos", Some(&ada), json!({"title": ""}))
         .await;
     assert_eq!(status, 422, "{body}");
-    let (status, _, _) = client.post("/todos", Some(&ada), json!({"nope": 1})).await;
-    assert_eq!(status, 400);
+    // actix-web's own input errors answer in the same LoopBack shape.
+    let (status, _, body) = client.post("/todos", Some(&ada), json!({"nope": 1})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "VALIDATION_FAILED", "{body}");
+    let (status, _, body) = client.get("/todos/not-a-number", Some(&ada)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "INVALID_PARAMETER_VALUE", "{body}");
 
     // Another user's todo is 404, like a missing one.
     client.signup("eve@example.com").await;
@@ -342,7 +339,7 @@ async fn full_flow(client: &Client) {
     let basic = |user: &str, password: &str| {
         format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            auth_test_support::basic_credentials(user, password)
         )
     };
     let (status, _, body) = client
@@ -401,6 +398,54 @@ async fn full_flow(client: &Client) {
     assert_eq!(status, 429, "{body}");
     assert!(headers.contains_key("retry-after"));
 
+    // Logout revokes the access token it was called with, and its refresh
+    // family; another session of the same user keeps working.
+    client.signup("lou@example.com").await;
+    let (lou_a, lou_a_refresh) = client.login("lou@example.com").await;
+    let (lou_b, lou_b_refresh) = client.login("lou@example.com").await;
+    assert_eq!(client.get("/whoAmI", Some(&lou_a)).await.0, 200);
+    let (status, _, body) = client
+        .post(
+            "/users/logout",
+            Some(&lou_a),
+            json!({"refresh_token": lou_a_refresh}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, headers, _) = client.get("/whoAmI", Some(&lou_a)).await;
+    assert_unauthorized(status, &headers, "logged-out access token");
+    let (status, _, _) = client
+        .post("/refresh", None, json!({"refresh_token": lou_a_refresh}))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(client.get("/whoAmI", Some(&lou_b)).await.0, 200);
+    // Logout without a bearer still ends the refresh family (LoopBack's form).
+    let (lou_c, lou_c_refresh) = client.login("lou@example.com").await;
+    let (status, _, _) = client
+        .post(
+            "/users/logout",
+            None,
+            json!({"refresh_token": lou_c_refresh}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(client.get("/whoAmI", Some(&lou_c)).await.0, 200);
+    // Log out everywhere: every access token and refresh family ends.
+    let (status, _, _) = client
+        .post("/users/logout-all", Some(&lou_b), json!({}))
+        .await;
+    assert_eq!(status, 204);
+    for token in [&lou_b, &lou_c] {
+        let (status, headers, _) = client.get("/whoAmI", Some(token)).await;
+        assert_unauthorized(status, &headers, "after logout-all");
+    }
+    let (status, _, _) = client
+        .post("/refresh", None, json!({"refresh_token": lou_b_refresh}))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _, _) = client.post("/users/logout-all", None, json!({})).await;
+    assert_eq!(status, 401);
+
     // The index answers.
     let (status, _, index) = client.get("/", None).await;
     assert_eq!(status, 200);
@@ -416,15 +461,7 @@ async fn todo_on_sqlite() {
 
 #[tokio::test]
 async fn todo_on_postgres() {
-    let Ok(admin_url) = std::env::var("AUTH_TEST_POSTGRES_URL") else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "AUTH_TEST_POSTGRES_URL must be set in CI (.ci/run starts PostgreSQL)"
-        );
-        eprintln!(
-            "skipped: AUTH_TEST_POSTGRES_URL is not set (run `source .ci/services.sh && start_postgres`)"
-        );
+    let Some(admin_url) = auth_test_support::postgres_url() else {
         return;
     };
     // A database of its own, so runs never see each other's rows.
@@ -446,4 +483,232 @@ async fn todo_on_postgres() {
         .execute(&mut admin)
         .await
         .unwrap();
+}
+
+/// Issue 14.5: a RESTHeart-style auth token from `POST /users/me/token`
+/// (Basic login) and API keys from `POST /users/me/api-keys` (login JWT),
+/// both accepted on the todo routes, scoped to their owner, revocable.
+#[tokio::test]
+async fn todo_auth_tokens_and_api_keys() {
+    let client = Client::start(&[]);
+    let ada = client.signup("ada@example.com").await;
+    client.signup("eve@example.com").await;
+    let basic = |email: &str, password: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{email}:{password}"))
+        )
+    };
+
+    // An auth token for a Basic login: in the body and in RESTHeart's headers.
+    let (status, headers, issued) = client
+        .post(
+            "/users/me/token",
+            Some(&basic("ada@example.com", PASSWORD)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let token = issued["token"].as_str().unwrap().to_owned();
+    assert_eq!(headers["auth-token"], token.as_str());
+    assert_eq!(
+        headers["auth-token-location"],
+        issued["location"].as_str().unwrap()
+    );
+    assert!(
+        headers["auth-token-valid-until"]
+            .to_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(issued["userId"], ada["id"]);
+    // Wrong passwords get no token.
+    for wrong in [
+        basic("ada@example.com", "wrong password 1"),
+        basic("nobody@example.com", PASSWORD),
+    ] {
+        let (status, headers, _) = client
+            .post("/users/me/token", Some(&wrong), json!({}))
+            .await;
+        assert_eq!(status, 401);
+        assert!(headers.get("auth-token").is_none());
+    }
+
+    // The token works on the todo routes, as Bearer and as token-basic.
+    let bearer = format!("Bearer {token}");
+    let (status, _, todo) = client
+        .post("/todos", Some(&bearer), json!({"title": "by token"}))
+        .await;
+    assert_eq!(status, 200, "{todo}");
+    let token_basic = basic(ada["id"].as_str().unwrap(), &token);
+    let (status, _, list) = client.get("/todos", Some(&token_basic)).await;
+    assert_eq!(
+        (status.as_u16(), list[0]["title"].as_str()),
+        (200, Some("by token"))
+    );
+
+    // Its location: metadata for its owner, 404 for anyone else.
+    let location = issued["location"].as_str().unwrap().to_owned();
+    let (status, _, meta) = client.get(&location, Some(&bearer)).await;
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(meta["owner"], ada["id"]);
+    assert!(meta.get("token").is_none() && !meta.to_string().contains(&token));
+    let (eve_jwt, _) = client.login("eve@example.com").await;
+    let (status, _, _) = client.get(&location, Some(&eve_jwt)).await;
+    assert_eq!(status, 404, "another user's token is not theirs to see");
+    let (status, _, _) = client
+        .send(reqwest::Method::DELETE, &location, Some(&eve_jwt), None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = client.get("/todos", Some(&bearer)).await;
+    assert_eq!(status, 200, "eve could not revoke it");
+
+    // Guessed and tampered tokens: 401.
+    let mut tampered = token.clone().into_bytes();
+    tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
+    for guess in [String::from_utf8(tampered).unwrap(), "A".repeat(43)] {
+        let (status, _, _) = client.get("/todos", Some(&format!("Bearer {guess}"))).await;
+        assert_eq!(status, 401, "{guess}");
+    }
+
+    // API keys: created with the login JWT, shown once.
+    let (ada_jwt, _) = client.login("ada@example.com").await;
+    let (status, _, created) = client
+        .post(
+            "/users/me/api-keys",
+            Some(&ada_jwt),
+            json!({"name": "backup script", "expiresInDays": 30}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("todo_"), "{key}");
+    let with_key = |method: reqwest::Method, path: &str, header: (&str, String)| {
+        client
+            .http
+            .request(method, client.server.url(path))
+            .header(header.0, header.1)
+    };
+    let resp = with_key(reqwest::Method::GET, "/todos", ("x-api-key", key.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mine: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(mine[0]["title"], "by token", "the key acts as its owner");
+    let resp = with_key(
+        reqwest::Method::GET,
+        "/todos/count",
+        ("x-api-key", format!(" {key} ")),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    // A key cannot manage keys, nor reach the admin route.
+    let resp = with_key(
+        reqwest::Method::GET,
+        "/users/me/api-keys",
+        ("x-api-key", key.clone()),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 401);
+    let (status, _, listed) = client.get("/users/me/api-keys", Some(&ada_jwt)).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "backup script");
+    assert!(
+        !listed.to_string().contains(&key[5..]),
+        "no key material in the list"
+    );
+    assert!(listed[0]["lastUsedAt"].is_string(), "{listed}");
+
+    // A changed character fails the checksum; another prefix is not ours.
+    let mut typo = key.clone().into_bytes();
+    typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
+    for bad in [
+        String::from_utf8(typo).unwrap(),
+        key.replacen("todo_", "ak_", 1),
+        "todo_".into(),
+    ] {
+        let resp = with_key(reqwest::Method::GET, "/todos", ("x-api-key", bad.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{bad}");
+    }
+
+    // Bad key requests: 422 with a code saying what is wrong.
+    for (body, code) in [
+        (json!({"name": ""}), "INVALID_KEY_NAME"),
+        (json!({"name": "x".repeat(101)}), "INVALID_KEY_NAME"),
+        (
+            json!({"name": "ok", "expiresInDays": 0}),
+            "INVALID_KEY_LIFETIME",
+        ),
+        (
+            json!({"name": "ok", "expiresInDays": 366}),
+            "INVALID_KEY_LIFETIME",
+        ),
+        (
+            json!({"name": "ok", "scopes": ["has space"]}),
+            "INVALID_KEY_SCOPES",
+        ),
+    ] {
+        let (status, _, answer) = client
+            .post("/users/me/api-keys", Some(&ada_jwt), body.clone())
+            .await;
+        assert_eq!(
+            (status.as_u16(), answer["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{body}"
+        );
+    }
+    for body in [json!({"nmae": "typo"}), json!({"name": 5}), json!([])] {
+        let (status, _, answer) = client
+            .post("/users/me/api-keys", Some(&ada_jwt), body.clone())
+            .await;
+        assert_eq!(
+            (status.as_u16(), answer["error"]["code"].as_str()),
+            (422, Some("VALIDATION_FAILED")),
+            "{body}: {answer}"
+        );
+    }
+
+    // Revoked by its owner only; refused at once afterwards.
+    let id = created["id"].as_str().unwrap();
+    let (status, _, _) = client
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/users/me/api-keys/{id}"),
+            Some(&eve_jwt),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = client
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/users/me/api-keys/{id}"),
+            Some(&ada_jwt),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let resp = with_key(reqwest::Method::GET, "/todos", ("x-api-key", key.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // The auth token, revoked at its location by its owner.
+    let (status, _, _) = client
+        .send(reqwest::Method::DELETE, &location, Some(&bearer), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = client.get("/todos", Some(&bearer)).await;
+    assert_eq!(status, 401);
 }

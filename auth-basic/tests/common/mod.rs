@@ -5,8 +5,13 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use auth_basic::password::{HashParams, HasherConfig, PasswordHasher};
-use auth_basic::{SqlStoreOptions, SqlUserStore};
+use std::path::Path;
+
+use auth_basic::{
+    DigestAlgorithm, FileUser, HashParams, HasherConfig, PasswordHasher, SqlStoreOptions,
+    SqlUserStore, UsersFile, ha1,
+};
+use auth_password::hash_password;
 
 /// A hasher with the cheap test parameters, one thread, a queue of 8.
 pub fn hasher() -> PasswordHasher {
@@ -20,18 +25,7 @@ pub fn hasher() -> PasswordHasher {
 
 /// The PostgreSQL URL, or `None` (with a message) outside CI. In CI a missing
 /// URL is a failure, so the PostgreSQL path is never skipped silently.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("AUTH_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true but AUTH_TEST_POSTGRES_URL is not set: source .ci/services.sh")
-        }
-        _ => {
-            eprintln!("skipping PostgreSQL test: AUTH_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
+pub use auth_test_support::postgres_url;
 
 /// A table prefix no other test (or concurrent run) uses.
 pub fn unique_prefix(test: &str) -> String {
@@ -58,4 +52,28 @@ pub async fn postgres(test: &str) -> Option<(SqlUserStore, String)> {
         SqlUserStore::connect_with(&url, options).await.unwrap(),
         prefix,
     ))
+}
+
+/// Writes `user` with `password` to a users.yml file as `auth-cli users add`
+/// and `users passwd` do: an argon2id hash (cheap test parameters) and the
+/// Digest HA1 values of `realm` for `algorithms`, replacing the user (and
+/// every older HA1 value) if present.
+pub fn put_user(
+    file: &Path,
+    user: &str,
+    roles: &[&str],
+    password: &str,
+    realm: &str,
+    algorithms: &[DigestAlgorithm],
+) {
+    let mut doc = UsersFile::read(file).unwrap();
+    doc.users.retain(|u| u.userid != user);
+    let hash = hash_password(&HashParams::insecure_for_tests(), password).unwrap();
+    let mut entry = FileUser::new(user, hash, roles.iter().map(|r| r.to_string()).collect());
+    let values = entry.digest.entry(realm.to_owned()).or_default();
+    for &alg in algorithms {
+        values.insert(alg.as_str().to_owned(), ha1(alg, user, realm, password));
+    }
+    doc.users.push(entry);
+    doc.write(file).unwrap();
 }

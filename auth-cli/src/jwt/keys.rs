@@ -1,10 +1,10 @@
 //! Key options shared by the commands, loaded only through auth-jwt's own
-//! constructors (`JwtKey`, `KeySet`, `JwksKeys`, `SigningKey`) so the CLI
+//! constructors (`VerifyingKey`, `KeySet`, `JwksKeys`, `SigningKey`) so the CLI
 //! accepts and refuses exactly the keys the strategy does.
 
 use std::path::{Path, PathBuf};
 
-use auth_jwt::{Algorithm, JwksKeys, JwsAlgorithm, JwtKey, KeyError, KeySet, SigningKey};
+use auth_jwt::{Algorithm, JwksKeys, JwsAlgorithm, KeyError, KeySet, SigningKey, VerifyingKey};
 use clap::Args;
 
 use crate::error::CliError;
@@ -80,7 +80,7 @@ fn need_alg(alg: Option<JwsAlgorithm>, source: &str) -> Result<JwsAlgorithm, Cli
 }
 
 /// `--alg` for an HMAC secret. An algorithm jsonwebtoken does not know
-/// (ES512) is refused with the words `JwtKey::hmac` uses for the others.
+/// (ES512) is refused with the words `VerifyingKey::hmac` uses for the others.
 fn hmac_alg(alg: Option<JwsAlgorithm>, source: &str) -> Result<Algorithm, CliError> {
     let alg = need_alg(alg, source)?;
     alg.to_jsonwebtoken().ok_or_else(|| {
@@ -108,26 +108,29 @@ impl VerifyKeyArgs {
     /// Loads the key set. With a JWK Set, `--alg` keeps only the keys of
     /// that algorithm.
     pub(crate) fn load(&self, alg: Option<JwsAlgorithm>) -> Result<KeySet, CliError> {
-        let single = |key: JwtKey| KeySet::new([key]).map_err(CliError::from);
+        let single = |key: VerifyingKey| KeySet::new([key]).map_err(CliError::from);
         if let Some(secret) = &self.secret {
-            return single(JwtKey::hmac(secret.as_bytes(), hmac_alg(alg, "--secret")?)?);
+            return single(VerifyingKey::hmac(
+                secret.as_bytes(),
+                hmac_alg(alg, "--secret")?,
+            )?);
         }
         if let Some(secret) = &self.secret_base64 {
-            return single(JwtKey::hmac_base64(
+            return single(VerifyingKey::hmac_base64(
                 secret,
                 hmac_alg(alg, "--secret-base64")?,
             )?);
         }
         if let Some(path) = &self.pem {
             let alg = need_alg(alg, "--pem")?;
-            return single(JwtKey::from_pem(&read("PEM file", path)?, alg)?);
+            return single(VerifyingKey::from_pem(&read("PEM file", path)?, alg)?);
         }
         if let Some(path) = &self.jwk {
             let text = read_text("JWK file", path)?;
             // A JWK file is the operator's own configuration, so an `oct` JWK
             // in it is a secret given explicitly (JWK Sets never carry one).
-            let key = match JwtKey::from_jwk_json(&text) {
-                Err(KeyError::SymmetricKey { .. }) => JwtKey::from_secret_jwk_json(&text)?,
+            let key = match VerifyingKey::from_jwk_json(&text) {
+                Err(KeyError::SymmetricKey { .. }) => VerifyingKey::from_secret_jwk_json(&text)?,
                 other => other?,
             };
             check_alg(alg, key.algorithm())?;
@@ -154,14 +157,15 @@ impl VerifyKeyArgs {
 /// only except loopback, no redirects, timeouts, size limit, the same
 /// key-set checks).
 fn fetch_jwks(url: &str) -> Result<KeySet, CliError> {
-    let keys = JwksKeys::from_url(url).map_err(|e| CliError::new("INVALID_ARGUMENT", e))?;
+    let keys =
+        JwksKeys::from_url(url).map_err(|e| CliError::new("INVALID_ARGUMENT", e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::new("INTERNAL", format!("cannot start the runtime: {e}")))?;
     let set = runtime
         .block_on(keys.refresh())
-        .map_err(|e| CliError::new("SERVICE_UNAVAILABLE", e))?;
+        .map_err(|e| CliError::new("SERVICE_UNAVAILABLE", e.to_string()))?;
     Ok((*set).clone())
 }
 

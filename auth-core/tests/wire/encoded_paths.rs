@@ -296,7 +296,7 @@ async fn required_form(user: UserProfile) -> HttpResponse {
 async fn a_public_pattern_skipped_by_a_guard_does_not_open_the_route_chosen_instead() {
     for prefix in ["", "/g"] {
         let mw =
-            AuthenticationMiddleware::with(["key"]).public([format!("{prefix}/forms/{{name}}")]);
+            AuthenticationMiddleware::with(["key"]).public([format!("* {prefix}/forms/{{name}}")]);
         let scope = web::scope(prefix)
             .wrap(mw)
             .service(public_form)
@@ -320,5 +320,144 @@ async fn a_public_pattern_skipped_by_a_guard_does_not_open_the_route_chosen_inst
             assert_eq!(resp.status(), 200);
             assert_eq!(test::read_body(resp).await, format!("form:{name}"));
         }
+    }
+}
+
+// With the method in the entry, the middleware knows before routing which
+// requests the public route can take: any other method is authenticated
+// first, so a protected handler the router would choose instead never runs
+// anonymously (its side effect is counted).
+
+static EFFECTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn effect() -> usize {
+    EFFECTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+}
+
+fn effects() -> usize {
+    EFFECTS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[post("/notes/{name}")]
+async fn public_note(name: web::Path<String>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("note:{}", name.into_inner()))
+}
+
+async fn delete_note_plain() -> HttpResponse {
+    effect();
+    HttpResponse::Ok().body("deleted")
+}
+
+async fn delete_note_optional(user: Option<UserProfile>) -> HttpResponse {
+    effect();
+    HttpResponse::Ok().body(format!(
+        "deleted-by:{}",
+        user.map_or("nobody".into(), |u| u.id)
+    ))
+}
+
+#[actix_web::test]
+async fn a_public_entry_with_a_method_never_lets_another_method_reach_a_protected_handler() {
+    for prefix in ["", "/m"] {
+        let mw = AuthenticationMiddleware::with(["key"])
+            .public([format!("POST {prefix}/notes/{{name}}")]);
+        let scope = web::scope(prefix)
+            .wrap(mw)
+            .service(public_note)
+            .route("/notes/plain", web::to(delete_note_plain))
+            .route("/notes/optional", web::to(delete_note_optional));
+        let app = test::init_service(App::new().app_data(registry()).service(scope)).await;
+        for name in ["plain", "optional", "%70lain", "%6Fptional"] {
+            for method in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+                let before = effects();
+                let req = test::TestRequest::default()
+                    .method(method.parse().unwrap())
+                    .uri(&format!("{prefix}/notes/{name}"));
+                let resp = test::call_service(&app, req.to_request()).await;
+                assert_eq!(resp.status(), 401, "{method} {prefix}/notes/{name}");
+                assert_eq!(effects(), before, "{method} {name}: the handler ran");
+                // With credentials the same request reaches that handler.
+                let req = test::TestRequest::default()
+                    .method(method.parse().unwrap())
+                    .insert_header(("x-user", "alice"))
+                    .uri(&format!("{prefix}/notes/{name}"));
+                let resp = test::call_service(&app, req.to_request()).await;
+                assert_eq!(resp.status(), 200, "{method} {name}");
+                assert_eq!(effects(), before + 1);
+            }
+            // The public route stays public for its method.
+            let req = test::TestRequest::post().uri(&format!("{prefix}/notes/{name}"));
+            let resp = test::call_service(&app, req.to_request()).await;
+            assert_eq!(resp.status(), 200, "POST {name}");
+            let body = test::read_body(resp).await;
+            assert!(body.starts_with(b"note:"), "{body:?}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_public_entry_that_is_not_a_path_is_refused_at_start_up() {
+    for entry in ["", "pages", "GET pages", "G{T /pages", "GET", "/x\u{0}y z"] {
+        let result = std::panic::catch_unwind(|| {
+            AuthenticationMiddleware::with(["key"]).public([entry]);
+        });
+        assert!(result.is_err(), "{entry:?} was accepted");
+    }
+    for entry in [
+        "/health",
+        "GET /health",
+        "DELETE /a/{b}",
+        "PROPFIND /dav",
+        "* /x",
+    ] {
+        AuthenticationMiddleware::with(["key"]).public([entry]);
+    }
+}
+
+#[get("/notes/{name}")]
+async fn public_note_read(name: web::Path<String>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("read:{}", name.into_inner()))
+}
+
+#[actix_web::test]
+async fn an_entry_without_a_method_covers_only_get_and_head() {
+    let mw = AuthenticationMiddleware::with(["key"]).public(["/notes/{name}", "/ping"]);
+    let app = test::init_service(
+        App::new().app_data(registry()).service(
+            web::scope("")
+                .wrap(mw)
+                .service(public_note_read)
+                .route("/notes/plain", web::to(delete_note_plain))
+                .route("/notes/optional", web::to(delete_note_optional))
+                .route("/ping", web::to(HttpResponse::Ok)),
+        ),
+    )
+    .await;
+    for name in ["plain", "optional", "%70lain"] {
+        for method in ["POST", "PUT", "DELETE", "PATCH"] {
+            let before = effects();
+            let req = test::TestRequest::default()
+                .method(method.parse().unwrap())
+                .uri(&format!("/notes/{name}"));
+            let resp = test::call_service(&app, req.to_request()).await;
+            assert_eq!(resp.status(), 401, "{method} /notes/{name}");
+            assert_eq!(effects(), before, "{method} {name}: the handler ran");
+        }
+        let resp = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri(&format!("/notes/{name}"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), 200, "GET {name}");
+        assert!(test::read_body(resp).await.starts_with(b"read:"));
+    }
+    for (method, status) in [("GET", 200), ("HEAD", 200), ("POST", 401), ("DELETE", 401)] {
+        let req = test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri("/ping");
+        let resp = test::call_service(&app, req.to_request()).await;
+        assert_eq!(resp.status(), status, "{method} /ping");
     }
 }

@@ -105,10 +105,7 @@ pub(crate) async fn health() -> HttpResponse {
 }
 
 pub(crate) fn challenges<B>(resp: &ServiceResponse<B>) -> Vec<String> {
-    resp.headers()
-        .get_all("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    auth_test_support::www_authenticate(resp.headers())
 }
 
 pub(crate) fn cache_control<B>(resp: &ServiceResponse<B>) -> Option<String> {

@@ -3,5 +3,8 @@
 mod challenges;
 mod encoded_paths;
 mod fixtures;
+#[cfg(feature = "testing")]
+mod guard_outage;
+mod input_errors;
 mod misconfiguration;
 mod query_credentials;

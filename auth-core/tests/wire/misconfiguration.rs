@@ -2,9 +2,6 @@
 //! with a hint on stderr once, `check_app` finds both at start-up, and a bare
 //! extractor without the attribute is reported.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use actix_web::{App, HttpResponse, get, test, web};
 use auth_core::{
     AuthenticationMiddleware, ConfigError, ProblemJsonRenderer, StrategyRegistry, UserProfile,
@@ -204,19 +201,6 @@ async fn check_app_names_what_is_missing() {
     assert!(!RAN.load(std::sync::atomic::Ordering::SeqCst));
 }
 
-#[derive(Clone)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn bare(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().body(user.id)
 }
@@ -235,13 +219,7 @@ async fn warn_skip(user: Option<UserProfile>) -> HttpResponse {
 
 #[actix_web::test]
 async fn a_bare_extractor_without_the_attribute_is_reported_once_per_route() {
-    let captured = Captured(Arc::new(Mutex::new(Vec::new())));
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = auth_test_support::log::Log::capture();
 
     let app = test::init_service(
         App::new()
@@ -271,7 +249,7 @@ async fn a_bare_extractor_without_the_attribute_is_reported_once_per_route() {
         let resp = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
         assert_eq!(resp.status(), status, "{uri}");
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = log.text();
     let warnings: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("no #[authenticate] attribute"))

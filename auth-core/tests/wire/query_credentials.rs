@@ -3,7 +3,7 @@
 
 use actix_web::{App, HttpResponse, get, test, web};
 use auth_core::{AuthenticationMiddleware, StrategyRegistry, UserProfile};
-use auth_jwt::{Algorithm, JwtKey, JwtStrategy, SigningKey, TokenService, TokenSource};
+use auth_jwt::{Algorithm, JwtStrategy, SigningKey, TokenService, TokenSource, VerifyingKey};
 use auth_macros::authenticate;
 
 use crate::fixtures::cache_control;
@@ -12,7 +12,7 @@ const SECRET: &[u8] = b"a test secret that is long enough";
 
 fn registry() -> StrategyRegistry {
     let jwt = JwtStrategy::builder()
-        .key(JwtKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
         .sources([TokenSource::Bearer, TokenSource::Query])
         .build()
         .unwrap();

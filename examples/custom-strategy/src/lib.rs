@@ -23,10 +23,9 @@
 use std::collections::HashMap;
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
 use auth_core::{
-    AuthError, AuthOutcome, AuthenticationStrategy, Challenge, StrategyOptions, UserProfile,
-    async_trait,
+    AuthError, AuthOutcome, AuthenticationStrategy, Challenge, CredentialsData, StrategyOptions,
+    UserProfile, async_trait, credentials_for,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -124,14 +123,20 @@ impl ApiKeyStrategy {
     /// key is sent twice or is not text.
     fn presented<'r>(&self, req: &'r HttpRequest) -> Result<Option<&'r str>, AuthError> {
         let from_header = req.headers().get(API_KEY_HEADER);
-        let from_authorization = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("apikey").then_some(rest.trim())
-            });
+        // auth-core's one `Authorization` parser: scheme case-insensitive,
+        // several `Authorization` headers refused (400), the key a token68.
+        let from_authorization = match credentials_for(req, "apikey")? {
+            None => None,
+            Some(creds) => match creds.data() {
+                CredentialsData::Token68(key) => Some(*key),
+                CredentialsData::Empty => Some(""),
+                _ => {
+                    return Err(AuthError::invalid_request(
+                        "send the API key as 'Authorization: ApiKey <key>'",
+                    ));
+                }
+            },
+        };
         match (from_header, from_authorization) {
             (None, None) => Ok(None),
             (Some(_), Some(_)) => Err(AuthError::invalid_request(

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use auth_basic::{BruteForceGuard, NewUser, PasswordAuthenticator, SqlUserStore, StoreError};
+use auth_basic::{NewUser, PasswordAuthenticator, SqlUserStore, StoreError};
 use auth_core::{AuthError, UserProfile, error_response};
+use auth_core::{BruteForceGuard, Revocations};
 use auth_jwt::{IssueError, TokenService};
 use auth_macros::authenticate;
 use rand::RngCore;
@@ -25,6 +26,8 @@ pub struct AuthState {
     pub tokens: TokenService,
     /// Brute-force guard for `/users/login`.
     pub guard: BruteForceGuard,
+    /// Revoked access tokens and subjects, shared by every instance.
+    pub revocations: Arc<Revocations>,
     /// E-mails that become admins at sign-up.
     pub admin_emails: Vec<String>,
 }
@@ -87,7 +90,18 @@ async fn signup(
         .with_id(id.clone())
         .with_roles(roles);
     match state.users.create_user(user).await {
-        Ok(_) => Ok(HttpResponse::Ok().json(json!({"id": id, "email": email}))),
+        Ok(_) => {
+            // For the `digest` strategy (GET /users/me): H(email:realm:password).
+            let ha1 = crate::digest::ha1(&email, &password);
+            let algorithm = crate::digest::ALGORITHM.as_str();
+            if let Err(e) = (state.users)
+                .set_digest_ha1(&email, crate::digest::REALM, algorithm, &ha1)
+                .await
+            {
+                return Ok(error_response(&req, &AuthError::from(e), &[]));
+            }
+            Ok(HttpResponse::Ok().json(json!({"id": id, "email": email})))
+        }
         Err(StoreError::Duplicate(_)) => Err(ApiError::Conflict(format!(
             "a user with email {email} already exists"
         ))),
@@ -144,17 +158,50 @@ async fn refresh(
     }
 }
 
-/// `POST /users/logout {refresh_token}` → 204; the refresh family is revoked.
+/// `POST /users/logout {refresh_token}` → 204; the refresh family is
+/// revoked, and so is the access token the request carries, if any, on
+/// every instance, until it expires.
 #[post("/users/logout")]
-#[authenticate(skip)]
+#[authenticate("jwt")]
 async fn logout(
     req: HttpRequest,
+    user: Option<UserProfile>,
     body: web::Json<RefreshBody>,
     state: web::Data<AuthState>,
 ) -> HttpResponse {
+    if let Some(user) = user
+        && let (Some(jti), Some(exp)) = (
+            user.claims.get("jti").and_then(|v| v.as_str()),
+            user.claims.get("exp").and_then(|v| v.as_u64()),
+        )
+        && let Err(e) = state.revocations.revoke_token(jti, exp).await
+    {
+        return error_response(&req, &AuthError::from(e), &[]);
+    }
     match state.tokens.revoke(&body.refresh_token).await {
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(e) => issue_failure(&req, e),
+    }
+}
+
+/// `POST /users/logout-all` (Bearer) → 204: every access token of the
+/// caller issued until now is refused, and every refresh-token family
+/// begun until now ends, on every instance.
+#[post("/users/logout-all")]
+#[authenticate("jwt")]
+async fn logout_all(
+    req: HttpRequest,
+    user: UserProfile,
+    state: web::Data<AuthState>,
+) -> HttpResponse {
+    // Tokens issued within this very second are refused too: `iat` has a
+    // resolution of one second.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match state.revocations.revoke_subject(&user.id, now + 1).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => error_response(&req, &AuthError::from(e), &[]),
     }
 }
 
@@ -162,6 +209,19 @@ async fn logout(
 #[get("/whoAmI")]
 #[authenticate("jwt")]
 async fn who_am_i(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "id": user.id,
+        "email": user.email,
+        "roles": user.roles,
+    }))
+}
+
+/// `GET /users/me`: the caller's profile, with a token or with HTTP Digest
+/// credentials (RFC 7616, SHA-256, realm `todo`; the nonce counts are
+/// shared by every instance, so a replay to another one is refused).
+#[get("/users/me")]
+#[authenticate("jwt", "digest")]
+async fn me(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "id": user.id,
         "email": user.email,
@@ -187,9 +247,16 @@ async fn index() -> HttpResponse {
             "POST /signup": "{email, password} -> {id, email}",
             "POST /users/login": "{email, password} -> {access_token, token_type, expires_in, refresh_token}",
             "POST /refresh": "{refresh_token} -> {access_token, token_type, expires_in, refresh_token}",
-            "POST /users/logout": "{refresh_token} -> 204",
+            "POST /users/logout": "{refresh_token} (+ Bearer) -> 204",
+            "POST /users/logout-all": "Bearer -> 204, every session ends",
             "GET /whoAmI": "Bearer token -> your profile",
-            "GET /todos": "your todos",
+            "GET /users/me": "Bearer token or HTTP Digest -> your profile",
+            "POST /users/me/token": "HTTP Basic (email, password) -> 201 {token, userId, validUntil, location} and Auth-Token headers",
+            "GET|DELETE /users/me/tokens/{id}": "an auth token's metadata, or revoke it",
+            "POST /users/me/api-keys": "Bearer (login JWT), {name, scopes?, expiresInDays?} -> 201 {id, key, ...}",
+            "GET /users/me/api-keys": "Bearer (login JWT) -> your keys",
+            "DELETE /users/me/api-keys/{id}": "Bearer (login JWT) -> 204",
+            "GET /todos": "your todos (login JWT, auth token or X-API-Key)",
             "GET /todos/count": "{count}",
             "GET /todos/{id}": "one todo",
             "POST /todos": "{title, desc?, isComplete?}",
@@ -208,6 +275,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login)
         .service(refresh)
         .service(logout)
+        .service(logout_all)
         .service(who_am_i)
+        .service(me)
         .service(admin_count);
 }

@@ -1,9 +1,36 @@
 //! Configuration: environment variables over an optional TOML file over defaults.
+//!
+//! Authentication (strategies, token lifetimes, the login guard) is described
+//! in `auth.toml` ([`AUTH_TOML`], or the file `TODO_AUTH_CONFIG` names); the
+//! todo's own variables that concern it (`JWT_ISSUER`, `ACCESS_TOKEN_TTL_SECS`,
+//! `REFRESH_TOKEN_TTL_SECS`, `LOGIN_MAX_FAILURES`, `LOGIN_WINDOW_SECS`, and the
+//! same keys of the `TODO_CONFIG` file) are mapped onto it
+//! ([`Config::auth_overrides`]), and `AUTH__...` variables override both
+//! ([`Config::auth_config`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use auth_core::{AuthConfig, AuthConfigError};
 use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The authentication file the binary carries: `examples/todo/auth.toml`.
+pub const AUTH_TOML: &str = include_str!("../auth.toml");
+
+/// How errors name [`AUTH_TOML`].
+pub const AUTH_TOML_ORIGIN: &str = "examples/todo/auth.toml (built in)";
+
+/// A value of the todo's own configuration set on the authentication file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthOverride {
+    /// The dotted path in the file, e.g. `guard.window_secs`.
+    pub path: &'static str,
+    /// The value.
+    pub value: Value,
+    /// Where it came from, e.g. `environment variable LOGIN_WINDOW_SECS`.
+    pub origin: String,
+}
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -17,23 +44,36 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `DATABASE_URL`; default: SQLite in the data directory.
     pub database_url: String,
+    /// `REDIS_URL`: keep the shared authentication state (refresh-token
+    /// families, login counters) in Redis, so that several instances agree;
+    /// default: in the database.
+    pub redis_url: Option<String>,
     /// HMAC signing secret (`JWT_SECRET`, base64 or raw); generated and stored
     /// in the data directory when absent.
     pub jwt_secret: Option<String>,
-    /// Token issuer (`JWT_ISSUER`, default `todo-example`).
-    pub issuer: String,
-    /// Access-token lifetime (`ACCESS_TOKEN_TTL_SECS`, default 900).
-    pub access_ttl: Duration,
-    /// Refresh-token lifetime (`REFRESH_TOKEN_TTL_SECS`, default 14 days).
-    pub refresh_ttl: Duration,
     /// E-mail addresses that receive the `admin` role at sign-up
     /// (`TODO_ADMIN_EMAILS`, comma-separated).
     pub admin_emails: Vec<String>,
-    /// Failed logins allowed per client address or e-mail within
-    /// `login_window` (`LOGIN_MAX_FAILURES`, default 5).
-    pub login_max_failures: u32,
-    /// The brute-force guard's window (`LOGIN_WINDOW_SECS`, default 300).
-    pub login_window: Duration,
+    /// The authentication file (`TODO_AUTH_CONFIG`, or `auth_config` in the
+    /// `TODO_CONFIG` file; `.toml`, `.yaml` or `.yml`); default:
+    /// [`AUTH_TOML`].
+    pub auth_file: Option<PathBuf>,
+    /// The todo's settings that belong to the authentication file, as set:
+    /// token issuer (`JWT_ISSUER`, file default `todo-example`), access- and
+    /// refresh-token lifetimes (`ACCESS_TOKEN_TTL_SECS`, 900;
+    /// `REFRESH_TOKEN_TTL_SECS`, 14 days), failed logins allowed per e-mail
+    /// (`LOGIN_MAX_FAILURES`, 5; four times as many per client address) and
+    /// the guard's window (`LOGIN_WINDOW_SECS`, 300).
+    pub auth_overrides: Vec<AuthOverride>,
+    /// `AUTH__...` variables, applied last ([`AuthConfig::with_env_vars`]).
+    pub auth_env: Vec<(String, String)>,
+    /// How often every instance re-reads the revocation list
+    /// (`REVOCATION_RESYNC_SECS`, default 10).
+    pub revocation_resync: Duration,
+    /// How long an instance may go without reading the revocation list
+    /// before token-checked routes answer 503
+    /// (`REVOCATION_MAX_STALENESS_SECS`, default 30).
+    pub revocation_max_staleness: Duration,
 }
 
 /// The optional file named by `TODO_CONFIG`; every field is optional and an
@@ -45,6 +85,7 @@ struct FileConfig {
     port: Option<u16>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    redis_url: Option<String>,
     jwt_secret: Option<String>,
     issuer: Option<String>,
     access_token_ttl_secs: Option<u64>,
@@ -52,6 +93,10 @@ struct FileConfig {
     admin_emails: Option<Vec<String>>,
     login_max_failures: Option<u32>,
     login_window_secs: Option<u64>,
+    auth_config: Option<PathBuf>,
+    login_on_store_error: Option<String>,
+    revocation_resync_secs: Option<u64>,
+    revocation_max_staleness_secs: Option<u64>,
 }
 
 /// A configuration value that cannot be used.
@@ -80,15 +125,104 @@ pub enum ConfigError {
 impl Config {
     /// Reads the process environment (and `TODO_CONFIG` if set).
     pub fn from_env() -> Result<Config, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let mut config = Self::from_lookup(|name| std::env::var(name).ok())?;
+        config.auth_env = std::env::vars()
+            .filter(|(name, _)| name.starts_with("AUTH__"))
+            .collect();
+        Ok(config)
     }
 
-    /// Reads configuration through `var` (tests pass a map).
+    /// Reads configuration through `var` (tests pass a map); no `AUTH__`
+    /// variables.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let file = match var("TODO_CONFIG") {
-            Some(path) => read_file(Path::new(&path))?,
+        let config_file = var("TODO_CONFIG");
+        let file = match &config_file {
+            Some(path) => read_file(Path::new(path))?,
             None => FileConfig::default(),
         };
+        // Where a setting came from: the variable, else the TODO_CONFIG file.
+        let origin = |name: &str, key: &str| match var(name) {
+            Some(_) => format!("environment variable {name}"),
+            None => format!("{}: {key}", config_file.as_deref().unwrap_or_default()),
+        };
+        let mut auth_overrides = Vec::new();
+        let mut set = |path: &'static str, value: Value, origin: String| {
+            auth_overrides.push(AuthOverride {
+                path,
+                value,
+                origin,
+            })
+        };
+        if let Some(issuer) = var("JWT_ISSUER").or(file.issuer) {
+            set(
+                "strategies.jwt.issuer",
+                json!(issuer),
+                origin("JWT_ISSUER", "issuer"),
+            );
+        }
+        let secs = "a number of seconds";
+        if let Some(ttl) = parse(
+            &var,
+            "ACCESS_TOKEN_TTL_SECS",
+            secs,
+            file.access_token_ttl_secs,
+        )? {
+            set(
+                "strategies.jwt.tokens.access_ttl_secs",
+                json!(ttl),
+                origin("ACCESS_TOKEN_TTL_SECS", "access_token_ttl_secs"),
+            );
+        }
+        if let Some(ttl) = parse(
+            &var,
+            "REFRESH_TOKEN_TTL_SECS",
+            secs,
+            file.refresh_token_ttl_secs,
+        )? {
+            set(
+                "strategies.jwt.tokens.refresh_ttl_secs",
+                json!(ttl),
+                origin("REFRESH_TOKEN_TTL_SECS", "refresh_token_ttl_secs"),
+            );
+        }
+        if let Some(n) = parse::<u32>(
+            &var,
+            "LOGIN_MAX_FAILURES",
+            "a whole number",
+            file.login_max_failures,
+        )? {
+            let origin = origin("LOGIN_MAX_FAILURES", "login_max_failures");
+            set("guard.max_failures_per_user", json!(n), origin.clone());
+            set(
+                "guard.max_failures_per_client",
+                json!(n.saturating_mul(4)),
+                origin,
+            );
+        }
+        if let Some(window) = parse(&var, "LOGIN_WINDOW_SECS", secs, file.login_window_secs)? {
+            set(
+                "guard.window_secs",
+                json!(window),
+                origin("LOGIN_WINDOW_SECS", "login_window_secs"),
+            );
+        }
+        // What the login guard does while the shared store is down:
+        // `closed` (503, the default) or `local` (this instance counts alone).
+        if let Some(policy) = var("LOGIN_ON_STORE_ERROR").or(file.login_on_store_error.clone()) {
+            let policy = policy.trim().to_owned();
+            if policy != "closed" && policy != "local" {
+                return Err(ConfigError::Invalid {
+                    name: "LOGIN_ON_STORE_ERROR",
+                    expected: "`closed` or `local`",
+                    value: policy,
+                });
+            }
+            set(
+                "guard.on_store_error",
+                json!(policy),
+                origin("LOGIN_ON_STORE_ERROR", "login_on_store_error"),
+            );
+        }
         let data_dir = var("TODO_DATA_DIR")
             .map(PathBuf::from)
             .or(file.data_dir)
@@ -116,46 +250,48 @@ impl Config {
             port: parse(&var, "PORT", "a port number", file.port)?.unwrap_or(3000),
             data_dir,
             database_url,
+            redis_url: var("REDIS_URL").or(file.redis_url),
             jwt_secret: var("JWT_SECRET").or(file.jwt_secret),
-            issuer: var("JWT_ISSUER")
-                .or(file.issuer)
-                .unwrap_or_else(|| "todo-example".into()),
-            access_ttl: Duration::from_secs(
-                parse(
-                    &var,
-                    "ACCESS_TOKEN_TTL_SECS",
-                    "a number of seconds",
-                    file.access_token_ttl_secs,
-                )?
-                .unwrap_or(900),
-            ),
-            refresh_ttl: Duration::from_secs(
-                parse(
-                    &var,
-                    "REFRESH_TOKEN_TTL_SECS",
-                    "a number of seconds",
-                    file.refresh_token_ttl_secs,
-                )?
-                .unwrap_or(14 * 24 * 3600),
-            ),
             admin_emails,
-            login_max_failures: parse(
-                &var,
-                "LOGIN_MAX_FAILURES",
-                "a whole number",
-                file.login_max_failures,
-            )?
-            .unwrap_or(5),
-            login_window: Duration::from_secs(
+            auth_file: var("TODO_AUTH_CONFIG")
+                .map(PathBuf::from)
+                .or(file.auth_config),
+            auth_overrides,
+            auth_env: Vec::new(),
+            revocation_resync: Duration::from_secs(
                 parse(
                     &var,
-                    "LOGIN_WINDOW_SECS",
-                    "a number of seconds",
-                    file.login_window_secs,
+                    "REVOCATION_RESYNC_SECS",
+                    secs,
+                    file.revocation_resync_secs,
                 )?
-                .unwrap_or(300),
+                .unwrap_or(10),
+            ),
+            revocation_max_staleness: Duration::from_secs(
+                parse(
+                    &var,
+                    "REVOCATION_MAX_STALENESS_SECS",
+                    secs,
+                    file.revocation_max_staleness_secs,
+                )?
+                .unwrap_or(30),
             ),
         })
+    }
+
+    /// The authentication configuration: the file, then
+    /// [`auth_overrides`](Self::auth_overrides), then
+    /// [`auth_env`](Self::auth_env). Errors name the file or the variable,
+    /// the strategy and the field.
+    pub fn auth_config(&self) -> Result<AuthConfig, AuthConfigError> {
+        let mut config = match &self.auth_file {
+            Some(path) => AuthConfig::from_file(path)?,
+            None => AuthConfig::from_toml_str(AUTH_TOML_ORIGIN, AUTH_TOML)?,
+        };
+        for o in &self.auth_overrides {
+            config = config.with_override(o.path, o.value.clone(), &o.origin)?;
+        }
+        config.with_env_vars("AUTH", self.auth_env.iter().cloned())
     }
 }
 
@@ -209,7 +345,14 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 3000));
         assert_eq!(c.database_url, "sqlite://data/todo.db?mode=rwc");
         assert!(c.jwt_secret.is_none());
-        assert_eq!(c.access_ttl, Duration::from_secs(900));
+        // Token lifetimes and the guard come from auth.toml unless set.
+        assert!(c.auth_overrides.is_empty());
+        let auth = c.auth_config().unwrap();
+        assert_eq!(
+            auth.get::<u64>("strategies.jwt.tokens.access_ttl_secs")
+                .unwrap(),
+            900
+        );
     }
 
     #[test]
@@ -244,5 +387,164 @@ mod tests {
         let err =
             Config::from_lookup(lookup(&[("TODO_CONFIG", file.to_str().unwrap())])).unwrap_err();
         assert!(err.to_string().contains("unknown field `prot`"), "{err}");
+    }
+
+    /// The values of `auth` at the paths the todo's variables set.
+    fn auth_values(c: &Config) -> Vec<Value> {
+        let auth = c.auth_config().unwrap();
+        [
+            "strategies.jwt.issuer",
+            "strategies.jwt.tokens.access_ttl_secs",
+            "strategies.jwt.tokens.refresh_ttl_secs",
+            "guard.max_failures_per_user",
+            "guard.max_failures_per_client",
+            "guard.window_secs",
+        ]
+        .iter()
+        .map(|p| auth.get::<Value>(p).unwrap())
+        .collect()
+    }
+
+    #[test]
+    fn the_shipped_file_holds_the_todos_defaults() {
+        let c = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(
+            auth_values(&c),
+            [
+                json!("todo-example"),
+                json!(900),
+                json!(14 * 24 * 3600),
+                json!(5),
+                json!(20),
+                json!(300)
+            ]
+        );
+        let auth = c.auth_config().unwrap();
+        assert_eq!(
+            auth.get::<String>("strategies.jwt.audience").unwrap(),
+            "todo-api"
+        );
+        assert_eq!(
+            auth.get::<String>("strategies.basic.realm").unwrap(),
+            "todo"
+        );
+    }
+
+    #[test]
+    fn the_todos_variables_and_file_keys_map_onto_the_authentication_file() {
+        let vars = [
+            ("JWT_ISSUER", "https://todo.example"),
+            ("ACCESS_TOKEN_TTL_SECS", "60"),
+            ("REFRESH_TOKEN_TTL_SECS", "3600"),
+            ("LOGIN_MAX_FAILURES", "3"),
+            ("LOGIN_WINDOW_SECS", "30"),
+        ];
+        let from_env = Config::from_lookup(lookup(&vars)).unwrap();
+        let expected = [
+            json!("https://todo.example"),
+            json!(60),
+            json!(3600),
+            json!(3),
+            json!(12),
+            json!(30),
+        ];
+        assert_eq!(auth_values(&from_env), expected);
+        assert!(
+            from_env
+                .auth_overrides
+                .iter()
+                .all(|o| o.origin.starts_with("environment variable ")),
+            "{:?}",
+            from_env.auth_overrides
+        );
+        // The same keys in the TODO_CONFIG file.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("todo.toml");
+        std::fs::write(
+            &file,
+            "issuer = \"https://todo.example\"\naccess_token_ttl_secs = 60\n\
+             refresh_token_ttl_secs = 3600\nlogin_max_failures = 3\nlogin_window_secs = 30\n",
+        )
+        .unwrap();
+        let from_file =
+            Config::from_lookup(lookup(&[("TODO_CONFIG", file.to_str().unwrap())])).unwrap();
+        assert_eq!(auth_values(&from_file), expected);
+        assert_eq!(
+            from_file.auth_overrides[0].origin,
+            format!("{}: issuer", file.display())
+        );
+    }
+
+    #[test]
+    fn auth_variables_win_and_bad_values_name_their_origin() {
+        let mut c = Config::from_lookup(lookup(&[("LOGIN_WINDOW_SECS", "30")])).unwrap();
+        c.auth_env = vec![("AUTH__GUARD__WINDOW_SECS".into(), "10".into())];
+        assert_eq!(auth_values(&c)[5], json!(10));
+        // A value of the todo's variable that the guard refuses names the
+        // variable and the field it set.
+        let c = Config::from_lookup(lookup(&[("LOGIN_MAX_FAILURES", "0")])).unwrap();
+        let err = auth_core::GuardConfig::from_config(&c.auth_config().unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable LOGIN_MAX_FAILURES: guard.max_failures_per_user: \
+             must be at least 1 (0 would lock every client out at its first failure)"
+        );
+        // Another authentication file, by name; a missing one is named.
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = dir.path().join("auth.yaml");
+        std::fs::write(
+            &yaml,
+            "strategies:\n  jwt: {type: jwt, issuer: from-yaml}\n",
+        )
+        .unwrap();
+        let c =
+            Config::from_lookup(lookup(&[("TODO_AUTH_CONFIG", yaml.to_str().unwrap())])).unwrap();
+        assert_eq!(auth_values(&c)[0], json!("from-yaml"));
+        let absent = dir.path().join("absent.toml");
+        let c =
+            Config::from_lookup(lookup(&[("TODO_AUTH_CONFIG", absent.to_str().unwrap())])).unwrap();
+        let err = c.auth_config().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: cannot read", absent.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_login_guard_fails_closed_unless_told_otherwise() {
+        use auth_core::GuardFailurePolicy;
+        let policy = |c: &Config| {
+            auth_core::GuardConfig::from_config(&c.auth_config().unwrap())
+                .unwrap()
+                .on_store_error
+        };
+        let c = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(policy(&c), GuardFailurePolicy::FailClosed);
+        assert_eq!(c.revocation_max_staleness, Duration::from_secs(30));
+        assert_eq!(c.revocation_resync, Duration::from_secs(10));
+        for (value, expected) in [
+            ("closed", GuardFailurePolicy::FailClosed),
+            ("local", GuardFailurePolicy::LocalFallback),
+            (" local ", GuardFailurePolicy::LocalFallback),
+        ] {
+            let c = Config::from_lookup(lookup(&[("LOGIN_ON_STORE_ERROR", value)])).unwrap();
+            assert_eq!(policy(&c), expected, "{value}");
+        }
+        for bad in ["open", "", "LOCAL", "fail-open"] {
+            let err = Config::from_lookup(lookup(&[("LOGIN_ON_STORE_ERROR", bad)])).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "LOGIN_ON_STORE_ERROR must be `closed` or `local`, got \"{}\"",
+                    bad.trim()
+                )
+            );
+        }
+        // The same setting in auth.toml's own terms, with its origin.
+        let mut c = Config::from_lookup(lookup(&[])).unwrap();
+        c.auth_env = vec![("AUTH__GUARD__ON_STORE_ERROR".into(), "sometimes".into())];
+        let err = auth_core::GuardConfig::from_config(&c.auth_config().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("guard.on_store_error"), "{err}");
     }
 }

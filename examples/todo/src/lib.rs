@@ -5,6 +5,12 @@
 //! start). `DATABASE_URL=postgres://…` runs the same code on PostgreSQL.
 //! See the workspace README for a curl walkthrough.
 //!
+//! Authentication is described in `auth.toml` (strategies `jwt` and `basic`,
+//! token lifetimes, the login guard), loaded at start-up; see
+//! [`config`] for how the todo's variables map onto it. The code adds what a
+//! file cannot hold: the signing key, the user store it shares with sign-up,
+//! the shared state store and the revocation list.
+//!
 //! Where this differs from LoopBack's example, on purpose:
 //! - sign-up refuses a duplicate e-mail (409) and a weak password or a
 //!   malformed address (422);
@@ -16,32 +22,28 @@
 
 pub mod auth_routes;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod keys;
-pub mod refresh_store;
 pub mod todo_routes;
 pub mod todos;
+pub mod token_routes;
 pub mod validate;
 
 use std::sync::Arc;
 
 use actix_web::web;
-use auth_basic::password::{HasherConfig, PasswordHasher};
-use auth_basic::{
-    BasicStrategy, BruteForceGuard, GuardConfig, PasswordAuthenticator, SqlStoreOptions,
-    SqlUserStore,
-};
+use auth_basic::{BasicFactory, PasswordAuthenticator, SqlStoreOptions, SqlUserStore, UserStore};
 use auth_core::StrategyRegistry;
-use auth_jwt::{Algorithm, JwtKey, JwtStrategy, SigningKey, TokenService};
+use auth_core::{AuthConfigError, RevocationOptions, Revocations, StateStore};
+use auth_jwt::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
+use auth_store::{RedisOptions, RedisStore, SqlStore};
+use auth_token::{ApiKeyStrategy, ApiKeys, OpaqueBearerStrategy, TokenBasicStrategy, TokenManager};
 
 use crate::auth_routes::AuthState;
 use crate::config::Config;
 use crate::keys::KeySource;
-use crate::refresh_store::SqlRefreshStore;
 use crate::todos::Todos;
-
-/// The audience of this service's access tokens.
-pub const AUDIENCE: &str = "todo-api";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,10 @@ pub enum StartError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// The authentication file (or a value set on it) cannot be used; the
+    /// message names the file or variable, the strategy and the field.
+    #[error(transparent)]
+    AuthConfig(#[from] AuthConfigError),
     /// The data directory or key file.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
@@ -63,8 +69,11 @@ pub enum StartError {
 /// Everything the routes need, built once at start-up and shared by workers.
 #[derive(Clone)]
 pub struct AppState {
-    /// Strategies: `jwt` and `basic`.
+    /// Strategies: `jwt`, `basic`, `digest`, `opaque` and `token-basic`
+    /// (auth tokens), `api-key`.
     pub registry: StrategyRegistry,
+    /// Auth tokens and API keys.
+    pub credentials: web::Data<token_routes::CredentialState>,
     /// Todo storage.
     pub todos: web::Data<Todos>,
     /// Users, passwords, tokens, login guard.
@@ -75,6 +84,9 @@ pub struct AppState {
 /// use), applies migrations, loads or generates the signing key, and builds
 /// the strategies.
 pub async fn build(config: &Config) -> Result<AppState, StartError> {
+    // A mistake in the authentication file stops the start before anything
+    // is created.
+    let auth = config.auth_config()?;
     std::fs::create_dir_all(&config.data_dir)?;
     // One pool for users (auth-basic's tables) and todos (ours).
     let users = Arc::new(
@@ -95,6 +107,30 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;
 
+    // The state every instance must share: in Redis when REDIS_URL is set,
+    // else in the database.
+    let state: Arc<dyn StateStore> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisStore::connect(RedisOptions::new(url.clone()).prefix("todo:"))
+                .await
+                .map_err(|e| StartError::Database(format!("redis: {e}")))?,
+        ),
+        None => Arc::new(
+            SqlStore::connect(&config.database_url)
+                .await
+                .map_err(|e| StartError::Database(e.to_string()))?,
+        ),
+    };
+
+    // Logout and "log out everywhere" are enforced on every instance sharing
+    // the state (a local mirror, no round trip per request).
+    let revocation_options = RevocationOptions::default()
+        .resync_every(config.revocation_resync)
+        .max_staleness(config.revocation_max_staleness);
+    let revocations = Revocations::start(Arc::clone(&state), revocation_options)
+        .await
+        .map_err(|e| StartError::Database(format!("revocations: {e}")))?;
+
     let (secret, source) = keys::load_or_create(config.jwt_secret.as_deref(), &config.data_dir)?;
     match source {
         KeySource::Generated => tracing::info!(
@@ -105,33 +141,36 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
         KeySource::Configured => tracing::debug!("using the configured signing key"),
     }
     let auth_err = |e: &dyn std::fmt::Display| StartError::Auth(e.to_string());
-    let jwt = JwtStrategy::builder()
-        .key(JwtKey::hmac(&secret, Algorithm::HS256).map_err(|e| auth_err(&e))?)
-        .issuer(config.issuer.clone())
-        .audience(AUDIENCE)
-        .build()
+    // The file describes the strategies; the code supplies the key, the
+    // state, the user store sign-up writes to and the revocation list.
+    let jwt = JwtConfig::from_config(&auth, "jwt")?
+        .with_key(VerifyingKey::hmac(&secret, Algorithm::HS256).map_err(|e| auth_err(&e))?)
+        .with_signing_key(SigningKey::hmac(&secret, Algorithm::HS256).map_err(|e| auth_err(&e))?)
+        .with_revocations(Arc::clone(&revocations));
+    // The same table issues the tokens the strategy verifies.
+    let tokens = jwt.token_service()?.store(Arc::clone(&state));
+    let basic = BasicFactory::new(Arc::clone(&state))
+        .with_user_store("users", Arc::clone(&users) as Arc<dyn UserStore>);
+    // Login shares the Basic strategy's hashing pool and guard (counters
+    // and limits): one budget for every way to guess a password.
+    let passwords = PasswordAuthenticator::from_arc(Arc::clone(&users), basic.hasher(&auth)?)
+        .rehash_on_login(true);
+    let guard = basic.guard(&auth)?;
+    // Digest on the same users, guard and shared state (nonce counts), for
+    // `GET /users/me` (`curl --digest`).
+    let digest = digest::strategy(&secret, Arc::clone(&users), Arc::clone(&state), &guard);
+    // Auth tokens (RESTHeart's, issued by `POST /users/me/token`) and API
+    // keys for scripts, in the shared state: valid on every instance.
+    let auth_tokens = TokenManager::new(Arc::clone(&state)).location(token_routes::TOKEN_LOCATION);
+    let api_keys = ApiKeys::new(Arc::clone(&state))
+        .with_prefix("todo_")
         .map_err(|e| auth_err(&e))?;
-    let tokens =
-        TokenService::new(SigningKey::hmac(&secret, Algorithm::HS256).map_err(|e| auth_err(&e))?)
-            .issuer(config.issuer.clone())
-            .audience(AUDIENCE)
-            .access_ttl(config.access_ttl)
-            .refresh_ttl(config.refresh_ttl)
-            .store(Arc::new(SqlRefreshStore::new(pool.clone())));
-
-    let hasher = PasswordHasher::new(HasherConfig::default());
-    let passwords =
-        PasswordAuthenticator::from_arc(Arc::clone(&users), hasher).rehash_on_login(true);
-    let guard = BruteForceGuard::new(GuardConfig {
-        max_failures_per_user: config.login_max_failures,
-        max_failures_per_client: config.login_max_failures.saturating_mul(4),
-        window: config.login_window,
-        ..GuardConfig::default()
-    });
-    let basic = BasicStrategy::new("todo", passwords.clone()).with_guard(guard.clone());
-    let registry = StrategyRegistry::builder()
-        .register(jwt)
-        .register(basic)
+    let registry = StrategyRegistry::builder_from_config(&auth, &[&jwt, &basic, &basic.digest()])
+        .await?
+        .register(digest)
+        .register(OpaqueBearerStrategy::new("opaque", auth_tokens.clone()))
+        .register(TokenBasicStrategy::new("token-basic", auth_tokens.clone()).realm("todo"))
+        .register(ApiKeyStrategy::new("api-key", api_keys.clone()))
         .build()
         .map_err(|e| auth_err(&e))?;
     // Refuse to start when a handler names a strategy that is not registered.
@@ -139,12 +178,17 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
 
     Ok(AppState {
         registry,
+        credentials: web::Data::new(token_routes::CredentialState {
+            tokens: auth_tokens,
+            api_keys,
+        }),
         todos: web::Data::new(todos),
         auth: web::Data::new(AuthState {
             users,
             passwords,
             tokens,
             guard,
+            revocations,
             admin_emails: config.admin_emails.clone(),
         }),
     })
@@ -153,11 +197,14 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
 /// Registers the state and every route.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let tokens = state.credentials.tokens.clone();
         cfg.app_data(state.registry)
+            .app_data(state.credentials)
             .app_data(state.todos)
             .app_data(state.auth)
-            .app_data(web::JsonConfig::default().limit(64 * 1024))
+            .configure(auth_core::input_errors(64 * 1024))
             .configure(auth_routes::configure)
+            .configure(token_routes::configure(tokens))
             .configure(todo_routes::configure);
     }
 }

@@ -1,7 +1,12 @@
 //! Fixtures shared by the workspace tests: scripted strategies that record
-//! the order in which they were called.
+//! the order in which they were called, the real todo server (`server`) and
+//! the OpenID provider (`oidc`). What other crates' tests also need lives in
+//! `auth-test-support`.
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod oidc;
+pub mod server;
 
 use std::sync::{Arc, Mutex};
 
@@ -64,8 +69,5 @@ pub fn registry(strategies: Vec<FnStrategy>) -> StrategyRegistry {
 
 /// The `WWW-Authenticate` values of a response, in order.
 pub fn challenges(resp: &actix_web::dev::ServiceResponse) -> Vec<String> {
-    resp.headers()
-        .get_all("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    auth_test_support::www_authenticate(resp.headers())
 }

@@ -1,11 +1,9 @@
 //! Starts the real `todo` binary on 127.0.0.1 with a free port and a
 //! temporary data directory, and stops it (by its own PID) when dropped.
 
-#[path = "output.rs"]
-mod output;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A running todo server.
@@ -13,8 +11,13 @@ pub(crate) struct TodoServer {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub(crate) base: String,
-    /// The server's data directory (holds the generated signing key).
+    /// The server's data directory (holds the generated signing key),
+    /// removed when the server is dropped.
+    #[allow(dead_code)] // read by some of the test binaries that include this file
     pub(crate) data: tempfile::TempDir,
+    /// Every line the server printed after it started listening.
+    #[allow(dead_code)] // read by some of the test binaries that include this file
+    pub(crate) log: Arc<Mutex<Vec<String>>>,
 }
 
 /// The todo binary built by `cargo build`/`cargo test --workspace`.
@@ -67,7 +70,7 @@ impl TodoServer {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start the todo binary");
-        let rx = output::lines(&mut child, strip_ansi);
+        let rx = auth_test_support::process::lines(&mut child, strip_ansi);
         let mut seen = Vec::new();
         let base = loop {
             match rx.recv_timeout(Duration::from_secs(60)) {
@@ -84,13 +87,41 @@ impl TodoServer {
                 }
             }
         };
-        // Forward later output to the test's own output for diagnosis.
+        // Forward later output to the test's own output for diagnosis, and
+        // keep it for tests that read the logs.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let port = base.rsplit(':').next().unwrap_or_default().to_owned();
+        let kept = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in rx {
-                println!("[todo] {line}");
+                println!("[todo {port}] {line}");
+                kept.lock().unwrap().push(line);
             }
         });
-        TodoServer { child, base, data }
+        TodoServer {
+            child,
+            base,
+            data,
+            log,
+        }
+    }
+
+    /// Whether the process is still running (it did not exit or panic).
+    #[allow(dead_code)] // used by some of the test binaries that include this file
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The lines logged so far that contain `text`.
+    #[allow(dead_code)] // used by some of the test binaries that include this file
+    pub(crate) fn logged(&self, text: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .cloned()
+            .collect()
     }
 
     /// `base` + `path`.

@@ -7,15 +7,12 @@ CREATE TABLE IF NOT EXISTS todos (
 );
 CREATE INDEX IF NOT EXISTS todos_owner ON todos (owner_id);
 
--- Refresh tokens: only their SHA-256 is stored.
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    token_hash TEXT   PRIMARY KEY,
-    family     TEXT   NOT NULL,
-    profile    TEXT   NOT NULL,
-    expires_at BIGINT NOT NULL,
-    used       BIGINT NOT NULL DEFAULT 0
+-- Authentication state (refresh-token families, ...): the store seam's
+-- key-value table with expiry. A value is bytes, a counter an integer.
+CREATE TABLE IF NOT EXISTS auth_state (
+    state_key   TEXT    PRIMARY KEY,
+    state_value BYTEA,
+    counter     BIGINT,
+    expires_at  BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens (family);
-CREATE TABLE IF NOT EXISTS revoked_families (
-    family TEXT PRIMARY KEY
-);
+CREATE INDEX IF NOT EXISTS auth_state_expires_at ON auth_state (expires_at);

@@ -1,0 +1,122 @@
+//! Revoked tokens stop working at once, cache hits included; a subject's
+//! revocation ends its refresh-token families too.
+
+use std::sync::Arc;
+
+use auth_core::{MemoryStore, RevocationOptions, Revocations, StateStore, UserProfile};
+use auth_jwt::{Algorithm, IssueError, JwtStrategy, SigningKey, TokenService, VerifyingKey};
+use auth_test_support::now;
+
+const SECRET: &[u8] = b"a revocation test secret, 32+ bytes long";
+
+async fn setup(issued_at: u64) -> (Arc<Revocations>, JwtStrategy, TokenService) {
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let revocations = Revocations::start(Arc::clone(&store), RevocationOptions::default())
+        .await
+        .unwrap();
+    let strategy = JwtStrategy::builder()
+        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .revocations(Arc::clone(&revocations))
+        .build()
+        .unwrap();
+    let tokens = TokenService::new(SigningKey::hmac(SECRET, Algorithm::HS256).unwrap())
+        .store(store)
+        .revocations(Arc::clone(&revocations))
+        .clock(move || issued_at);
+    (revocations, strategy, tokens)
+}
+
+fn claims(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_revoked_jti_is_refused_even_from_the_cache() {
+    let (revocations, strategy, tokens) = setup(now()).await;
+    let ada = tokens.issue(&UserProfile::new("ada")).await.unwrap();
+    let other = tokens.issue(&UserProfile::new("ada")).await.unwrap();
+    // Twice: the second is a cache hit.
+    for _ in 0..2 {
+        strategy
+            .authenticate_token(&ada.access_token)
+            .await
+            .unwrap();
+    }
+    let c = claims(&ada.access_token);
+    revocations
+        .revoke_token(c["jti"].as_str().unwrap(), c["exp"].as_u64().unwrap())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let err = strategy
+            .authenticate_token(&ada.access_token)
+            .await
+            .unwrap_err();
+        assert_eq!((err.status().as_u16(), err.code()), (401, "INVALID_TOKEN"));
+    }
+    strategy
+        .authenticate_token(&other.access_token)
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn logging_out_everywhere_ends_access_tokens_and_refresh_families() {
+    let issued_at = now() - 60;
+    let (revocations, strategy, tokens) = setup(issued_at).await;
+    let ada = tokens.issue(&UserProfile::new("ada")).await.unwrap();
+    let bob = tokens.issue(&UserProfile::new("bob")).await.unwrap();
+    strategy
+        .authenticate_token(&ada.access_token)
+        .await
+        .unwrap();
+    revocations
+        .revoke_subject("ada", issued_at + 1)
+        .await
+        .unwrap();
+    assert!(
+        strategy
+            .authenticate_token(&ada.access_token)
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        tokens.refresh(ada.refresh_token.as_deref().unwrap()).await,
+        Err(IssueError::InvalidRefreshToken)
+    ));
+    // Another subject is untouched.
+    strategy
+        .authenticate_token(&bob.access_token)
+        .await
+        .unwrap();
+    let rotated = tokens
+        .refresh(bob.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    strategy
+        .authenticate_token(&rotated.access_token)
+        .await
+        .unwrap();
+    // A login after the revocation works again.
+    let (_, _, later) = (
+        revocations.clone(),
+        (),
+        tokens.clone().clock(move || issued_at + 2),
+    );
+    let fresh = later.issue(&UserProfile::new("ada")).await.unwrap();
+    strategy
+        .authenticate_token(&fresh.access_token)
+        .await
+        .unwrap();
+    later
+        .refresh(fresh.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
+}

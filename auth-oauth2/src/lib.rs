@@ -1,0 +1,134 @@
+//! OAuth 2.0 for the actix-web authentication framework, on the `oauth2`
+//! crate and auth-jwt. Every outbound call (discovery, JWK Sets, token
+//! requests) goes through auth-core's one outbound client: `https` only
+//! (plain `http` to loopback only), no redirects, a 2 s connect and a 5 s
+//! total timeout, bodies limited to 256 KiB.
+//!
+//! # Resource server: several issuers from their discovery documents
+//!
+//! [`IssuerStrategy`] accepts bearer access tokens from every
+//! [`TrustedIssuer`] it was given, each configured by its issuer URL:
+//!
+//! - **Discovery.** `{issuer}/.well-known/openid-configuration`, or, when
+//!   that is a 404, the RFC 8414 form
+//!   `{origin}/.well-known/oauth-authorization-server{path}`
+//!   ([`ProviderMetadata::discover`]). The document's `issuer` must equal
+//!   the configured issuer exactly (no normalisation: a trailing slash is
+//!   another issuer). Its `jwks_uri` must be `https` (or `http` to
+//!   loopback) and on the issuer's host, unless that host is allowed
+//!   explicitly ([`TrustedIssuer::allow_endpoint_host`]).
+//! - **Start-up fails closed.** [`IssuerStrategyBuilder::build`] discovers
+//!   every issuer and loads its keys once; a provider that is down, a
+//!   refused document or an unusable key set is an [`IssuerConfigError`]
+//!   naming the issuer, not a strategy that rejects everything later.
+//! - **The token's `iss` picks the issuer, before any signature check.**
+//!   It is read from the unverified payload of a token of at most
+//!   [`MAX_TOKEN_LEN`] bytes (a JSON object with exactly one string `iss`)
+//!   and looked up in the trust map. An issuer not in the map is a 401
+//!   `invalid_token` without any network call; no URL is ever taken from
+//!   the token (`jku`, `x5u` and the like are never followed).
+//! - **Each issuer verifies with its own rules** (an auth-jwt
+//!   `JwtStrategy`): its JWK Set (refreshed periodically and on an unknown
+//!   `kid`, served stale while the provider is down; an unknown `kid` while
+//!   the provider cannot be asked is a 503 with `Retry-After`), its
+//!   `iss`, its audience (required: [`TrustedIssuer::audience`], or
+//!   [`TrustedIssuer::any_audience`] explicitly), RFC 9068 `typ: at+jwt`
+//!   (strict; [`TrustedIssuer::dangerously_accept_any_typ`] is the named
+//!   opt-out), and its claim mapping (username, roles, scopes).
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpResponse, HttpServer};
+//! use auth_core::{StrategyRegistry, UserProfile};
+//! use auth_macros::authenticate;
+//! use auth_oauth2::{IssuerStrategy, TrustedIssuer};
+//!
+//! #[authenticate("oauth2")]
+//! async fn todos(user: UserProfile) -> HttpResponse {
+//!     HttpResponse::Ok().json(&user.scopes)
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let strategy = IssuerStrategy::builder()
+//!         .trust(
+//!             TrustedIssuer::new("https://login.example")
+//!                 .audience("https://todo.example")
+//!                 .scopes_claim("scope"),
+//!         )
+//!         .trust(
+//!             TrustedIssuer::new("https://partner.example/tenant-7")
+//!                 .audience("https://todo.example")
+//!                 .username_claim("client_id")
+//!                 .roles_claim("realm_access.roles"),
+//!         )
+//!         .build()
+//!         .await?;
+//!     let registry = StrategyRegistry::builder().register(strategy).build()?;
+//!     HttpServer::new(move || {
+//!         App::new().app_data(registry.clone()).route("/todos", web::get().to(todos))
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Client credentials for outgoing calls
+//!
+//! [`ClientCredentials`] gets access tokens with the client credentials
+//! grant (RFC 6749 §4.4) from a token endpoint given explicitly or
+//! discovered from an issuer, caches each until shortly before it expires
+//! (refresh ahead), lets concurrent callers share one request (single
+//! flight, for errors too), keeps using a still-valid token while a refresh
+//! fails, and returns typed [`ClientCredentialsError`]s. The client secret
+//! and the tokens never appear in `Debug`, errors or logs.
+//! [`ClientCredentials::authorize`] adds `Authorization: Bearer` to a
+//! reqwest request.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use auth_oauth2::ClientCredentials;
+//!
+//! let tokens = ClientCredentials::builder("service-a", std::env::var("SERVICE_A_SECRET")?)
+//!     .issuer("https://login.example")
+//!     .scope("todos:read")
+//!     .resource("https://todo.example")
+//!     .build()
+//!     .await?;
+//! let http = auth_core::outbound::client()?;
+//! let todos = tokens
+//!     .authorize(http.get("https://todo.example/todos"))
+//!     .await?
+//!     .send()
+//!     .await?;
+//! # let _ = todos;
+//! # Ok(()) }
+//! ```
+//!
+//! # Not here (yet)
+//!
+//! - Login of browser users (authorization code flow with PKCE, ID
+//!   tokens, sessions, logout): a later step.
+//! - On-behalf-of (RFC 8693 token exchange): oidc-provider, the provider the
+//!   workspace tests run against, does not implement it, so it is not
+//!   offered untested.
+//! - An `awc` helper: awc is not in the dependency tree; reqwest (auth-core's
+//!   outbound client) is the one HTTP client. With awc, add
+//!   `format!("Bearer {}", token.secret())` from [`ClientCredentials::token`].
+//! - Configuration from the application's config file.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client_credentials;
+mod discovery;
+mod http;
+mod issuer;
+
+pub use client_credentials::{
+    AccessToken, ClientCredentials, ClientCredentialsBuilder, ClientCredentialsError,
+};
+pub use discovery::{DiscoveryError, ProviderMetadata};
+pub use issuer::{
+    ACCESS_TOKEN_TYP, IssuerConfigError, IssuerStrategy, IssuerStrategyBuilder, MAX_TOKEN_LEN,
+    TrustedIssuer,
+};

@@ -1,0 +1,61 @@
+//! Opaque credentials for the actix-web authentication framework, kept on
+//! auth-core's [`StateStore`](auth_core::StateStore) so that they work the
+//! same on one instance or many (Redis, PostgreSQL, SQLite via auth-store).
+//!
+//! - [`ApiKeys`] and [`ApiKeyStrategy`]: API keys with a recognisable prefix
+//!   and checksum, stored as hashes, scoped by roles and scopes, with expiry
+//!   and last use.
+//! - [`TokenManager`]: RESTHeart's auth tokens: `Auth-Token`,
+//!   `Auth-Token-Valid-Until` and `Auth-Token-Location` on the responses of
+//!   authenticated requests, metadata and revocation at the location.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use actix_web::{test, web, App, HttpResponse};
+//! use auth_core::{MemoryStore, StrategyRegistry, UserProfile};
+//! use auth_macros::authenticate;
+//! use auth_token::{ApiKeyStrategy, ApiKeys, NewApiKey};
+//!
+//! #[authenticate("api-key")]
+//! async fn me(user: UserProfile) -> HttpResponse {
+//!     HttpResponse::Ok().body(user.id)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let keys = ApiKeys::new(Arc::new(MemoryStore::new()));
+//! let (key, _) = keys.create(NewApiKey { owner: "ada".into(), ..Default::default() }).await.unwrap();
+//! let registry = StrategyRegistry::builder()
+//!     .register(ApiKeyStrategy::new("api-key", keys))
+//!     .build()
+//!     .unwrap();
+//! let app = test::init_service(App::new().app_data(registry).route("/me", web::get().to(me))).await;
+//! let req = test::TestRequest::get().uri("/me").insert_header(("X-API-Key", key));
+//! assert_eq!(test::call_and_read_body(&app, req.to_request()).await, "ada");
+//! # });
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod api_key;
+mod endpoints;
+#[cfg(feature = "introspection")]
+mod introspection;
+#[cfg(feature = "jwt")]
+mod jwt_authority;
+mod manager;
+mod token_strategies;
+
+pub use api_key::{
+    ApiKeyError, ApiKeyRecord, ApiKeySource, ApiKeyStrategy, ApiKeys, NewApiKey, looks_like_api_key,
+};
+pub use endpoints::{TokenAuthority, TokenEndpoints, unsupported_token_type};
+#[cfg(feature = "introspection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
+pub use introspection::{IntrospectionBuilder, IntrospectionError, IntrospectionStrategy};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use jwt_authority::JwtAuthority;
+pub use manager::{
+    IssueTokens, IssueTokensService, IssuedToken, TokenError, TokenManager, TokenRecord,
+};
+pub use token_strategies::{OpaqueBearerStrategy, TokenBasicStrategy};

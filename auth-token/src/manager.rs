@@ -1,0 +1,618 @@
+//! [`TokenManager`]: RESTHeart-style auth tokens. After a request
+//! authenticated by any strategy, the response carries a random token the
+//! client sends back instead of its password until the token expires.
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpMessage, HttpResponse, web};
+use auth_core::{
+    AuthError, Clock, PrincipalKind, StateStore, StoreError, SystemClock, UserProfile,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::LocalBoxFuture;
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
+
+fn hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// RFC 3339, UTC, whole seconds.
+fn rfc3339(secs: u64) -> String {
+    let at = i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// What is stored for an auth token: never the token, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// A public id: the last segment of the token's location.
+    pub id: String,
+    /// Whose token it is: the profile's id.
+    pub owner: String,
+    /// The roles of the profile it was issued for.
+    pub roles: Vec<String>,
+    /// The scopes of the profile it was issued for.
+    pub scopes: Vec<String>,
+    /// Whether the owner is a user or a service.
+    pub kind: PrincipalKind,
+    /// Seconds since the epoch.
+    pub created_at: u64,
+    /// Seconds since the epoch. With [sliding](TokenManager::sliding)
+    /// renewal, the current deadline: each use moves it.
+    pub expires_at: u64,
+    /// With [sliding](TokenManager::sliding) renewal, the deadline no use
+    /// moves past (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_expires_at: Option<u64>,
+    hash: String,
+    /// Milliseconds since the epoch at issue: orders tokens for the cap.
+    #[serde(default)]
+    issued_ms: u64,
+}
+
+impl TokenRecord {
+    /// The profile this token authenticates as.
+    pub fn profile(&self) -> UserProfile {
+        UserProfile::new(self.owner.clone())
+            .with_roles(self.roles.clone())
+            .with_scopes(self.scopes.clone())
+            .with_kind(self.kind)
+            .with_claim("auth_token_id", self.id.clone())
+    }
+}
+
+/// A token just issued: the only time the token itself is known.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The token (256 random bits, base64url).
+    pub token: String,
+    /// Its record.
+    pub record: TokenRecord,
+    /// Where its owner can see (`GET`) or revoke (`DELETE`) it.
+    pub location: String,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("record", &self.record)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a token operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored record does not deserialise.
+    #[error("an auth token record is malformed")]
+    Malformed(#[source] serde_json::Error),
+}
+
+impl From<TokenError> for AuthError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Store(e) => e.into(),
+            TokenError::Malformed(e) => {
+                AuthError::internal(format!("auth token record is malformed: {e}"))
+            }
+        }
+    }
+}
+
+/// Issues, verifies and revokes auth tokens on any [`StateStore`].
+///
+/// As in RESTHeart's token manager: a response to a request authenticated
+/// by a password (or any strategy but the token ones) carries
+///
+/// | header | value |
+/// |---|---|
+/// | `Auth-Token` | the token: 256 random bits from the OS, base64url |
+/// | `Auth-Token-Valid-Until` | its expiry, RFC 3339 |
+/// | `Auth-Token-Location` | where its owner can `GET` its metadata or `DELETE` it |
+///
+/// and the client sends it back instead of its password until it expires
+/// (15 minutes by default). Only its SHA-256 is stored, so a leaked
+/// store leaks no token; a user holds at most `max_per_user` tokens (the
+/// oldest is revoked first). Unknown and expired tokens are the same 401.
+/// With [`sliding`](Self::sliding) renewal the lifetime is an idle
+/// timeout instead, within a fixed maximum.
+///
+/// ```
+/// use std::sync::Arc;
+/// use auth_core::{MemoryStore, UserProfile};
+/// use auth_token::TokenManager;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let tokens = TokenManager::new(Arc::new(MemoryStore::new()));
+/// let issued = tokens.issue(&UserProfile::new("ada")).await.unwrap();
+/// assert_eq!(issued.location, format!("/auth/tokens/{}", issued.record.id));
+/// let record = tokens.verify(&issued.token).await.unwrap().unwrap();
+/// assert_eq!(record.owner, "ada");
+/// tokens.revoke("ada", &record.id).await.unwrap();
+/// assert!(tokens.verify(&issued.token).await.unwrap().is_none());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct TokenManager {
+    store: Arc<dyn StateStore>,
+    ttl: Duration,
+    max_per_user: usize,
+    location: String,
+    clock: Arc<dyn Clock>,
+    /// `Some(max lifetime)`: sliding renewal.
+    sliding: Option<Duration>,
+}
+
+impl std::fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("ttl", &self.ttl)
+            .field("max_per_user", &self.max_per_user)
+            .field("sliding", &self.sliding)
+            .finish_non_exhaustive()
+    }
+}
+
+fn deadline_key(hash: &str) -> String {
+    format!("authtoken:x:{hash}")
+}
+
+impl TokenManager {
+    /// Tokens of 15 minutes, at most 10 per user, located under
+    /// `/auth/tokens/`.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        TokenManager {
+            store,
+            ttl: Duration::from_secs(15 * 60),
+            max_per_user: 10,
+            location: "/auth/tokens".into(),
+            clock: Arc::new(SystemClock),
+            sliding: None,
+        }
+    }
+
+    /// Reads time from `clock` (tests; give the store the same clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sliding renewal: a token expires after [`ttl`](Self::ttl) without
+    /// use, and each use gives it `ttl` again, but never beyond
+    /// `max_lifetime` after its issue (at least `ttl`). As with RESTHeart's
+    /// tokens, an active client keeps its token and an idle one loses it.
+    ///
+    /// The current deadline is a separate entry of the store (one more
+    /// round trip per verification, and one write per token and second at
+    /// most), so that every instance sees each renewal.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use auth_core::{ManualClock, MemoryStore, UserProfile};
+    /// use auth_token::TokenManager;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let clock = ManualClock::new(1_700_000_000_000);
+    /// let store = Arc::new(MemoryStore::new().with_clock(Arc::new(clock.clone())));
+    /// let tokens = TokenManager::new(store)
+    ///     .clock(Arc::new(clock.clone()))
+    ///     .ttl(Duration::from_secs(600))
+    ///     .sliding(Duration::from_secs(3600));
+    /// let issued = tokens.issue(&UserProfile::new("ada")).await.unwrap();
+    /// clock.advance(Duration::from_secs(500));
+    /// assert!(tokens.verify(&issued.token).await.unwrap().is_some()); // renewed to 1100 s
+    /// clock.advance(Duration::from_secs(500));
+    /// assert!(tokens.verify(&issued.token).await.unwrap().is_some()); // 1000 s after issue
+    /// clock.advance(Duration::from_secs(601));
+    /// assert!(tokens.verify(&issued.token).await.unwrap().is_none()); // idle too long
+    /// # });
+    /// ```
+    pub fn sliding(mut self, max_lifetime: Duration) -> Self {
+        self.sliding = Some(max_lifetime);
+        self
+    }
+
+    /// How long the store keeps a token's record: its lifetime, or with
+    /// sliding renewal its maximum lifetime.
+    fn record_ttl(&self) -> Duration {
+        match self.sliding {
+            Some(max) => max.max(self.ttl),
+            None => self.ttl,
+        }
+    }
+
+    /// How long a token lives (at least one second).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How many live tokens a user may hold (at least 1).
+    pub fn max_per_user(mut self, n: usize) -> Self {
+        self.max_per_user = n.max(1);
+        self
+    }
+
+    /// The path under which token locations live (default `/auth/tokens`):
+    /// the path [`routes`](Self::routes) is mounted at.
+    pub fn location(mut self, path: impl Into<String>) -> Self {
+        self.location = path.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Issues a token for `profile`.
+    pub async fn issue(&self, profile: &UserProfile) -> Result<IssuedToken, TokenError> {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let mut id_bytes = [0u8; 9];
+        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+        let id = URL_SAFE_NO_PAD.encode(id_bytes);
+        let now_ms = self.clock.now_ms();
+        let now = now_ms / 1000;
+        let record_ttl = self.record_ttl();
+        let record = TokenRecord {
+            id: id.clone(),
+            owner: profile.id.clone(),
+            roles: profile.roles.clone(),
+            scopes: profile.scopes.clone(),
+            kind: profile.kind,
+            created_at: now,
+            expires_at: now.saturating_add(self.ttl.as_secs()),
+            max_expires_at: self
+                .sliding
+                .map(|_| now.saturating_add(record_ttl.as_secs())),
+            hash: hash(&token),
+            issued_ms: now_ms,
+        };
+        // Over the cap: the oldest go first.
+        let mut held = self.list(&record.owner).await?;
+        while held.len() >= self.max_per_user {
+            let oldest = held.remove(0);
+            self.revoke(&oldest.owner, &oldest.id).await?;
+        }
+        let json = serde_json::to_vec(&record).map_err(TokenError::Malformed)?;
+        if self.sliding.is_some() {
+            // The deadline first: a record without one is not yet valid.
+            self.store
+                .raise(&deadline_key(&record.hash), record.expires_at, self.ttl)
+                .await?;
+        }
+        self.store
+            .set_if_absent(&format!("authtoken:h:{}", record.hash), &json, record_ttl)
+            .await?;
+        self.store
+            .set_if_absent(
+                &format!("authtoken:o:{}:{id}", record.owner),
+                record.hash.as_bytes(),
+                record_ttl,
+            )
+            .await?;
+        Ok(IssuedToken {
+            token,
+            location: format!("{}/{id}", self.location),
+            record,
+        })
+    }
+
+    /// The record of a live token; `None` for an unknown, revoked or expired
+    /// one, alike.
+    pub async fn verify(&self, token: &str) -> Result<Option<TokenRecord>, TokenError> {
+        // A token is 43 base64url characters; anything else cannot be one
+        // and costs no store round trip.
+        if token.len() != 43
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Ok(None);
+        }
+        let hash = hash(token);
+        let now = self.clock.now_secs();
+        // With sliding renewal the deadline decides first: an idle token
+        // costs one round trip, as an unknown one does.
+        let deadline = match self.sliding {
+            Some(_) => match self.deadline(&hash, now).await? {
+                Some(deadline) => Some(deadline),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let Some(entry) = self.store.get(&format!("authtoken:h:{hash}")).await? else {
+            return Ok(None);
+        };
+        let mut record: TokenRecord =
+            serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?;
+        if !bool::from(record.hash.as_bytes().ct_eq(hash.as_bytes())) {
+            return Ok(None);
+        }
+        if let Some(deadline) = deadline {
+            record.expires_at = deadline;
+            let max = record.max_expires_at.unwrap_or(deadline);
+            let renewed = now.saturating_add(self.ttl.as_secs()).min(max);
+            // At most one write per token and second (`raise` only moves a
+            // deadline forward, so concurrent renewals cannot shorten it).
+            if renewed > deadline {
+                self.store
+                    .raise(
+                        &deadline_key(&hash),
+                        renewed,
+                        Duration::from_secs(renewed - now),
+                    )
+                    .await?;
+                record.expires_at = renewed;
+            }
+        }
+        Ok((record.expires_at > now).then_some(record))
+    }
+
+    /// The live sliding deadline of the token with `hash`.
+    async fn deadline(&self, hash: &str, now: u64) -> Result<Option<u64>, TokenError> {
+        match self.store.get(&deadline_key(hash)).await? {
+            Some(entry) => Ok(Some(entry.as_count()?).filter(|d| *d > now)),
+            None => Ok(None),
+        }
+    }
+
+    /// `record` as it stands now: with sliding renewal, its current
+    /// deadline, or `None` once it has passed.
+    async fn current(&self, mut record: TokenRecord) -> Result<Option<TokenRecord>, TokenError> {
+        let now = self.clock.now_secs();
+        if self.sliding.is_some() {
+            match self.deadline(&record.hash, now).await? {
+                Some(deadline) => record.expires_at = deadline,
+                None => return Ok(None),
+            }
+        }
+        Ok((record.expires_at > now).then_some(record))
+    }
+
+    /// The owner's live tokens, oldest first.
+    pub async fn list(&self, owner: &str) -> Result<Vec<TokenRecord>, TokenError> {
+        let mut records = Vec::new();
+        for (_, entry) in self.store.scan(&format!("authtoken:o:{owner}:")).await? {
+            let hash = String::from_utf8_lossy(&entry.value).into_owned();
+            if let Some(entry) = self.store.get(&format!("authtoken:h:{hash}")).await? {
+                let record: TokenRecord =
+                    serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?;
+                if record.owner == owner
+                    && let Some(record) = self.current(record).await?
+                {
+                    records.push(record);
+                }
+            }
+        }
+        records.sort_by(|a, b| a.issued_ms.cmp(&b.issued_ms).then(a.id.cmp(&b.id)));
+        Ok(records)
+    }
+
+    /// The owner's token `id`; `None` when there is none (another user's
+    /// token included: it is not theirs to see).
+    pub async fn get(&self, owner: &str, id: &str) -> Result<Option<TokenRecord>, TokenError> {
+        let Some(hash) = self.store.get(&format!("authtoken:o:{owner}:{id}")).await? else {
+            return Ok(None);
+        };
+        let hash = String::from_utf8_lossy(&hash.value).into_owned();
+        match self.store.get(&format!("authtoken:h:{hash}")).await? {
+            Some(entry) => {
+                self.current(serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes the owner's token `id` on every instance; `false` when there
+    /// was none.
+    pub async fn revoke(&self, owner: &str, id: &str) -> Result<bool, TokenError> {
+        let Some(hash) = self
+            .store
+            .take(&format!("authtoken:o:{owner}:{id}"))
+            .await?
+        else {
+            return Ok(false);
+        };
+        let hash = String::from_utf8_lossy(&hash).into_owned();
+        self.store.delete(&format!("authtoken:h:{hash}")).await?;
+        if self.sliding.is_some() {
+            self.store.delete(&deadline_key(&hash)).await?;
+        }
+        Ok(true)
+    }
+
+    /// The middleware that adds `Auth-Token` headers to the successful
+    /// responses of requests authenticated by any strategy not named in
+    /// `token_strategies` (the ones that read these tokens: a request that
+    /// came with a token gets no new one).
+    pub fn issue_on_success<I, S>(&self, token_strategies: I) -> IssueTokens
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        IssueTokens {
+            manager: self.clone(),
+            skip: Rc::new(token_strategies.into_iter().map(Into::into).collect()),
+        }
+    }
+
+    /// `GET /{id}` (the token's metadata) and `DELETE /{id}` (revoke it,
+    /// 204) for the authenticated owner; another user's token, or none, is
+    /// 404. Mount it in an authenticated scope at the
+    /// [`location`](Self::location):
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use actix_web::{web, App};
+    /// use auth_core::{AuthenticationMiddleware, MemoryStore};
+    /// use auth_token::TokenManager;
+    ///
+    /// let tokens = TokenManager::new(Arc::new(MemoryStore::new()));
+    /// let app = App::new().service(
+    ///     web::scope("/auth/tokens")
+    ///         .wrap(AuthenticationMiddleware::with(["basic", "token-basic"]))
+    ///         .configure(tokens.routes()),
+    /// );
+    /// # let _ = app;
+    /// ```
+    pub fn routes(&self) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+        let manager = web::Data::new(self.clone());
+        move |cfg| {
+            cfg.service(
+                web::resource("/{id}")
+                    .app_data(manager)
+                    .route(web::get().to(show))
+                    .route(web::delete().to(remove)),
+            );
+        }
+    }
+}
+
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "error": {"statusCode": 404, "name": "NotFoundError", "message": "no such token", "code": "ENTITY_NOT_FOUND"}
+    }))
+}
+
+async fn show(
+    user: UserProfile,
+    manager: web::Data<TokenManager>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AuthError> {
+    Ok(match manager.get(&user.id, &id).await? {
+        Some(record) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(serde_json::json!({
+                "id": record.id,
+                "owner": record.owner,
+                "roles": record.roles,
+                "scopes": record.scopes,
+                "createdAt": rfc3339(record.created_at),
+                "validUntil": rfc3339(record.expires_at),
+                "maxValidUntil": record.max_expires_at.map(rfc3339),
+            })),
+        None => not_found(),
+    })
+}
+
+async fn remove(
+    user: UserProfile,
+    manager: web::Data<TokenManager>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AuthError> {
+    Ok(if manager.revoke(&user.id, &id).await? {
+        HttpResponse::NoContent().finish()
+    } else {
+        not_found()
+    })
+}
+
+/// The middleware of [`TokenManager::issue_on_success`].
+#[derive(Clone)]
+pub struct IssueTokens {
+    manager: TokenManager,
+    skip: Rc<Vec<String>>,
+}
+
+impl std::fmt::Debug for IssueTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssueTokens")
+            .field("skip", &self.skip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for IssueTokens
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = IssueTokensService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(IssueTokensService {
+            service: Rc::new(service),
+            config: self.clone(),
+        }))
+    }
+}
+
+/// The service of [`IssueTokens`].
+#[derive(Debug)]
+pub struct IssueTokensService<S> {
+    service: Rc<S>,
+    config: IssueTokens,
+}
+
+impl<S, B> Service<ServiceRequest> for IssueTokensService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        let config = self.config.clone();
+        Box::pin(async move {
+            let mut res = service.call(req).await?;
+            if !res.status().is_success() {
+                return Ok(res);
+            }
+            let profile = res.request().extensions().get::<UserProfile>().cloned();
+            let Some(profile) = profile.filter(|p| !config.skip.contains(&p.strategy)) else {
+                return Ok(res);
+            };
+            match config.manager.issue(&profile).await {
+                Ok(issued) => {
+                    let headers = res.headers_mut();
+                    for (name, value) in [
+                        ("auth-token", issued.token.clone()),
+                        ("auth-token-valid-until", rfc3339(issued.record.expires_at)),
+                        ("auth-token-location", issued.location.clone()),
+                    ] {
+                        if let Ok(value) = HeaderValue::from_str(&value) {
+                            headers.insert(HeaderName::from_static(name), value);
+                        }
+                    }
+                    // A token is a credential: never cached by anyone.
+                    headers.insert(
+                        actix_web::http::header::CACHE_CONTROL,
+                        HeaderValue::from_static("no-store"),
+                    );
+                }
+                // The request itself succeeded; without a store the client
+                // just gets no token this time.
+                Err(e) => tracing::warn!(error = %e, "could not issue an auth token"),
+            }
+            Ok(res)
+        })
+    }
+}

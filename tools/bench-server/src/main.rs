@@ -1,0 +1,434 @@
+//! The benchmark server that `scripts/bench.sh` drives with `wrk`.
+//!
+//! ```text
+//! bench-server [--workers N] [--port P] [--tokens-dir DIR --tokens hs256=N,rs256=N,es256=N,eddsa=N]
+//! ```
+//!
+//! It binds 127.0.0.1 (port 0 by default: a free one), 1 worker by default,
+//! and prints on stdout, one per line, `listening http://ADDR` and then the
+//! credentials the load generator needs as `NAME=value` lines (first
+//! `BACKEND=`, auth-jwt's crypto backend: `aws-lc-rs`, or `rust-crypto` when
+//! built with `--no-default-features --features rust-crypto`):
+//!
+//! | route | strategies | credential printed |
+//! |---|---|---|
+//! | `/open` | none | |
+//! | `/jwt/hs256` | `hs256` | `HS256_TOKEN` |
+//! | `/jwt/rs256` | `rs256` | `RS256_TOKEN` |
+//! | `/jwt/es256` | `es256` | `ES256_TOKEN` |
+//! | `/jwt/eddsa` | `eddsa` | `EDDSA_TOKEN` |
+//! | `/basic` | `basic` (argon2id, default parameters) | `BASIC` (base64 of `user:password`), `BASIC_WRONG` |
+//! | `/basic-cached` | `basic-cached` (same, with the verification cache) | `BASIC` |
+//! | `/basic-guarded` | `basic-guarded` (same user, a hashing pool of its own, the brute-force guard with its default limits; `X-Forwarded-For` believed from 127.0.0.1) | `BASIC` |
+//! | `/three` | `basic`, `cookie`, `hs256` | `HS256_TOKEN` |
+//! | `/jwt/hs256-revocable` | `hs256-revocable` (`hs256` checking `Revocations`) | `HS256_JTI_TOKEN` (live), `HS256_REVOKED_TOKEN` (revoked) |
+//!
+//! `/jwt/hs256-revocable` checks every request against a revocation list
+//! (auth-core's `Revocations` on an in-memory store) holding 10 000
+//! revoked `jti`s and 1 000 revoked subjects, none of them the bench
+//! user's: it measures the per-request lookup in the local mirror, which
+//! is the same whatever store feeds the mirror (Redis, PostgreSQL).
+//!
+//! On `/three` the first two strategies find nothing of their kind in a
+//! Bearer request (no Basic header, no `session` cookie) and the third
+//! succeeds: it measures what a failed-over sequence costs.
+//!
+//! With `--tokens-dir DIR --tokens hs256=N,...` it also writes, before
+//! `READY`, `DIR/ALG.tokens` for each listed algorithm (N distinct valid
+//! tokens, one per line, for the cold-path rows: every request a different
+//! token) and
+//! `DIR/hs256.secret` (the HS256 secret, for `peer-server --secret-file`).
+//!
+//! Keys: RS256, ES256 and EdDSA use the test keys of `auth-test-support`
+//! (compiled in); the HS256 secret is random per run, so nothing here is a default
+//! secret anyone could rely on. Tokens live one day.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, get};
+use auth_basic::{
+    BasicStrategy, BruteForceGuard, GuardConfig, MemoryUserStore, NewUser, PasswordAuthenticator,
+    VerificationCache,
+};
+use auth_core::{MemoryStore, RevocationOptions, Revocations, StrategyRegistry, UserProfile};
+use auth_jwt::{Algorithm, JwtStrategy, SigningKey, TokenSource, VerifyingKey};
+use auth_macros::authenticate;
+use auth_password::PasswordHasher;
+use auth_test_support::basic_credentials;
+use auth_token::{OpaqueBearerStrategy, TokenManager};
+use rand::RngCore as _;
+
+use auth_test_support::keys::{
+    EC_PRIVATE, EC_PUBLIC, ED_PRIVATE, ED_PUBLIC, RSA_PRIVATE, RSA_PUBLIC,
+};
+
+const USER: &str = "bench";
+const PASSWORD: &str = "correct horse battery staple";
+
+#[get("/open")]
+#[authenticate(skip)]
+async fn open() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}
+
+#[get("/jwt/hs256")]
+#[authenticate("hs256")]
+async fn hs256(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/jwt/hs256-revocable")]
+#[authenticate("hs256-revocable")]
+async fn hs256_revocable(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/jwt/rs256")]
+#[authenticate("rs256")]
+async fn rs256(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/jwt/es256")]
+#[authenticate("es256")]
+async fn es256(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/jwt/eddsa")]
+#[authenticate("eddsa")]
+async fn eddsa(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/opaque")]
+#[authenticate("opaque")]
+async fn opaque(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/basic")]
+#[authenticate("basic")]
+async fn basic(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/basic-cached")]
+#[authenticate("basic-cached")]
+async fn basic_cached(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/basic-guarded")]
+#[authenticate("basic-guarded")]
+async fn basic_guarded(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+#[get("/three")]
+#[authenticate("basic", "cookie", "hs256")]
+async fn three(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id)
+}
+
+struct Args {
+    workers: usize,
+    port: u16,
+    tokens_dir: Option<std::path::PathBuf>,
+    tokens: Vec<(String, usize)>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        workers: 1,
+        port: 0,
+        tokens_dir: None,
+        tokens: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--workers" => {
+                args.workers = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("--workers must be a positive number")?;
+            }
+            "--port" => args.port = value.parse().map_err(|_| "--port must be a port")?,
+            "--tokens-dir" => args.tokens_dir = Some(value.into()),
+            "--tokens" => {
+                for pair in value.split(',') {
+                    let (alg, n) = pair
+                        .split_once('=')
+                        .ok_or("--tokens takes alg=N pairs, e.g. hs256=1000,rs256=100")?;
+                    if !["hs256", "rs256", "es256", "eddsa"].contains(&alg) {
+                        return Err(format!("--tokens: unknown algorithm {alg}"));
+                    }
+                    let n = n
+                        .parse()
+                        .ok()
+                        .filter(|n: &usize| *n > 0)
+                        .ok_or("--tokens: N must be a positive number")?;
+                    args.tokens.push((alg.to_owned(), n));
+                }
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if args.tokens_dir.is_some() == args.tokens.is_empty() {
+        return Err("--tokens-dir and --tokens go together".into());
+    }
+    Ok(args)
+}
+
+/// Issuer and audience of the bench tokens: verified as a real deployment
+/// would (public-key strategies must name both).
+const ISSUER: &str = "bench-server";
+const AUDIENCE: &str = "bench-api";
+
+/// Mints a token for `USER` that lives one day.
+fn mint(key: &SigningKey) -> Result<String, Box<dyn std::error::Error>> {
+    mint_for(key, USER)
+}
+
+/// Mints a token for `USER` with a `jti` that lives one day.
+fn mint_with_jti(key: &SigningKey, jti: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let now = auth_test_support::now();
+    let mut claims = claims_for(USER, now);
+    claims["jti"] = jti.into();
+    Ok(key.sign(&claims, None)?)
+}
+
+/// The claims of a bench token for `sub` issued at `now`.
+fn claims_for(sub: &str, now: u64) -> serde_json::Value {
+    serde_json::json!({
+        "sub": sub,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "name": "Bench User",
+        "roles": ["user"],
+        "iat": now,
+        "exp": now + 86_400,
+    })
+}
+
+/// Mints a token for `sub` that lives one day.
+fn mint_for(key: &SigningKey, sub: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let now = auth_test_support::now();
+    Ok(key.sign(&claims_for(sub, now), None)?)
+}
+
+/// Writes `n` distinct tokens (subjects `user-0` ...) to `path`, one per
+/// line, signing on every CPU (RSA signing is slow).
+fn write_tokens(
+    key: &SigningKey,
+    n: usize,
+    path: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+    let chunks: Vec<Result<String, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut out = String::new();
+                    for i in (t..n).step_by(threads) {
+                        let token =
+                            mint_for(key, &format!("user-{i}")).map_err(|e| e.to_string())?;
+                        out.push_str(&token);
+                        out.push('\n');
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a minting thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut all = String::new();
+    for chunk in chunks {
+        all.push_str(&chunk?);
+    }
+    std::fs::write(path, all)?;
+    Ok(())
+}
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let hs_sign = SigningKey::hmac(&secret, Algorithm::HS256)?;
+    let rs_sign = SigningKey::from_pem(RSA_PRIVATE, Algorithm::RS256)?;
+    let es_sign = SigningKey::from_pem(EC_PRIVATE, Algorithm::ES256)?;
+    let ed_sign = SigningKey::from_pem(ED_PRIVATE, Algorithm::EdDSA)?;
+
+    let hs = JwtStrategy::builder()
+        .name("hs256")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .key(VerifyingKey::hmac(&secret, Algorithm::HS256)?)
+        .build()?;
+    let rs = JwtStrategy::builder()
+        .name("rs256")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .key(VerifyingKey::from_pem(RSA_PUBLIC, Algorithm::RS256)?)
+        .build()?;
+    let es = JwtStrategy::builder()
+        .name("es256")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .key(VerifyingKey::from_pem(EC_PUBLIC, Algorithm::ES256)?)
+        .build()?;
+    let ed = JwtStrategy::builder()
+        .name("eddsa")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .key(VerifyingKey::from_pem(ED_PUBLIC, Algorithm::EdDSA)?)
+        .build()?;
+    // The same HS256 strategy, checking a revocation list on every request
+    // (cache hits included).
+    let revocations =
+        Revocations::start(Arc::new(MemoryStore::new()), RevocationOptions::default()).await?;
+    let now = auth_test_support::now();
+    for i in 0..10_000 {
+        revocations
+            .revoke_token(&format!("revoked-{i}"), now + 86_400)
+            .await?;
+    }
+    for i in 0..1_000 {
+        revocations
+            .revoke_subject(&format!("gone-{i}"), now)
+            .await?;
+    }
+    let hs_revocable = JwtStrategy::builder()
+        .name("hs256-revocable")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .key(VerifyingKey::hmac(&secret, Algorithm::HS256)?)
+        .revocations(Arc::clone(&revocations))
+        .build()?;
+    // A second JWT strategy that only reads a cookie: on `/three` it finds
+    // nothing and passes, as a real cookie-or-bearer set-up would.
+    let cookie = JwtStrategy::builder()
+        .name("cookie")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .key(VerifyingKey::hmac(&secret, Algorithm::HS256)?)
+        .sources([TokenSource::Cookie("session".into())])
+        .build()?;
+
+    // Default argon2id parameters and pool sizing, as an application gets
+    // them: the point of `/basic` is what a real password check costs.
+    let hasher = PasswordHasher::default();
+    let store = Arc::new(MemoryUserStore::new());
+    store.insert(NewUser::new(USER, hasher.hash(PASSWORD).await?));
+    let basic_strategy = BasicStrategy::new(
+        "bench",
+        PasswordAuthenticator::from_arc(store.clone(), hasher.clone()),
+    );
+    let cached_strategy = BasicStrategy::new(
+        "bench",
+        PasswordAuthenticator::from_arc(store.clone(), hasher)
+            .with_cache(VerificationCache::new(Duration::from_secs(600))),
+    )
+    .with_name("basic-cached");
+    // The two-client fairness rows: a hashing pool of its own (default
+    // sizing, so its per-client share is the default) and the brute-force
+    // guard with its default limits, believing `X-Forwarded-For` from
+    // 127.0.0.1 so that the load generator can play several clients, as
+    // behind a reverse proxy.
+    let guarded_strategy = BasicStrategy::new(
+        "bench",
+        PasswordAuthenticator::from_arc(store, PasswordHasher::default()),
+    )
+    .with_name("basic-guarded")
+    .with_guard(BruteForceGuard::new(GuardConfig {
+        trusted_proxies: vec!["127.0.0.1".parse()?],
+        ..GuardConfig::default()
+    }));
+
+    // An opaque auth token (auth-token's TokenManager) on the in-process
+    // store: the route's cost is the store lookup and the record's decoding.
+    let auth_tokens =
+        TokenManager::new(Arc::new(MemoryStore::new())).ttl(Duration::from_secs(86_400));
+    let opaque_token = auth_tokens.issue(&UserProfile::new(USER)).await?.token;
+    let registry = StrategyRegistry::builder()
+        .register(OpaqueBearerStrategy::new("opaque", auth_tokens))
+        .register(hs)
+        .register(hs_revocable)
+        .register(rs)
+        .register(es)
+        .register(ed)
+        .register(cookie)
+        .register(basic_strategy)
+        .register(cached_strategy)
+        .register(guarded_strategy)
+        .build()?;
+    registry.verify_handlers()?;
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(registry.clone())
+            .service(open)
+            .service(hs256)
+            .service(hs256_revocable)
+            .service(rs256)
+            .service(es256)
+            .service(eddsa)
+            .service(basic)
+            .service(basic_cached)
+            .service(basic_guarded)
+            .service(opaque)
+            .service(three)
+    })
+    .workers(args.workers)
+    .bind(("127.0.0.1", args.port))?;
+
+    for addr in server.addrs() {
+        println!("listening http://{addr}");
+    }
+    // Which crypto backend this build verifies with (and that it passed
+    // its self-test).
+    println!("BACKEND={}", auth_jwt::check_crypto_provider()?);
+    println!("HS256_TOKEN={}", mint(&hs_sign)?);
+    println!("HS256_JTI_TOKEN={}", mint_with_jti(&hs_sign, "live-1")?);
+    println!(
+        "HS256_REVOKED_TOKEN={}",
+        mint_with_jti(&hs_sign, "revoked-7")?
+    );
+    println!("RS256_TOKEN={}", mint(&rs_sign)?);
+    println!("ES256_TOKEN={}", mint(&es_sign)?);
+    println!("EDDSA_TOKEN={}", mint(&ed_sign)?);
+    println!("OPAQUE_TOKEN={opaque_token}");
+    if let Some(dir) = &args.tokens_dir {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("hs256.secret"), secret)?;
+        for (alg, n) in &args.tokens {
+            let key = match alg.as_str() {
+                "hs256" => &hs_sign,
+                "rs256" => &rs_sign,
+                "es256" => &es_sign,
+                _ => &ed_sign,
+            };
+            write_tokens(key, *n, &dir.join(format!("{alg}.tokens")))?;
+        }
+    }
+    println!("BASIC={}", basic_credentials(USER, PASSWORD));
+    println!(
+        "BASIC_WRONG={}",
+        basic_credentials(USER, "not the password")
+    );
+    println!("READY");
+    server.run().await?;
+    Ok(())
+}
