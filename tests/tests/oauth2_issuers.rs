@@ -860,18 +860,32 @@ fn token_proxy(provider: &OidcProvider) -> CraftedServer {
     server
 }
 
+/// Sleeps until `margin` before `deadline`; fails when that moment has
+/// already passed (the set-up took longer than the test allows for).
+async fn sleep_until_before(deadline: Instant, margin: Duration) {
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .checked_sub(margin)
+        .expect("the set-up outlasted the window this check needs");
+    tokio::time::sleep(wait).await;
+    assert!(Instant::now() < deadline, "the token has not expired yet");
+}
+
 #[actix_web::test]
 async fn oauth_client_credentials_caches_and_refreshes_before_expiry() {
     if !oidc::available() {
         return;
     }
-    // Tokens live 6 s here; replaced 2 s before they expire.
-    let provider = OidcProvider::start_with(0, &[("OIDC_ACCESS_TOKEN_TTL", "6")]);
+    // Tokens live 12 s here and are replaced 6 s before they expire. The
+    // checks below run 3 s before a token's expiry (past its refresh point)
+    // and 1 s after it, timed from the token itself, so a slow set-up on a
+    // loaded machine does not move them out of their windows.
+    let provider = OidcProvider::start_with(0, &[("OIDC_ACCESS_TOKEN_TTL", "12")]);
     let proxy = token_proxy(&provider);
     let source = ClientCredentials::builder("service-a", "service-a-secret")
         .issuer(&proxy.base)
         .scope("todos:read")
-        .refresh_ahead(Duration::from_secs(2))
+        .refresh_ahead(Duration::from_secs(6))
         .build()
         .await
         .unwrap();
@@ -885,7 +899,7 @@ async fn oauth_client_credentials_caches_and_refreshes_before_expiry() {
     assert_eq!(source.fetch_count(), 1);
     let lifetime = t1.expires_at() - Instant::now();
     assert!(
-        lifetime > Duration::from_secs(4) && lifetime <= Duration::from_secs(6),
+        lifetime > Duration::from_secs(10) && lifetime <= Duration::from_secs(12),
         "{lifetime:?}"
     );
 
@@ -904,11 +918,7 @@ async fn oauth_client_credentials_caches_and_refreshes_before_expiry() {
     assert_eq!(reply.json()["scopes"], json!(["todos:read"]));
 
     // Past the refresh point, before expiry: a new token.
-    tokio::time::sleep(Duration::from_millis(4300)).await;
-    assert!(
-        Instant::now() < t1.expires_at(),
-        "the old token has not expired yet"
-    );
+    sleep_until_before(t1.expires_at(), Duration::from_secs(3)).await;
     let t2 = source.token().await.unwrap();
     assert_ne!(t2.secret(), t1.secret(), "refreshed ahead of expiry");
     assert_eq!(proxy.hits("/token"), 2);
@@ -932,18 +942,19 @@ async fn oauth_client_credentials_caches_and_refreshes_before_expiry() {
     assert_eq!(proxy.hits("/token"), 2, "the helper used the cache");
 
     // A refresh that fails while the cached token is valid: the cached one.
-    tokio::time::sleep(Duration::from_millis(4300)).await;
-    let still_valid = Instant::now() < t2.expires_at();
+    sleep_until_before(t2.expires_at(), Duration::from_secs(3)).await;
     *proxy.state.proxy_token_to.lock().unwrap() = None; // /token now 404
-    if still_valid {
-        let t3 = source.token().await.unwrap();
-        assert_eq!(
-            t3.secret(),
-            t2.secret(),
-            "served the cached token during the failure"
-        );
-    }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let t3 = source.token().await.unwrap();
+    assert_eq!(
+        t3.secret(),
+        t2.secret(),
+        "served the cached token during the failure"
+    );
+    // Expired and not refreshable: the error.
+    tokio::time::sleep(
+        t2.expires_at().saturating_duration_since(Instant::now()) + Duration::from_secs(1),
+    )
+    .await;
     let err = source.token().await.unwrap_err();
     assert!(
         matches!(
