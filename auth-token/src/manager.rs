@@ -181,7 +181,6 @@ impl std::fmt::Debug for TokenManager {
     }
 }
 
-
 impl TokenManager {
     /// Tokens of 15 minutes, at most 10 per user, located under
     /// `/auth/tokens/`.
@@ -335,7 +334,11 @@ impl TokenManager {
         if self.sliding.is_some() {
             // The deadline first: a record without one is not yet valid.
             self.store
-                .raise(&self.deadline_key(&record.hash), record.expires_at, self.ttl)
+                .raise(
+                    &self.deadline_key(&record.hash),
+                    record.expires_at,
+                    self.ttl,
+                )
                 .await?;
         }
         self.store
@@ -430,7 +433,11 @@ impl TokenManager {
     /// The owner's live tokens, oldest first.
     pub async fn list(&self, owner: &str) -> Result<Vec<TokenRecord>, TokenError> {
         let mut records = Vec::new();
-        for (_, entry) in self.store.scan(&self.key("o", &format!("{owner}:"))).await? {
+        for (_, entry) in self
+            .store
+            .scan(&self.key("o", &format!("{owner}:")))
+            .await?
+        {
             let hash = String::from_utf8_lossy(&entry.value).into_owned();
             if let Some(entry) = self.store.get(&self.key("h", &hash)).await? {
                 let record: TokenRecord =
@@ -449,7 +456,11 @@ impl TokenManager {
     /// The owner's token `id`; `None` when there is none (another user's
     /// token included: it is not theirs to see).
     pub async fn get(&self, owner: &str, id: &str) -> Result<Option<TokenRecord>, TokenError> {
-        let Some(hash) = self.store.get(&self.key("o", &format!("{owner}:{id}"))).await? else {
+        let Some(hash) = self
+            .store
+            .get(&self.key("o", &format!("{owner}:{id}")))
+            .await?
+        else {
             return Ok(None);
         };
         let hash = String::from_utf8_lossy(&hash.value).into_owned();

@@ -10,8 +10,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse};
 use auth_core::{
-    AuthError, AuthOutcome, AuthenticationStrategy, Clock, StateStore, StrategyOptions,
-    UserProfile,
+    AuthError, AuthOutcome, AuthenticationStrategy, Clock, StateStore, StrategyOptions, UserProfile,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -634,7 +633,14 @@ mod tests {
             normalise_origin("HTTPS://App.Example:8443").as_deref(),
             Some("https://app.example:8443")
         );
-        for bad in ["null", "", "app.example", "ftp://x", "https://", "https://a/b"] {
+        for bad in [
+            "null",
+            "",
+            "app.example",
+            "ftp://x",
+            "https://",
+            "https://a/b",
+        ] {
             assert_eq!(normalise_origin(bad), None, "{bad}");
         }
     }
