@@ -74,6 +74,19 @@ pub struct Config {
     /// before token-checked routes answer 503
     /// (`REVOCATION_MAX_STALENESS_SECS`, default 30).
     pub revocation_max_staleness: Duration,
+    /// The web page's browser sessions end after this long without a
+    /// request (`SESSION_IDLE_SECS`, default 1800).
+    pub session_idle: Duration,
+    /// ... and this long after login, used or not
+    /// (`SESSION_ABSOLUTE_SECS`, default 43200: 12 hours).
+    pub session_absolute: Duration,
+    /// `TODO_DANGEROUSLY_ALLOW_INSECURE_COOKIE=true`: the session cookie is
+    /// not `Secure` (and so named `session`, not `__Host-session`), for a
+    /// browser that refuses `Secure` cookies over plain `http` from a host
+    /// other than `localhost`/`127.0.0.1`. Default `false`: Chromium and
+    /// Firefox keep `Secure` cookies from `http://127.0.0.1` and
+    /// `http://localhost`, which they treat as secure contexts.
+    pub dangerously_allow_insecure_cookie: bool,
 }
 
 /// The optional file named by `TODO_CONFIG`; every field is optional and an
@@ -97,6 +110,9 @@ struct FileConfig {
     login_on_store_error: Option<String>,
     revocation_resync_secs: Option<u64>,
     revocation_max_staleness_secs: Option<u64>,
+    session_idle_secs: Option<u64>,
+    session_absolute_secs: Option<u64>,
+    dangerously_allow_insecure_cookie: Option<bool>,
 }
 
 /// A configuration value that cannot be used.
@@ -276,6 +292,25 @@ impl Config {
                 )?
                 .unwrap_or(30),
             ),
+            session_idle: Duration::from_secs(
+                parse(&var, "SESSION_IDLE_SECS", secs, file.session_idle_secs)?.unwrap_or(1800),
+            ),
+            session_absolute: Duration::from_secs(
+                parse(
+                    &var,
+                    "SESSION_ABSOLUTE_SECS",
+                    secs,
+                    file.session_absolute_secs,
+                )?
+                .unwrap_or(12 * 3600),
+            ),
+            dangerously_allow_insecure_cookie: parse(
+                &var,
+                "TODO_DANGEROUSLY_ALLOW_INSECURE_COOKIE",
+                "`true` or `false`",
+                file.dangerously_allow_insecure_cookie,
+            )?
+            .unwrap_or(false),
         })
     }
 
