@@ -296,7 +296,25 @@ impl BrowserSessions {
 
     /// Also accept state-changing requests whose `Origin` is `origin`
     /// (`https://app.example`), e.g. a front end served from another
-    /// origin of the same application. The CSRF token is still required.
+    /// origin of the same application, or the public origin when a proxy
+    /// rewrites `Host` (browsers without fetch metadata are then judged by
+    /// `Origin` against that rewritten host). The CSRF token is still
+    /// required. A value that is not an origin is ignored.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use actix_web::test::TestRequest;
+    /// use auth_core::MemoryStore;
+    /// use auth_token::BrowserSessions;
+    ///
+    /// let sessions = BrowserSessions::new(Arc::new(MemoryStore::new()))
+    ///     .trusted_origin("https://admin.example");
+    /// let req = TestRequest::post()
+    ///     .insert_header(("sec-fetch-site", "same-site"))
+    ///     .insert_header(("origin", "https://admin.example"))
+    ///     .to_http_request();
+    /// assert!(sessions.check_same_origin(&req).is_ok());
+    /// ```
     pub fn trusted_origin(mut self, origin: &str) -> Self {
         if let Some(origin) = normalise_origin(origin) {
             self.trusted.push(origin);
@@ -474,6 +492,32 @@ impl BrowserSessions {
     /// of the [`SessionStrategy`]: `Ok(None)` without a session cookie,
     /// 403 for a cross-site or CSRF-less state-changing request, 401 for a
     /// dead session.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use actix_web::test::TestRequest;
+    /// use auth_core::{MemoryStore, UserProfile};
+    /// use auth_token::{BrowserSessions, CSRF_HEADER};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let sessions = BrowserSessions::new(Arc::new(MemoryStore::new()));
+    /// let login = TestRequest::post().to_http_request();
+    /// let started = sessions.start(&login, &UserProfile::new("ada")).await.unwrap();
+    /// let cookie = started.cookie().clone();
+    ///
+    /// let get = TestRequest::get().cookie(cookie.clone()).to_http_request();
+    /// assert_eq!(sessions.authenticate(&get).await.unwrap().unwrap().owner, "ada");
+    /// let post = TestRequest::post().cookie(cookie.clone()).to_http_request();
+    /// assert_eq!(sessions.authenticate(&post).await.unwrap_err().status(), 403);
+    /// let post = TestRequest::post()
+    ///     .cookie(cookie)
+    ///     .insert_header((CSRF_HEADER, started.csrf_token()))
+    ///     .to_http_request();
+    /// assert!(sessions.authenticate(&post).await.unwrap().is_some());
+    /// let anonymous = TestRequest::post().to_http_request();
+    /// assert!(sessions.authenticate(&anonymous).await.unwrap().is_none());
+    /// # });
+    /// ```
     pub async fn authenticate(&self, req: &HttpRequest) -> Result<Option<TokenRecord>, AuthError> {
         let Some(token) = self.token_of(req) else {
             return Ok(None);
@@ -539,6 +583,29 @@ impl BrowserSessions {
     /// the store. A state-changing request, so checked as one (403 when
     /// cross-site or without the CSRF token); without a live session it
     /// only clears the cookie.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use actix_web::test::TestRequest;
+    /// use auth_core::{MemoryStore, UserProfile};
+    /// use auth_token::{BrowserSessions, CSRF_HEADER};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let sessions = BrowserSessions::new(Arc::new(MemoryStore::new()));
+    /// let started = sessions.start(&TestRequest::post().to_http_request(), &UserProfile::new("ada")).await.unwrap();
+    /// let logout = TestRequest::post()
+    ///     .cookie(started.cookie().clone())
+    ///     .insert_header((CSRF_HEADER, started.csrf_token()))
+    ///     .to_http_request();
+    /// let response = sessions.end(&logout).await.unwrap();
+    /// assert_eq!(response.status(), 204);
+    /// let cleared = response.headers().get("set-cookie").unwrap().to_str().unwrap();
+    /// assert!(cleared.contains("Max-Age=0"));
+    /// // The token is dead on the store, not only forgotten by the browser.
+    /// let again = TestRequest::get().cookie(started.cookie().clone()).to_http_request();
+    /// assert_eq!(sessions.authenticate(&again).await.unwrap_err().status(), 401);
+    /// # });
+    /// ```
     pub async fn end(&self, req: &HttpRequest) -> Result<HttpResponse, AuthError> {
         if let Some(token) = self.token_of(req) {
             self.check_same_origin(req)?;
@@ -554,6 +621,22 @@ impl BrowserSessions {
     /// `GET` for a page (re)loading: `200` with the session's user and its
     /// CSRF token (the body of [`StartedSession::into_response`]), or 401
     /// without a live session.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use actix_web::test::TestRequest;
+    /// use auth_core::{MemoryStore, UserProfile};
+    /// use auth_token::BrowserSessions;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let sessions = BrowserSessions::new(Arc::new(MemoryStore::new()));
+    /// let started = sessions.start(&TestRequest::post().to_http_request(), &UserProfile::new("ada")).await.unwrap();
+    /// let reload = TestRequest::get().cookie(started.cookie().clone()).to_http_request();
+    /// assert_eq!(sessions.current(&reload).await.unwrap().status(), 200);
+    /// let stranger = TestRequest::get().to_http_request();
+    /// assert_eq!(sessions.current(&stranger).await.unwrap_err().status(), 401);
+    /// # });
+    /// ```
     pub async fn current(&self, req: &HttpRequest) -> Result<HttpResponse, AuthError> {
         let Some(token) = self.token_of(req) else {
             return Err(AuthError::no_credentials("no session: log in first"));
