@@ -89,12 +89,14 @@ fn single(headers: &HeaderMap, name: &str) -> Result<Option<String>, AuthError> 
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(cross_site("the request repeats a fetch-metadata header"));
+        return Err(cross_site(
+            "the request repeats its Origin or Sec-Fetch-Site header",
+        ));
     }
     first
         .to_str()
         .map(|v| Some(v.trim().to_ascii_lowercase()))
-        .map_err(|_| cross_site("a fetch-metadata header is not text"))
+        .map_err(|_| cross_site("the request's Origin or Sec-Fetch-Site header is not text"))
 }
 
 /// Browser sessions: a login puts an opaque session token in an `HttpOnly`
