@@ -410,6 +410,40 @@ mod tests {
     }
 
     #[test]
+    fn session_settings_default_to_secure_cookies_and_can_be_set() {
+        let c = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(c.session_idle, Duration::from_secs(1800));
+        assert_eq!(c.session_absolute, Duration::from_secs(12 * 3600));
+        assert!(!c.dangerously_allow_insecure_cookie);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("todo.toml");
+        std::fs::write(
+            &file,
+            "session_idle_secs = 60\ndangerously_allow_insecure_cookie = true\n",
+        )
+        .unwrap();
+        let c = Config::from_lookup(lookup(&[
+            ("TODO_CONFIG", file.to_str().unwrap()),
+            ("SESSION_ABSOLUTE_SECS", "600"),
+        ]))
+        .unwrap();
+        assert_eq!(c.session_idle, Duration::from_secs(60));
+        assert_eq!(c.session_absolute, Duration::from_secs(600));
+        assert!(c.dangerously_allow_insecure_cookie);
+        for (name, value) in [
+            ("SESSION_IDLE_SECS", "half an hour"),
+            ("SESSION_ABSOLUTE_SECS", "-1"),
+            ("TODO_DANGEROUSLY_ALLOW_INSECURE_COOKIE", "yes"),
+        ] {
+            let err = Config::from_lookup(lookup(&[(name, value)])).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("{name} must be")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let err = Config::from_lookup(lookup(&[("PORT", "eighty")])).unwrap_err();
         assert_eq!(
