@@ -58,3 +58,17 @@ install_redis() {
   command -v redis-server >/dev/null 2>&1 || ci_apt_install redis-server
   echo "$(redis-server --version | cut -d' ' -f1-3) installed"
 }
+
+# A headless browser for the page tests (tests/tests/todo_browser.rs, through
+# tests/tests/common/browser.rs): Debian's chromium, driven by playwright-core
+# (pinned in .ci/browser/package-lock.json), which is pointed at
+# /usr/bin/chromium and downloads no browser of its own.
+install_browser() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || ci_apt_install nodejs npm
+  [ -x /usr/bin/chromium ] || ci_apt_install chromium
+  if [ ! -f .ci/browser/node_modules/playwright-core/package.json ] ||
+    [ .ci/browser/package-lock.json -nt .ci/browser/node_modules/.package-lock.json ]; then
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix .ci/browser --no-audit --no-fund --loglevel=error
+  fi
+  echo "playwright-core $(node -p "require('./.ci/browser/node_modules/playwright-core/package.json').version") with $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
+}

@@ -8,6 +8,11 @@
 //! - [`TokenManager`]: RESTHeart's auth tokens: `Auth-Token`,
 //!   `Auth-Token-Valid-Until` and `Auth-Token-Location` on the responses of
 //!   authenticated requests, metadata and revocation at the location.
+//! - [`BrowserSessions`] and [`SessionStrategy`]: browser sessions in an
+//!   `HttpOnly`, `Secure`, `SameSite=Lax` `__Host-` cookie, with CSRF
+//!   protection (a session-bound token and `Origin`/`Sec-Fetch-Site`
+//!   checks), rotation at login, idle and absolute timeouts and a logout
+//!   that revokes; the decisions are listed on [`BrowserSessions`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -43,6 +48,7 @@ mod introspection;
 #[cfg(feature = "jwt")]
 mod jwt_authority;
 mod manager;
+mod session;
 mod token_strategies;
 
 pub use api_key::{
@@ -58,4 +64,5 @@ pub use jwt_authority::JwtAuthority;
 pub use manager::{
     IssueTokens, IssueTokensService, IssuedToken, TokenError, TokenManager, TokenRecord,
 };
+pub use session::{BrowserSessions, CSRF_HEADER, SessionStrategy, StartedSession};
 pub use token_strategies::{OpaqueBearerStrategy, TokenBasicStrategy};

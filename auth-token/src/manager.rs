@@ -62,16 +62,23 @@ pub struct TokenRecord {
     /// Milliseconds since the epoch at issue: orders tokens for the cap.
     #[serde(default)]
     issued_ms: u64,
+    /// The profile's e-mail, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl TokenRecord {
     /// The profile this token authenticates as.
     pub fn profile(&self) -> UserProfile {
-        UserProfile::new(self.owner.clone())
+        let profile = UserProfile::new(self.owner.clone())
             .with_roles(self.roles.clone())
             .with_scopes(self.scopes.clone())
             .with_kind(self.kind)
-            .with_claim("auth_token_id", self.id.clone())
+            .with_claim("auth_token_id", self.id.clone());
+        match &self.email {
+            Some(email) => profile.with_email(email.clone()),
+            None => profile,
+        }
     }
 }
 
@@ -160,6 +167,8 @@ pub struct TokenManager {
     clock: Arc<dyn Clock>,
     /// `Some(max lifetime)`: sliding renewal.
     sliding: Option<Duration>,
+    /// The first segment of every key (`authtoken`).
+    namespace: String,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -170,10 +179,6 @@ impl std::fmt::Debug for TokenManager {
             .field("sliding", &self.sliding)
             .finish_non_exhaustive()
     }
-}
-
-fn deadline_key(hash: &str) -> String {
-    format!("authtoken:x:{hash}")
 }
 
 impl TokenManager {
@@ -187,7 +192,40 @@ impl TokenManager {
             location: "/auth/tokens".into(),
             clock: Arc::new(SystemClock),
             sliding: None,
+            namespace: "authtoken".into(),
         }
+    }
+
+    /// The first segment of the store keys (default `authtoken`): managers
+    /// on one store with different namespaces keep apart, each with its own
+    /// per-user cap, and a token of one is unknown to the other (browser
+    /// sessions use `session`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::{MemoryStore, UserProfile};
+    /// use auth_token::TokenManager;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let tokens = TokenManager::new(store.clone());
+    /// let sessions = TokenManager::new(store).namespace("session");
+    /// let issued = sessions.issue(&UserProfile::new("ada")).await.unwrap();
+    /// assert!(sessions.verify(&issued.token).await.unwrap().is_some());
+    /// assert!(tokens.verify(&issued.token).await.unwrap().is_none());
+    /// # });
+    /// ```
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    fn key(&self, kind: &str, rest: &str) -> String {
+        format!("{}:{kind}:{rest}", self.namespace)
+    }
+
+    fn deadline_key(&self, hash: &str) -> String {
+        self.key("x", hash)
     }
 
     /// Reads time from `clock` (tests; give the store the same clock).
@@ -284,6 +322,7 @@ impl TokenManager {
                 .map(|_| now.saturating_add(record_ttl.as_secs())),
             hash: hash(&token),
             issued_ms: now_ms,
+            email: profile.email.clone(),
         };
         // Over the cap: the oldest go first.
         let mut held = self.list(&record.owner).await?;
@@ -295,15 +334,19 @@ impl TokenManager {
         if self.sliding.is_some() {
             // The deadline first: a record without one is not yet valid.
             self.store
-                .raise(&deadline_key(&record.hash), record.expires_at, self.ttl)
+                .raise(
+                    &self.deadline_key(&record.hash),
+                    record.expires_at,
+                    self.ttl,
+                )
                 .await?;
         }
         self.store
-            .set_if_absent(&format!("authtoken:h:{}", record.hash), &json, record_ttl)
+            .set_if_absent(&self.key("h", &record.hash), &json, record_ttl)
             .await?;
         self.store
             .set_if_absent(
-                &format!("authtoken:o:{}:{id}", record.owner),
+                &self.key("o", &format!("{}:{id}", record.owner)),
                 record.hash.as_bytes(),
                 record_ttl,
             )
@@ -338,7 +381,7 @@ impl TokenManager {
             },
             None => None,
         };
-        let Some(entry) = self.store.get(&format!("authtoken:h:{hash}")).await? else {
+        let Some(entry) = self.store.get(&self.key("h", &hash)).await? else {
             return Ok(None);
         };
         let mut record: TokenRecord =
@@ -355,7 +398,7 @@ impl TokenManager {
             if renewed > deadline {
                 self.store
                     .raise(
-                        &deadline_key(&hash),
+                        &self.deadline_key(&hash),
                         renewed,
                         Duration::from_secs(renewed - now),
                     )
@@ -368,7 +411,7 @@ impl TokenManager {
 
     /// The live sliding deadline of the token with `hash`.
     async fn deadline(&self, hash: &str, now: u64) -> Result<Option<u64>, TokenError> {
-        match self.store.get(&deadline_key(hash)).await? {
+        match self.store.get(&self.deadline_key(hash)).await? {
             Some(entry) => Ok(Some(entry.as_count()?).filter(|d| *d > now)),
             None => Ok(None),
         }
@@ -390,9 +433,13 @@ impl TokenManager {
     /// The owner's live tokens, oldest first.
     pub async fn list(&self, owner: &str) -> Result<Vec<TokenRecord>, TokenError> {
         let mut records = Vec::new();
-        for (_, entry) in self.store.scan(&format!("authtoken:o:{owner}:")).await? {
+        for (_, entry) in self
+            .store
+            .scan(&self.key("o", &format!("{owner}:")))
+            .await?
+        {
             let hash = String::from_utf8_lossy(&entry.value).into_owned();
-            if let Some(entry) = self.store.get(&format!("authtoken:h:{hash}")).await? {
+            if let Some(entry) = self.store.get(&self.key("h", &hash)).await? {
                 let record: TokenRecord =
                     serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?;
                 if record.owner == owner
@@ -409,11 +456,15 @@ impl TokenManager {
     /// The owner's token `id`; `None` when there is none (another user's
     /// token included: it is not theirs to see).
     pub async fn get(&self, owner: &str, id: &str) -> Result<Option<TokenRecord>, TokenError> {
-        let Some(hash) = self.store.get(&format!("authtoken:o:{owner}:{id}")).await? else {
+        let Some(hash) = self
+            .store
+            .get(&self.key("o", &format!("{owner}:{id}")))
+            .await?
+        else {
             return Ok(None);
         };
         let hash = String::from_utf8_lossy(&hash.value).into_owned();
-        match self.store.get(&format!("authtoken:h:{hash}")).await? {
+        match self.store.get(&self.key("h", &hash)).await? {
             Some(entry) => {
                 self.current(serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?)
                     .await
@@ -427,15 +478,15 @@ impl TokenManager {
     pub async fn revoke(&self, owner: &str, id: &str) -> Result<bool, TokenError> {
         let Some(hash) = self
             .store
-            .take(&format!("authtoken:o:{owner}:{id}"))
+            .take(&self.key("o", &format!("{owner}:{id}")))
             .await?
         else {
             return Ok(false);
         };
         let hash = String::from_utf8_lossy(&hash).into_owned();
-        self.store.delete(&format!("authtoken:h:{hash}")).await?;
+        self.store.delete(&self.key("h", &hash)).await?;
         if self.sliding.is_some() {
-            self.store.delete(&deadline_key(&hash)).await?;
+            self.store.delete(&self.deadline_key(&hash)).await?;
         }
         Ok(true)
     }

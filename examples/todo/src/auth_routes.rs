@@ -119,12 +119,28 @@ async fn login(
     body: web::Json<Credentials>,
     state: web::Data<AuthState>,
 ) -> HttpResponse {
-    let Credentials { email, password } = body.into_inner();
-    let email = email.trim().to_ascii_lowercase();
-    let attempt = match state.guard.check_login(&req, &email).await {
-        Ok(attempt) => attempt,
+    let profile = match check_password(&req, body.into_inner(), &state).await {
+        Ok(profile) => profile,
         Err(refused) => return refused,
     };
+    match state.tokens.issue(&profile).await {
+        Ok(issued) => token_body(issued),
+        Err(e) => issue_failure(&req, e),
+    }
+}
+
+/// Checks an e-mail and password under the login guard: the profile, or
+/// the response refusing them (401, 429 with `Retry-After`, 503). Shared by
+/// the token login and the web page's session login, so both draw on one
+/// budget of guesses.
+pub(crate) async fn check_password(
+    req: &HttpRequest,
+    credentials: Credentials,
+    state: &AuthState,
+) -> Result<UserProfile, HttpResponse> {
+    let Credentials { email, password } = credentials;
+    let email = email.trim().to_ascii_lowercase();
+    let attempt = state.guard.check_login(req, &email).await?;
     // Within this client's share of the hashing pool: a flood from one
     // address is refused (429, counted by the guard), others still log in.
     let result = state
@@ -132,14 +148,9 @@ async fn login(
         .verify_from(attempt.client(), &email, &password)
         .await;
     attempt.record(&result).await;
-    let record = match result {
-        Ok(record) => record,
-        Err(e) => return error_response(&req, &e, &[]),
-    };
-    let profile = record.profile().with_email(email);
-    match state.tokens.issue(&profile).await {
-        Ok(issued) => token_body(issued),
-        Err(e) => issue_failure(&req, e),
+    match result {
+        Ok(record) => Ok(record.profile().with_email(email)),
+        Err(e) => Err(error_response(req, &e, &[])),
     }
 }
 
@@ -256,14 +267,18 @@ async fn index() -> HttpResponse {
             "POST /users/me/api-keys": "Bearer (login JWT), {name, scopes?, expiresInDays?} -> 201 {id, key, ...}",
             "GET /users/me/api-keys": "Bearer (login JWT) -> your keys",
             "DELETE /users/me/api-keys/{id}": "Bearer (login JWT) -> 204",
-            "GET /todos": "your todos (login JWT, auth token or X-API-Key)",
+            "GET /todos": "your todos (login JWT, auth token, X-API-Key or the page's session cookie)",
             "GET /todos/count": "{count}",
             "GET /todos/{id}": "one todo",
             "POST /todos": "{title, desc?, isComplete?}",
             "PUT /todos/{id}": "replace",
             "PATCH /todos/{id}": "change fields",
             "DELETE /todos/{id}": "204",
-            "GET /admin/todos/count": "admins (Bearer or Basic)"
+            "GET /admin/todos/count": "admins (Bearer or Basic)",
+            "GET /app": "the web page (browser session in an HttpOnly cookie, CSRF-protected)",
+            "POST /session/login": "{email, password} -> session cookie + {user, csrf_token, ...}",
+            "GET /session": "session cookie -> {user, csrf_token, ...}",
+            "POST /session/logout": "session cookie + X-CSRF-Token -> 204, cookie cleared"
         }
     }))
 }

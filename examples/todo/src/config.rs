@@ -74,6 +74,19 @@ pub struct Config {
     /// before token-checked routes answer 503
     /// (`REVOCATION_MAX_STALENESS_SECS`, default 30).
     pub revocation_max_staleness: Duration,
+    /// The web page's browser sessions end after this long without a
+    /// request (`SESSION_IDLE_SECS`, default 1800).
+    pub session_idle: Duration,
+    /// ... and this long after login, used or not
+    /// (`SESSION_ABSOLUTE_SECS`, default 43200: 12 hours).
+    pub session_absolute: Duration,
+    /// `TODO_DANGEROUSLY_ALLOW_INSECURE_COOKIE=true`: the session cookie is
+    /// not `Secure` (and so named `session`, not `__Host-session`), for a
+    /// browser that refuses `Secure` cookies over plain `http` from a host
+    /// other than `localhost`/`127.0.0.1`. Default `false`: Chromium and
+    /// Firefox keep `Secure` cookies from `http://127.0.0.1` and
+    /// `http://localhost`, which they treat as secure contexts.
+    pub dangerously_allow_insecure_cookie: bool,
 }
 
 /// The optional file named by `TODO_CONFIG`; every field is optional and an
@@ -97,6 +110,9 @@ struct FileConfig {
     login_on_store_error: Option<String>,
     revocation_resync_secs: Option<u64>,
     revocation_max_staleness_secs: Option<u64>,
+    session_idle_secs: Option<u64>,
+    session_absolute_secs: Option<u64>,
+    dangerously_allow_insecure_cookie: Option<bool>,
 }
 
 /// A configuration value that cannot be used.
@@ -276,6 +292,25 @@ impl Config {
                 )?
                 .unwrap_or(30),
             ),
+            session_idle: Duration::from_secs(
+                parse(&var, "SESSION_IDLE_SECS", secs, file.session_idle_secs)?.unwrap_or(1800),
+            ),
+            session_absolute: Duration::from_secs(
+                parse(
+                    &var,
+                    "SESSION_ABSOLUTE_SECS",
+                    secs,
+                    file.session_absolute_secs,
+                )?
+                .unwrap_or(12 * 3600),
+            ),
+            dangerously_allow_insecure_cookie: parse(
+                &var,
+                "TODO_DANGEROUSLY_ALLOW_INSECURE_COOKIE",
+                "`true` or `false`",
+                file.dangerously_allow_insecure_cookie,
+            )?
+            .unwrap_or(false),
         })
     }
 
@@ -372,6 +407,40 @@ mod tests {
         assert_eq!(c.port, 5000);
         assert_eq!(c.host, "127.0.0.2");
         assert_eq!(c.admin_emails, ["boss@example.com"]);
+    }
+
+    #[test]
+    fn session_settings_default_to_secure_cookies_and_can_be_set() {
+        let c = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(c.session_idle, Duration::from_secs(1800));
+        assert_eq!(c.session_absolute, Duration::from_secs(12 * 3600));
+        assert!(!c.dangerously_allow_insecure_cookie);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("todo.toml");
+        std::fs::write(
+            &file,
+            "session_idle_secs = 60\ndangerously_allow_insecure_cookie = true\n",
+        )
+        .unwrap();
+        let c = Config::from_lookup(lookup(&[
+            ("TODO_CONFIG", file.to_str().unwrap()),
+            ("SESSION_ABSOLUTE_SECS", "600"),
+        ]))
+        .unwrap();
+        assert_eq!(c.session_idle, Duration::from_secs(60));
+        assert_eq!(c.session_absolute, Duration::from_secs(600));
+        assert!(c.dangerously_allow_insecure_cookie);
+        for (name, value) in [
+            ("SESSION_IDLE_SECS", "half an hour"),
+            ("SESSION_ABSOLUTE_SECS", "-1"),
+            ("TODO_DANGEROUSLY_ALLOW_INSECURE_COOKIE", "yes"),
+        ] {
+            let err = Config::from_lookup(lookup(&[(name, value)])).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("{name} must be")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

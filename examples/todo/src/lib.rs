@@ -18,13 +18,17 @@
 //!   rotate, and a reused one revokes its family;
 //! - login is guarded against password guessing (429 with `Retry-After`);
 //! - another user's todo is 404, exactly like a missing one;
-//! - `whoAmI` answers the profile as JSON rather than the bare id.
+//! - `whoAmI` answers the profile as JSON rather than the bare id;
+//! - a web page at `/app` ([`page`]) signs up, logs in with a browser
+//!   session (an `HttpOnly` `__Host-session` cookie, CSRF-protected) and
+//!   manages todos; the JSON API works for bearer clients as before.
 
 pub mod auth_routes;
 pub mod config;
 pub mod digest;
 pub mod error;
 pub mod keys;
+pub mod page;
 pub mod todo_routes;
 pub mod todos;
 pub mod token_routes;
@@ -38,7 +42,10 @@ use auth_core::StrategyRegistry;
 use auth_core::{AuthConfigError, RevocationOptions, Revocations, StateStore};
 use auth_jwt::{Algorithm, JwtConfig, SigningKey, VerifyingKey};
 use auth_store::{RedisOptions, RedisStore, SqlStore};
-use auth_token::{ApiKeyStrategy, ApiKeys, OpaqueBearerStrategy, TokenBasicStrategy, TokenManager};
+use auth_token::{
+    ApiKeyStrategy, ApiKeys, BrowserSessions, OpaqueBearerStrategy, SessionStrategy,
+    TokenBasicStrategy, TokenManager,
+};
 
 use crate::auth_routes::AuthState;
 use crate::config::Config;
@@ -70,7 +77,7 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct AppState {
     /// Strategies: `jwt`, `basic`, `digest`, `opaque` and `token-basic`
-    /// (auth tokens), `api-key`.
+    /// (auth tokens), `api-key`, `session` (the web page's cookie).
     pub registry: StrategyRegistry,
     /// Auth tokens and API keys.
     pub credentials: web::Data<token_routes::CredentialState>,
@@ -78,6 +85,8 @@ pub struct AppState {
     pub todos: web::Data<Todos>,
     /// Users, passwords, tokens, login guard.
     pub auth: web::Data<AuthState>,
+    /// The web page's browser sessions.
+    pub sessions: BrowserSessions,
 }
 
 /// Opens the database (creating the SQLite file and data directory on first
@@ -165,12 +174,24 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     let api_keys = ApiKeys::new(Arc::clone(&state))
         .with_prefix("todo_")
         .map_err(|e| auth_err(&e))?;
+    // The web page's sessions, in the shared state too: a login on one
+    // instance is a session on all, and so is a logout.
+    let mut sessions = BrowserSessions::new(Arc::clone(&state))
+        .idle_timeout(config.session_idle)
+        .absolute_timeout(config.session_absolute);
+    if config.dangerously_allow_insecure_cookie {
+        tracing::warn!(
+            "TODO_DANGEROUSLY_ALLOW_INSECURE_COOKIE: the session cookie is not Secure; local development only"
+        );
+        sessions = sessions.dangerously_allow_insecure_cookie();
+    }
     let registry = StrategyRegistry::builder_from_config(&auth, &[&jwt, &basic, &basic.digest()])
         .await?
         .register(digest)
         .register(OpaqueBearerStrategy::new("opaque", auth_tokens.clone()))
         .register(TokenBasicStrategy::new("token-basic", auth_tokens.clone()).realm("todo"))
         .register(ApiKeyStrategy::new("api-key", api_keys.clone()))
+        .register(SessionStrategy::new("session", sessions.clone()))
         .build()
         .map_err(|e| auth_err(&e))?;
     // Refuse to start when a handler names a strategy that is not registered.
@@ -191,6 +212,7 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
             revocations,
             admin_emails: config.admin_emails.clone(),
         }),
+        sessions,
     })
 }
 
@@ -205,6 +227,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(auth_core::input_errors(64 * 1024))
             .configure(auth_routes::configure)
             .configure(token_routes::configure(tokens))
+            .configure(page::configure(state.sessions))
             .configure(todo_routes::configure);
     }
 }

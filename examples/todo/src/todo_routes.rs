@@ -1,4 +1,4 @@
-//! `/todos`: CRUD under `#[authenticate("jwt", "opaque", "token-basic", "api-key")]`, scoped to the caller.
+//! `/todos`: CRUD under `#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]`, scoped to the caller.
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use auth_core::UserProfile;
@@ -10,21 +10,21 @@ use crate::todos::{NewTodo, TodoPatch, Todos};
 
 /// `GET /todos`: the caller's todos.
 #[get("/todos")]
-#[authenticate("jwt", "opaque", "token-basic", "api-key")]
+#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
 async fn list(user: UserProfile, todos: web::Data<Todos>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(todos.list(&user.id).await?))
 }
 
 /// `GET /todos/count`: how many todos the caller has.
 #[get("/todos/count")]
-#[authenticate("jwt", "opaque", "token-basic", "api-key")]
+#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
 async fn count(user: UserProfile, todos: web::Data<Todos>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({"count": todos.count(&user.id).await?})))
 }
 
 /// `GET /todos/{id}`: one of the caller's todos (another user's is 404).
 #[get("/todos/{id}")]
-#[authenticate("jwt", "opaque", "token-basic", "api-key")]
+#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
 async fn get_one(
     user: UserProfile,
     id: web::Path<i64>,
@@ -35,7 +35,7 @@ async fn get_one(
 
 /// `POST /todos`: creates a todo.
 #[post("/todos")]
-#[authenticate("jwt", "opaque", "token-basic", "api-key")]
+#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
 async fn create(
     user: UserProfile,
     body: web::Json<NewTodo>,
@@ -46,7 +46,7 @@ async fn create(
 
 /// `PUT /todos/{id}`: replaces a todo.
 #[put("/todos/{id}")]
-#[authenticate("jwt", "opaque", "token-basic", "api-key")]
+#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
 async fn replace(
     user: UserProfile,
     id: web::Path<i64>,
@@ -61,7 +61,7 @@ async fn replace(
 
 /// `PATCH /todos/{id}`: changes some fields of a todo.
 #[patch("/todos/{id}")]
-#[authenticate("jwt", "opaque", "token-basic", "api-key")]
+#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
 async fn update(
     user: UserProfile,
     id: web::Path<i64>,
@@ -76,7 +76,7 @@ async fn update(
 
 /// `DELETE /todos/{id}`: deletes a todo (204).
 #[delete("/todos/{id}")]
-#[authenticate("jwt", "opaque", "token-basic", "api-key")]
+#[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
 async fn remove(
     user: UserProfile,
     id: web::Path<i64>,

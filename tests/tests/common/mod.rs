@@ -1,10 +1,11 @@
 //! Fixtures shared by the workspace tests: scripted strategies that record
-//! the order in which they were called, the real todo server (`server`) and
-//! the OpenID provider (`oidc`). What other crates' tests also need lives in
-//! `auth-test-support`.
+//! the order in which they were called, the real todo server (`server`),
+//! the OpenID provider (`oidc`) and a headless browser (`browser`). What
+//! other crates' tests also need lives in `auth-test-support`.
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod oidc;
 pub mod server;
 
