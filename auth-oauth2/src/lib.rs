@@ -123,6 +123,7 @@ mod client_credentials;
 mod discovery;
 mod http;
 mod issuer;
+mod login;
 
 pub use client_credentials::{
     AccessToken, ClientCredentials, ClientCredentialsBuilder, ClientCredentialsError,
@@ -131,4 +132,9 @@ pub use discovery::{DiscoveryError, ProviderMetadata};
 pub use issuer::{
     ACCESS_TOKEN_TYP, IssuerConfigError, IssuerStrategy, IssuerStrategyBuilder, MAX_TOKEN_LEN,
     TrustedIssuer,
+};
+pub use login::{
+    ClaimsJson, CookieError, CookieKey, IdTokenClaims, LoginConfigError, LoginError, LoginHandler,
+    LoginSuccess, MAX_RETURN_TO_LEN, MIN_COOKIE_KEY_LEN, OidcLogin, OidcLoginBuilder,
+    ProviderTokens, Refreshed,
 };
