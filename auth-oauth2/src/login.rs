@@ -1241,12 +1241,13 @@ fn unavailable(reason: impl Into<String>, retry_after: Duration) -> LoginError {
     }
 }
 
-/// An OAuth error code as RFC 6749 §4.1.2.1 allows it (printable ASCII
-/// without `"` and `\`), shortened; anything else becomes `invalid`.
+/// A provider's error code or description, kept to printable ASCII
+/// without the characters that matter to HTML or JSON (`"`, `\`, `<`, `>`,
+/// `&`, `'`), shortened; nothing left becomes `invalid`.
 fn sanitise(value: &str, max: usize) -> String {
     let clean: String = value
         .chars()
-        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .filter(|c| matches!(c, ' '..='~') && !matches!(c, '"' | '\\' | '<' | '>' | '&' | '\''))
         .take(max)
         .collect();
     if clean.is_empty() {
@@ -2068,7 +2069,7 @@ mod tests {
     #[test]
     fn provider_error_codes_are_sanitised_and_mapped() {
         assert_eq!(sanitise("access_denied", 64), "access_denied");
-        assert_eq!(sanitise("<script>\"x\"\u{7}", 64), "<script>x");
+        assert_eq!(sanitise("<script>\"x\"\u{7}", 64), "scriptx");
         assert_eq!(sanitise("\u{1}", 64), "invalid");
         assert_eq!(sanitise(&"x".repeat(300), 200).len(), 200);
         let e = |error: &str| LoginError::ProviderError {
