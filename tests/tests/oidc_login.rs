@@ -1044,7 +1044,8 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
         assert_eq!(r.code(), "INVALID_ID_TOKEN", "{why}");
     }
     // Wrong key, wrong type, no signature, no token at all.
-    let forged: Vec<(&str, Box<dyn Fn(&str) -> Option<String>>)> = vec![
+    type MakeToken = Box<dyn Fn(&str) -> Option<String>>;
+    let forged: Vec<(&str, MakeToken)> = vec![
         (
             "another key, same kid",
             Box::new({
