@@ -785,6 +785,7 @@ type HintFn = Arc<dyn Fn(&HttpRequest) -> Option<String> + Send + Sync>;
 ///     .logout_path("/auth/logout")
 ///     .allow_return_to("/todos")
 ///     .allow_return_to("https://admin.todo.example")
+///     .default_return_to("/todos")
 ///     .allow_post_logout_redirect_uri("https://todo.example/")
 ///     .cookie_ttl(Duration::from_secs(600))
 ///     .build()
@@ -1204,6 +1205,7 @@ struct Inner {
 ///     .client_secret(std::env::var("TODO_WEB_SECRET")?)
 ///     .cookie_key(CookieKey::from_base64(&std::env::var("LOGIN_COOKIE_KEY")?)?)
 ///     .allow_return_to("/todos")
+///     .default_return_to("/todos")
 ///     .on_login(|_req, login: auth_oauth2::LoginSuccess| async move {
 ///         // Mint the application's own session here; then go back.
 ///         Ok(login.redirect())
