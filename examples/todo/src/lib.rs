@@ -25,6 +25,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod keys;
+pub mod oidc_routes;
 pub mod todo_routes;
 pub mod todos;
 pub mod token_routes;
@@ -78,6 +79,9 @@ pub struct AppState {
     pub todos: web::Data<Todos>,
     /// Users, passwords, tokens, login guard.
     pub auth: web::Data<AuthState>,
+    /// "Log in with your identity provider", when configured
+    /// ([`oidc_routes`]).
+    pub oidc: Option<auth_oauth2::OidcLogin>,
 }
 
 /// Opens the database (creating the SQLite file and data directory on first
@@ -175,8 +179,19 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
         .map_err(|e| auth_err(&e))?;
     // Refuse to start when a handler names a strategy that is not registered.
     registry.verify_handlers().map_err(|e| auth_err(&e))?;
+    // OpenID Connect login, ending in this todo's own token pair. The
+    // provider is discovered at the first login: the todo starts while it
+    // is down, and those routes answer 503 meanwhile.
+    let oidc = match &config.oidc {
+        Some(settings) => Some(
+            oidc_routes::login(settings, &secret, tokens.clone())
+                .map_err(|e| StartError::Auth(format!("OpenID Connect login: {e}")))?,
+        ),
+        None => None,
+    };
 
     Ok(AppState {
+        oidc,
         registry,
         credentials: web::Data::new(token_routes::CredentialState {
             tokens: auth_tokens,
@@ -206,5 +221,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(auth_routes::configure)
             .configure(token_routes::configure(tokens))
             .configure(todo_routes::configure);
+        if let Some(login) = state.oidc {
+            login.configure(cfg);
+        }
     }
 }
