@@ -1056,10 +1056,12 @@ impl OidcLoginBuilder {
                         reason: "a plain path prefix is needed".into(),
                     });
                 }
-                allow.paths.push(entry.trim_end_matches('/').to_owned());
-                if entry == "/" {
-                    allow.paths.push("/".into());
-                }
+                // `/todos/` and `/todos` are the same prefix; `/` stays `/`
+                // (every path of this origin).
+                let prefix = entry.trim_end_matches('/');
+                allow
+                    .paths
+                    .push(if prefix.is_empty() { "/" } else { prefix }.to_owned());
             } else {
                 let u = Url::parse(entry).map_err(|e| LoginConfigError::InvalidUrl {
                     field: "allow_return_to",
@@ -1082,7 +1084,6 @@ impl OidcLoginBuilder {
                 allow.origins.push(u.origin().ascii_serialization());
             }
         }
-        allow.paths.retain(|p| !p.is_empty() || p == "/");
         if allow.paths.is_empty() && allow.origins.is_empty() {
             allow.paths.push("/".into());
         }
@@ -1951,10 +1952,9 @@ mod tests {
         let mut r = ReturnTo::default();
         for e in entries {
             if e.starts_with('/') {
-                r.paths.push(e.trim_end_matches('/').to_owned());
-                if *e == "/" {
-                    r.paths.push("/".into());
-                }
+                let prefix = e.trim_end_matches('/');
+                r.paths
+                    .push(if prefix.is_empty() { "/" } else { prefix }.to_owned());
             } else {
                 r.origins.push((*e).to_owned());
             }
@@ -2025,6 +2025,19 @@ mod tests {
                 .cookie_key(key(1))
         };
         assert!(b().build().is_ok());
+        // A trailing slash names the same prefix; `/` allows every path.
+        assert!(
+            b().allow_return_to("/todos/")
+                .default_return_to("/todos/1")
+                .build()
+                .is_ok()
+        );
+        assert!(
+            b().allow_return_to("/")
+                .default_return_to("/x")
+                .build()
+                .is_ok()
+        );
         assert!(matches!(
             OidcLogin::builder("https://login.example", "c", "https://app.example/cb")
                 .build()
