@@ -7,12 +7,24 @@
 //               key rotation
 //   OIDC_ACCESS_TOKEN_TTL  lifetime of JWT access tokens in seconds
 //               (default 300)
+//   OIDC_LOGIN_REDIRECT_URIS  space-separated redirect URIs of the login
+//               client todo-web (default http://127.0.0.1:1/auth/callback)
+//   OIDC_LOGIN_POST_LOGOUT_URIS  space-separated post_logout_redirect_uris
+//               of todo-web (default http://127.0.0.1:1/)
 //
 // Prints "oidc-provider listening on http://127.0.0.1:PORT" once it accepts
 // connections. Clients:
 //   service-a / service-a-secret         client_credentials, scope "todos:read"
 //   api-gateway / api-gateway-secret     a resource server: introspects and
 //                                        revokes (RFC 7662, RFC 7009)
+//   todo-web / todo-web-secret           OpenID Connect login: authorization
+//                                        code with PKCE (required), refresh
+//                                        tokens, exact redirect URIs
+//   other-web / other-web-secret         the same, a second login client
+// Logging in: the development interactions (devInteractions) at
+// /interaction/:uid accept any login name and password (the account id is
+// the login name); the consent form grants what the client asked for;
+// /interaction/:uid/abort answers access_denied.
 // Access tokens for the resource https://api.test (the default) are RS256
 // JWTs (RFC 9068, typ at+jwt), 300 s (OIDC_ACCESS_TOKEN_TTL); for https://opaque.test they are
 // opaque, checked by introspection.
@@ -36,6 +48,18 @@ const keys = process.env.OIDC_KEYS
   : freshKeys();
 
 const accessTokenTTL = Number(process.env.OIDC_ACCESS_TOKEN_TTL || 300);
+const list = (value, fallback) => (value || fallback).split(' ').filter(Boolean);
+const loginRedirects = list(process.env.OIDC_LOGIN_REDIRECT_URIS, 'http://127.0.0.1:1/auth/callback');
+const postLogout = list(process.env.OIDC_LOGIN_POST_LOGOUT_URIS, 'http://127.0.0.1:1/');
+const loginClient = (id) => ({
+  client_id: id,
+  client_secret: `${id}-secret`,
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: loginRedirects,
+  post_logout_redirect_uris: postLogout,
+  token_endpoint_auth_method: 'client_secret_basic',
+});
 
 const server = createServer();
 server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
@@ -43,7 +67,7 @@ server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
     jwks: { keys },
-    scopes: ['openid', 'todos:read', 'todos:write'],
+    scopes: ['openid', 'email', 'todos:read', 'todos:write'],
     clients: [
       {
         client_id: 'service-a',
@@ -62,9 +86,22 @@ server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      loginClient('todo-web'),
+      loginClient('other-web'),
     ],
+    // PKCE for every authorization code (RFC 9700 §2.1.1), S256 only (the
+    // only method oidc-provider 9 offers).
+    pkce: { required: () => true },
+    // A refresh token for every login client, without offline_access.
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    findAccount: (ctx, id) => ({
+      accountId: id,
+      claims: () => ({ sub: id, email: `${id}@example.test`, email_verified: true }),
+    }),
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
       clientCredentials: { enabled: true },
       // The resource server (api-gateway) may introspect and revoke any
       // token; any other client only its own.

@@ -132,6 +132,9 @@ pub struct ProviderMetadata {
     issuer: String,
     jwks_uri: Option<Url>,
     token_endpoint: Option<Url>,
+    authorization_endpoint: Option<Url>,
+    end_session_endpoint: Option<Url>,
+    code_challenge_methods: Option<Vec<String>>,
     from: Url,
 }
 
@@ -142,6 +145,12 @@ struct Document {
     jwks_uri: Option<String>,
     #[serde(default)]
     token_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_endpoint: Option<String>,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
+    #[serde(default)]
+    code_challenge_methods_supported: Option<Vec<String>>,
 }
 
 impl ProviderMetadata {
@@ -241,6 +250,9 @@ impl ProviderMetadata {
             issuer: doc.issuer.clone(),
             jwks_uri: endpoint("jwks_uri", doc.jwks_uri)?,
             token_endpoint: endpoint("token_endpoint", doc.token_endpoint)?,
+            authorization_endpoint: endpoint("authorization_endpoint", doc.authorization_endpoint)?,
+            end_session_endpoint: endpoint("end_session_endpoint", doc.end_session_endpoint)?,
+            code_challenge_methods: doc.code_challenge_methods_supported,
             from: Url::parse(&from).unwrap_or_else(|_| base.clone()),
         })
     }
@@ -259,6 +271,23 @@ impl ProviderMetadata {
     /// The checked `token_endpoint`, if the document has one.
     pub fn token_endpoint(&self) -> Option<&Url> {
         self.token_endpoint.as_ref()
+    }
+
+    /// The checked `authorization_endpoint`, if the document has one.
+    pub fn authorization_endpoint(&self) -> Option<&Url> {
+        self.authorization_endpoint.as_ref()
+    }
+
+    /// The checked `end_session_endpoint` (OpenID Connect RP-Initiated
+    /// Logout 1.0), if the document has one.
+    pub fn end_session_endpoint(&self) -> Option<&Url> {
+        self.end_session_endpoint.as_ref()
+    }
+
+    /// `code_challenge_methods_supported` (RFC 8414 §2), if the document
+    /// lists it; absent means the provider did not say.
+    pub fn code_challenge_methods(&self) -> Option<&[String]> {
+        self.code_challenge_methods.as_deref()
     }
 
     /// The URL the document was read from (OpenID or RFC 8414 form).

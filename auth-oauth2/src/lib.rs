@@ -106,23 +106,60 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Browser login: OpenID Connect relying party
+//!
+//! [`OidcLogin`] mounts a login route, the callback (the redirect URI's
+//! path) and a logout route: the authorization code flow with PKCE `S256`
+//! only; `state`, `nonce` and the PKCE verifier bound to the browser in a
+//! signed ([`CookieKey`], no default), `HttpOnly`, `SameSite=Lax`,
+//! path-scoped, short-lived, single-use cookie (`Secure` unless
+//! [`OidcLoginBuilder::dangerously_allow_insecure_cookie`]); the ID token
+//! verified with the provider's JWK Set through auth-jwt; the session
+//! handed to the application's [`LoginHandler`]; refresh
+//! ([`OidcLogin::refresh`]) and RP-initiated logout
+//! ([`OidcLogin::logout_url`]); `return_to` checked against an allow-list
+//! (no open redirects). A provider that cannot be used is a 503 with
+//! `Retry-After`; the browser's bad input is a 4xx ([`LoginError`]).
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use auth_oauth2::{CookieKey, LoginSuccess, OidcLogin};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let login = OidcLogin::builder("https://login.example", "todo-web", "https://todo.example/auth/callback")
+//!     .client_secret(std::env::var("TODO_WEB_SECRET")?)
+//!     .cookie_key(CookieKey::from_base64(&std::env::var("LOGIN_COOKIE_KEY")?)?)
+//!     .allow_return_to("/todos")
+//!     .default_return_to("/todos")
+//!     .on_login(|_req, login: LoginSuccess| async move { Ok(login.redirect()) })
+//!     .build()?;
+//! HttpServer::new(move || {
+//!     let login = login.clone();
+//!     App::new().configure(move |cfg| login.configure(cfg))
+//! })
+//! .bind(("127.0.0.1", 8080))?
+//! .run()
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Not here (yet)
 //!
-//! - Login of browser users (authorization code flow with PKCE, ID
-//!   tokens, sessions, logout): a later step.
+//! - Back-channel and front-channel logout.
 //! - On-behalf-of (RFC 8693 token exchange): oidc-provider, the provider the
 //!   workspace tests run against, does not implement it, so it is not
 //!   offered untested.
 //! - An `awc` helper: awc is not in the dependency tree; reqwest (auth-core's
 //!   outbound client) is the one HTTP client. With awc, add
 //!   `format!("Bearer {}", token.secret())` from [`ClientCredentials::token`].
-//! - Configuration from the application's config file.
+//! - Configuration from the application's config file (builders only).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client_credentials;
 mod discovery;
 mod http;
 mod issuer;
+mod login;
 
 pub use client_credentials::{
     AccessToken, ClientCredentials, ClientCredentialsBuilder, ClientCredentialsError,
@@ -131,4 +168,9 @@ pub use discovery::{DiscoveryError, ProviderMetadata};
 pub use issuer::{
     ACCESS_TOKEN_TYP, IssuerConfigError, IssuerStrategy, IssuerStrategyBuilder, MAX_TOKEN_LEN,
     TrustedIssuer,
+};
+pub use login::{
+    ClaimsJson, CookieError, CookieKey, IdTokenClaims, LoginConfigError, LoginError, LoginHandler,
+    LoginSuccess, MAX_RETURN_TO_LEN, MIN_COOKIE_KEY_LEN, OidcLogin, OidcLoginBuilder,
+    ProviderTokens, Refreshed,
 };

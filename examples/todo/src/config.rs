@@ -87,6 +87,43 @@ pub struct Config {
     /// Firefox keep `Secure` cookies from `http://127.0.0.1` and
     /// `http://localhost`, which they treat as secure contexts.
     pub dangerously_allow_insecure_cookie: bool,
+    /// "Log in with your identity provider" (OpenID Connect): on when
+    /// `OIDC_ISSUER`, `OIDC_CLIENT_ID` and `OIDC_REDIRECT_URI` are set (or
+    /// `oidc_issuer`, `oidc_client_id`, `oidc_redirect_uri` in the
+    /// `TODO_CONFIG` file), off when none is.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The OpenID provider the todo lets users log in with.
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// The provider's issuer URL (`OIDC_ISSUER`).
+    pub issuer: String,
+    /// The todo's client id there (`OIDC_CLIENT_ID`).
+    pub client_id: String,
+    /// The client secret (`OIDC_CLIENT_SECRET`); none for a public client.
+    pub client_secret: Option<String>,
+    /// The redirect URI registered at the provider, exactly
+    /// (`OIDC_REDIRECT_URI`, e.g. `https://todo.example/auth/oidc/callback`);
+    /// its path is the callback route.
+    pub redirect_uri: String,
+    /// Sends the login cookie without `Secure`, for a redirect URI on
+    /// `http://127.0.0.1` (`OIDC_DANGEROUSLY_ALLOW_INSECURE_COOKIE=true`).
+    pub dangerously_allow_insecure_cookie: bool,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field(
+                "dangerously_allow_insecure_cookie",
+                &self.dangerously_allow_insecure_cookie,
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// The optional file named by `TODO_CONFIG`; every field is optional and an
@@ -113,6 +150,11 @@ struct FileConfig {
     session_idle_secs: Option<u64>,
     session_absolute_secs: Option<u64>,
     dangerously_allow_insecure_cookie: Option<bool>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_redirect_uri: Option<String>,
+    oidc_dangerously_allow_insecure_cookie: Option<bool>,
 }
 
 /// A configuration value that cannot be used.
@@ -156,6 +198,7 @@ impl Config {
             Some(path) => read_file(Path::new(path))?,
             None => FileConfig::default(),
         };
+        let oidc = oidc_settings(&var, &file)?;
         // Where a setting came from: the variable, else the TODO_CONFIG file.
         let origin = |name: &str, key: &str| match var(name) {
             Some(_) => format!("environment variable {name}"),
@@ -260,6 +303,7 @@ impl Config {
                 .collect(),
         };
         Ok(Config {
+            oidc,
             host: var("HOST")
                 .or(file.host)
                 .unwrap_or_else(|| "127.0.0.1".into()),
@@ -327,6 +371,52 @@ impl Config {
             config = config.with_override(o.path, o.value.clone(), &o.origin)?;
         }
         config.with_env_vars("AUTH", self.auth_env.iter().cloned())
+    }
+}
+
+/// The OpenID login settings: all three of issuer, client id and redirect
+/// URI, or none.
+fn oidc_settings(
+    var: &impl Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> Result<Option<OidcSettings>, ConfigError> {
+    let issuer = var("OIDC_ISSUER").or(file.oidc_issuer.clone());
+    let client_id = var("OIDC_CLIENT_ID").or(file.oidc_client_id.clone());
+    let redirect_uri = var("OIDC_REDIRECT_URI").or(file.oidc_redirect_uri.clone());
+    let insecure = match var("OIDC_DANGEROUSLY_ALLOW_INSECURE_COOKIE") {
+        Some(v) => match v.trim() {
+            "true" | "1" => true,
+            "false" | "0" | "" => false,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "OIDC_DANGEROUSLY_ALLOW_INSECURE_COOKIE",
+                    expected: "`true` or `false`",
+                    value: v,
+                });
+            }
+        },
+        None => file.oidc_dangerously_allow_insecure_cookie.unwrap_or(false),
+    };
+    match (issuer, client_id, redirect_uri) {
+        (None, None, None) => Ok(None),
+        (Some(issuer), Some(client_id), Some(redirect_uri)) => Ok(Some(OidcSettings {
+            issuer,
+            client_id,
+            client_secret: var("OIDC_CLIENT_SECRET").or(file.oidc_client_secret.clone()),
+            redirect_uri,
+            dangerously_allow_insecure_cookie: insecure,
+        })),
+        (issuer, client_id, _) => Err(ConfigError::Invalid {
+            name: if issuer.is_none() {
+                "OIDC_ISSUER"
+            } else if client_id.is_none() {
+                "OIDC_CLIENT_ID"
+            } else {
+                "OIDC_REDIRECT_URI"
+            },
+            expected: "set together with the other OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_REDIRECT_URI (or none of them)",
+            value: String::new(),
+        }),
     }
 }
 

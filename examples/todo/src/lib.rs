@@ -29,6 +29,7 @@ pub mod digest;
 pub mod error;
 pub mod keys;
 pub mod page;
+pub mod oidc_routes;
 pub mod todo_routes;
 pub mod todos;
 pub mod token_routes;
@@ -87,6 +88,9 @@ pub struct AppState {
     pub auth: web::Data<AuthState>,
     /// The web page's browser sessions.
     pub sessions: BrowserSessions,
+    /// "Log in with your identity provider", when configured
+    /// ([`oidc_routes`]).
+    pub oidc: Option<auth_oauth2::OidcLogin>,
 }
 
 /// Opens the database (creating the SQLite file and data directory on first
@@ -196,8 +200,19 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
         .map_err(|e| auth_err(&e))?;
     // Refuse to start when a handler names a strategy that is not registered.
     registry.verify_handlers().map_err(|e| auth_err(&e))?;
+    // OpenID Connect login, ending in this todo's own token pair. The
+    // provider is discovered at the first login: the todo starts while it
+    // is down, and those routes answer 503 meanwhile.
+    let oidc = match &config.oidc {
+        Some(settings) => Some(
+            oidc_routes::login(settings, &secret, tokens.clone())
+                .map_err(|e| StartError::Auth(format!("OpenID Connect login: {e}")))?,
+        ),
+        None => None,
+    };
 
     Ok(AppState {
+        oidc,
         registry,
         credentials: web::Data::new(token_routes::CredentialState {
             tokens: auth_tokens,
@@ -229,5 +244,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(token_routes::configure(tokens))
             .configure(page::configure(state.sessions))
             .configure(todo_routes::configure);
+        if let Some(login) = state.oidc {
+            login.configure(cfg);
+        }
     }
 }

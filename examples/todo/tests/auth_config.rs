@@ -224,3 +224,67 @@ async fn a_bad_authentication_setting_stops_the_start_naming_where_it_is() {
         assert!(err.starts_with(&expected), "{err}\nexpected: {expected}");
     }
 }
+
+#[test]
+fn oidc_login_is_off_unless_issuer_client_and_redirect_uri_are_all_set() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(config(data.path(), &[]).oidc.is_none());
+    let all = [
+        ("OIDC_ISSUER", "https://login.example"),
+        ("OIDC_CLIENT_ID", "todo-web"),
+        (
+            "OIDC_REDIRECT_URI",
+            "https://todo.example/auth/oidc/callback",
+        ),
+    ];
+    let on = config(data.path(), &all).oidc.unwrap();
+    assert_eq!(on.client_id, "todo-web");
+    assert!(!on.dangerously_allow_insecure_cookie);
+    assert!(on.client_secret.is_none());
+    let lookup = |pairs: Vec<(&'static str, &'static str)>| {
+        let map: HashMap<&str, &str> = pairs.into_iter().collect();
+        Config::from_lookup(move |k| map.get(k).map(|v| v.to_string()))
+    };
+    // Any one missing names the missing variable.
+    for (i, missing) in ["OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_REDIRECT_URI"]
+        .iter()
+        .enumerate()
+    {
+        let mut pairs = all.to_vec();
+        pairs.remove(i);
+        let err = lookup(pairs).unwrap_err().to_string();
+        assert!(err.starts_with(missing), "{err}");
+    }
+    for bad in ["yes", "TRUE ", "2"] {
+        let mut pairs = all.to_vec();
+        pairs.push(("OIDC_DANGEROUSLY_ALLOW_INSECURE_COOKIE", bad));
+        let err = lookup(pairs).unwrap_err().to_string();
+        assert!(
+            err.contains("OIDC_DANGEROUSLY_ALLOW_INSECURE_COOKIE"),
+            "{err}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn oidc_login_with_an_http_redirect_uri_needs_the_dangerous_setting() {
+    let data = tempfile::tempdir().unwrap();
+    let pairs = [
+        ("OIDC_ISSUER", "http://127.0.0.1:9"),
+        ("OIDC_CLIENT_ID", "todo-web"),
+        (
+            "OIDC_REDIRECT_URI",
+            "http://127.0.0.1:3000/auth/oidc/callback",
+        ),
+    ];
+    let err = match todo::build(&config(data.path(), &pairs)).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("an http redirect URI with a Secure cookie must not start"),
+    };
+    assert!(err.contains("dangerously_allow_insecure_cookie"), "{err}");
+    let mut pairs = pairs.to_vec();
+    pairs.push(("OIDC_DANGEROUSLY_ALLOW_INSECURE_COOKIE", "true"));
+    // Starts although the provider (port 9) is down: discovered at the
+    // first login.
+    assert!(todo::build(&config(data.path(), &pairs)).await.is_ok());
+}

@@ -1,0 +1,85 @@
+//! "Log in with your identity provider": OpenID Connect login (auth-oauth2's
+//! `OidcLogin`) that ends in the todo's own token pair.
+//!
+//! Mounted only when [`OidcSettings`] are configured:
+//!
+//! | route | |
+//! |---|---|
+//! | `GET /auth/oidc/login` | `303` to the provider |
+//! | `GET` the redirect URI's path (e.g. `/auth/oidc/callback`) | checks the provider's answer and the ID token, then answers the todo's `{access_token, token_type, expires_in, refresh_token}` |
+//! | `GET /auth/oidc/logout` | `303` to the provider's logout |
+//!
+//! A user who logged in this way is `oidc:{sub}` (the provider's stable id)
+//! with the role `user` and, when the provider vouches for it
+//! (`email_verified`), the e-mail; the todo's own tokens then work as after
+//! `POST /users/login` (refresh, logout, the todo routes). No user row is
+//! written: such a user has no password here.
+
+use auth_core::{AuthError, UserProfile};
+use auth_jwt::TokenService;
+use auth_oauth2::{CookieKey, LoginConfigError, LoginSuccess, OidcLogin};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::config::OidcSettings;
+
+/// The login route.
+pub const LOGIN_PATH: &str = "/auth/oidc/login";
+/// The logout route.
+pub const LOGOUT_PATH: &str = "/auth/oidc/logout";
+
+/// The login cookie's key, derived from the todo's signing secret (HMAC
+/// with a label of its own), so that no second secret has to be kept and
+/// no value signed here can pass for a token or the reverse.
+fn cookie_key(secret: &[u8]) -> Result<CookieKey, LoginConfigError> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .map_err(|e| LoginConfigError::CookieKey(e.to_string()))?;
+    mac.update(b"todo: OpenID Connect login cookie key");
+    CookieKey::new(mac.finalize().into_bytes())
+}
+
+/// The profile the todo's tokens are issued for after a provider login.
+fn profile(login: &LoginSuccess) -> UserProfile {
+    let claims = &login.claims;
+    let mut profile = UserProfile::new(format!("oidc:{}", claims.subject())).with_roles(["user"]);
+    let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
+    if let (true, Some(email)) = (verified, claims.get("email").and_then(|v| v.as_str())) {
+        profile = profile.with_email(email.to_ascii_lowercase());
+    }
+    profile
+}
+
+/// Builds the login for `settings`; its handler answers the todo's own
+/// token pair from `tokens`.
+pub fn login(
+    settings: &OidcSettings,
+    secret: &[u8],
+    tokens: TokenService,
+) -> Result<OidcLogin, LoginConfigError> {
+    let mut builder = OidcLogin::builder(
+        settings.issuer.clone(),
+        settings.client_id.clone(),
+        settings.redirect_uri.clone(),
+    )
+    .cookie_key(cookie_key(secret)?)
+    .scope("email")
+    .login_path(LOGIN_PATH)
+    .logout_path(LOGOUT_PATH)
+    .on_login(move |_req, login: LoginSuccess| {
+        let tokens = tokens.clone();
+        async move {
+            let issued = tokens
+                .issue(&profile(&login))
+                .await
+                .map_err(AuthError::from)?;
+            Ok(issued.into_response())
+        }
+    });
+    if let Some(secret) = &settings.client_secret {
+        builder = builder.client_secret(secret.clone());
+    }
+    if settings.dangerously_allow_insecure_cookie {
+        builder = builder.dangerously_allow_insecure_cookie();
+    }
+    builder.build()
+}
