@@ -213,6 +213,7 @@ mod clock;
 #[cfg(feature = "config")]
 mod config;
 mod credentials;
+mod default_policy;
 mod error;
 mod extract;
 mod guard;
@@ -227,6 +228,7 @@ mod profile;
 mod registry;
 mod render;
 mod revocation;
+mod route_table;
 mod sequence;
 mod sources;
 mod store;
@@ -246,6 +248,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, AuthConfigError, StrategyFactory, StrategySection};
 pub use credentials::{
     AuthParams, Authorization, Credentials, CredentialsData, CredentialsError, credentials_for,
+};
+pub use default_policy::{
+    DefaultPolicy, DefaultPolicyService, PolicyReport, ReportedRoute, RouteDecl, policy_report,
+    policy_report_in,
 };
 pub use error::{AuthError, ConfigError};
 pub use extract::{Authenticated, FromProfile};
@@ -282,18 +288,63 @@ pub use strategy::{
 #[derive(Debug)]
 pub struct HandlerAuth {
     handler: &'static str,
+    routes: &'static [RouteDecl],
     policy: fn() -> &'static AuthPolicy,
 }
 
 impl HandlerAuth {
     #[doc(hidden)]
     pub const fn new(handler: &'static str, policy: fn() -> &'static AuthPolicy) -> Self {
-        HandlerAuth { handler, policy }
+        HandlerAuth {
+            handler,
+            routes: &[],
+            policy,
+        }
+    }
+
+    #[doc(hidden)]
+    pub const fn with_routes(mut self, routes: &'static [RouteDecl]) -> Self {
+        self.routes = routes;
+        self
     }
 
     /// The handler's path, `module::path::function`.
     pub fn handler(&self) -> &'static str {
         self.handler
+    }
+
+    /// The handler's function name, the last segment of
+    /// [`handler`](Self::handler): the name actix-web's route attributes
+    /// give its resource unless they set `name = ".."`.
+    pub fn function(&self) -> &'static str {
+        self.handler.rsplit("::").next().unwrap_or(self.handler)
+    }
+
+    /// The routes its route attributes declare (`#[get("/x")]`, ..), when
+    /// `#[authenticate]` sits above them; empty when it sits below them (they
+    /// are expanded first, out of its sight) or when the handler is
+    /// registered with `web::resource(..).route(..)`. See
+    /// [`DefaultPolicy`] for how either is recognised.
+    ///
+    /// ```
+    /// use actix_web::get;
+    /// use auth_macros::authenticate;
+    ///
+    /// #[authenticate("jwt")]
+    /// #[get("/todos/{id}", name = "todo")]
+    /// async fn above() -> &'static str { "" }
+    ///
+    /// #[get("/todos")]
+    /// #[authenticate("jwt")]
+    /// async fn below() -> &'static str { "" }
+    ///
+    /// let find = |f: &str| auth_core::annotated_handlers().find(|h| h.function() == f).unwrap();
+    /// let route = &find("above").routes()[0];
+    /// assert_eq!((route.methods(), route.path(), route.name()), (&["GET"][..], "/todos/{id}", Some("todo")));
+    /// assert!(find("below").routes().is_empty());
+    /// ```
+    pub fn routes(&self) -> &'static [RouteDecl] {
+        self.routes
     }
 
     /// The handler's policy.
@@ -347,6 +398,19 @@ pub mod __private {
         crate::sequence::authenticate_in_place(req, policy)
             .await
             .map(|_| ())
+    }
+
+    /// Runs the policy of the `#[authenticate]` handler `handler` (its
+    /// `module::path::function`), first recording that a declared handler
+    /// answers this request ([`DefaultPolicy`](crate::DefaultPolicy) checks
+    /// it after routing). `Err` is the complete response to send.
+    pub async fn guard_declared(
+        req: &HttpRequest,
+        policy: &crate::AuthPolicy,
+        handler: &'static str,
+    ) -> Result<(), HttpResponse> {
+        crate::default_policy::mark_declared(req, handler);
+        guard(req, policy).await
     }
 
     /// Runs one of the handler's own extractors after authentication.

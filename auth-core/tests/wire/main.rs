@@ -1,6 +1,7 @@
 //! Wire tests of auth-core: requests through actix-web test services.
 
 mod challenges;
+mod default_policy;
 mod encoded_paths;
 mod fixtures;
 #[cfg(feature = "testing")]

@@ -67,8 +67,8 @@ fn issue_failure(req: &HttpRequest, e: IssueError) -> HttpResponse {
 
 /// `POST /signup {email, password}` → `{id, email}`; 409 for a known e-mail,
 /// 422 for an invalid address or a weak password.
-#[post("/signup")]
 #[authenticate(skip)]
+#[post("/signup")]
 async fn signup(
     req: HttpRequest,
     body: web::Json<Credentials>,
@@ -112,8 +112,8 @@ async fn signup(
 /// `POST /users/login {email, password}` → `{access_token, token_type,
 /// expires_in, refresh_token}` (RFC 6749 §5.1).
 /// Guarded against password guessing per client address and per e-mail.
-#[post("/users/login")]
 #[authenticate(skip)]
+#[post("/users/login")]
 async fn login(
     req: HttpRequest,
     body: web::Json<Credentials>,
@@ -145,8 +145,8 @@ async fn login(
 
 /// `POST /refresh {refresh_token}` → a new token response. The old
 /// refresh token is spent; presenting it again revokes the whole family.
-#[post("/refresh")]
 #[authenticate(skip)]
+#[post("/refresh")]
 async fn refresh(
     req: HttpRequest,
     body: web::Json<RefreshBody>,
@@ -161,8 +161,8 @@ async fn refresh(
 /// `POST /users/logout {refresh_token}` → 204; the refresh family is
 /// revoked, and so is the access token the request carries, if any, on
 /// every instance, until it expires.
-#[post("/users/logout")]
 #[authenticate("jwt")]
+#[post("/users/logout")]
 async fn logout(
     req: HttpRequest,
     user: Option<UserProfile>,
@@ -187,8 +187,8 @@ async fn logout(
 /// `POST /users/logout-all` (Bearer) → 204: every access token of the
 /// caller issued until now is refused, and every refresh-token family
 /// begun until now ends, on every instance.
-#[post("/users/logout-all")]
 #[authenticate("jwt")]
+#[post("/users/logout-all")]
 async fn logout_all(
     req: HttpRequest,
     user: UserProfile,
@@ -206,8 +206,8 @@ async fn logout_all(
 }
 
 /// `GET /whoAmI`: the caller's profile (LoopBack answers only the id).
-#[get("/whoAmI")]
 #[authenticate("jwt")]
+#[get("/whoAmI")]
 async fn who_am_i(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "id": user.id,
@@ -219,8 +219,8 @@ async fn who_am_i(user: UserProfile) -> HttpResponse {
 /// `GET /users/me`: the caller's profile, with a token or with HTTP Digest
 /// credentials (RFC 7616, SHA-256, realm `todo`; the nonce counts are
 /// shared by every instance, so a replay to another one is refused).
-#[get("/users/me")]
 #[authenticate("jwt", "digest")]
+#[get("/users/me")]
 async fn me(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "id": user.id,
@@ -231,15 +231,15 @@ async fn me(user: UserProfile) -> HttpResponse {
 
 /// `GET /admin/todos/count`: every user's todos, for administrators, with a
 /// token or with Basic credentials.
-#[get("/admin/todos/count")]
 #[authenticate("jwt", "basic", roles = ["admin"])]
+#[get("/admin/todos/count")]
 async fn admin_count(todos: web::Data<Todos>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({"count": todos.count_all().await?})))
 }
 
 /// `GET /`: a short index of the API.
-#[get("/")]
 #[authenticate(skip)]
+#[get("/")]
 async fn index() -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "name": "todo",

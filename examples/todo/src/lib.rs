@@ -194,6 +194,16 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     })
 }
 
+/// The App's default-deny policy: only routes whose handler carries
+/// `#[authenticate(..)]` (or `#[authenticate(skip)]`) are served; every
+/// other request is answered 404. The auth-token routes under
+/// [`token_routes::TOKEN_LOCATION`] are auth-token's handlers, protected by
+/// the `AuthenticationMiddleware` of their scope, so they are declared by
+/// that prefix.
+pub fn default_policy() -> auth_core::DefaultPolicy {
+    auth_core::DefaultPolicy::new().middleware_scope(token_routes::TOKEN_LOCATION)
+}
+
 /// Registers the state and every route.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {

@@ -55,8 +55,8 @@ fn rfc3339(secs: u64) -> String {
 
 /// `POST /users/me/token` with HTTP Basic (e-mail and password): 201 with
 /// the token in the body and in RESTHeart's three headers.
-#[post("/users/me/token")]
 #[authenticate("basic")]
+#[post("/users/me/token")]
 async fn issue_token(
     req: HttpRequest,
     user: UserProfile,
@@ -120,8 +120,8 @@ fn key_failure(req: &HttpRequest, e: ApiKeyError) -> HttpResponse {
 
 /// `POST /users/me/api-keys {name, scopes?, expiresInDays?}` with a login
 /// JWT: 201 with the key, shown this once (only its hash is stored).
-#[post("/users/me/api-keys")]
 #[authenticate("jwt")]
+#[post("/users/me/api-keys")]
 async fn create_key(
     req: HttpRequest,
     user: UserProfile,
@@ -189,8 +189,8 @@ async fn create_key(
 }
 
 /// `GET /users/me/api-keys`: the caller's keys (never the keys themselves).
-#[get("/users/me/api-keys")]
 #[authenticate("jwt")]
+#[get("/users/me/api-keys")]
 async fn list_keys(
     req: HttpRequest,
     user: UserProfile,
@@ -213,8 +213,8 @@ async fn list_keys(
 
 /// `DELETE /users/me/api-keys/{id}`: revokes one of the caller's keys, on
 /// every instance at once; 404 for anyone else's.
-#[delete("/users/me/api-keys/{id}")]
 #[authenticate("jwt")]
+#[delete("/users/me/api-keys/{id}")]
 async fn revoke_key(
     req: HttpRequest,
     user: UserProfile,
