@@ -165,6 +165,42 @@
 //! # });
 //! ```
 //!
+//! # Secure by default: the default-deny policy
+//!
+//! [`DefaultPolicy`] wraps the `App` so that it serves only the routes whose
+//! handler declares `#[authenticate(..)]` (its policy decides) or
+//! `#[authenticate(skip)]` (the one way to be public); every other request is
+//! answered 404 and its handler does not run. [`policy_report`] lists every
+//! route with its policy at start-up and warns about the undeclared. See
+//! [`DefaultPolicy`] for the decision (404, not 401), how requests are
+//! decided before routing and in the route really chosen, and the opt-out,
+//! [`DefaultPolicy::dangerously_disable_default_policy`].
+//!
+//! ```
+//! use actix_web::{get, test, web, App, HttpResponse};
+//! use auth_core::{DefaultPolicy, StrategyRegistry};
+//! use auth_macros::authenticate;
+//!
+//! #[authenticate(skip)]
+//! #[get("/health")]
+//! async fn health() -> &'static str { "ok" }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let make_app = || {
+//!     App::new()
+//!         .app_data(StrategyRegistry::builder().build().unwrap())
+//!         .wrap(DefaultPolicy::in_module(module_path!()))
+//!         .service(health)
+//!         .route("/forgotten", web::get().to(HttpResponse::Ok))
+//! };
+//! let report = auth_core::policy_report_in(make_app(), module_path!()).await.unwrap();
+//! assert!(report.warnings()[0].starts_with("/forgotten has no #[authenticate] declaration"));
+//! let app = test::init_service(make_app()).await;
+//! let resp = test::call_service(&app, test::TestRequest::get().uri("/forgotten").to_request()).await;
+//! assert_eq!(resp.status(), 404);
+//! # });
+//! ```
+//!
 //! # Public routes under the middleware
 //!
 //! [`AuthenticationMiddleware::public`] entries are judged on what the router

@@ -5,20 +5,34 @@
 //! use auth_core::UserProfile;
 //! use auth_macros::authenticate;
 //!
-//! #[get("/todos")]
 //! #[authenticate("jwt")]
+//! #[get("/todos")]
 //! async fn list(user: UserProfile) -> impl Responder {
 //!     HttpResponse::Ok().body(user.id)
 //! }
 //!
-//! #[post("/admin/reindex")]
 //! #[authenticate("jwt", "basic"(realm = "admin"), roles = ["admin"])]
+//! #[post("/admin/reindex")]
 //! async fn reindex() -> &'static str { "reindexing" }
 //!
-//! #[get("/health")]
 //! #[authenticate(skip)]
+//! #[get("/health")]
 //! async fn health() -> &'static str { "ok" }
 //! ```
+//!
+//! # Above or below the route attribute
+//!
+//! Both orders work. Above `#[get(..)]` (as here), the attribute also reads
+//! the route attributes below it (`get`, `post`, `put`, `patch`, `delete`,
+//! `head`, `options`, `trace`, `connect`, `route` with its `method`s, each
+//! route of `routes`; `name = ".."`) and records their methods and paths
+//! with the handler (`auth_core::HandlerAuth::routes`), which
+//! `auth_core::DefaultPolicy` checks before routing and the start-up report
+//! (`auth_core::policy_report`) lists. Below `#[get(..)]`, actix-web's
+//! attribute has been expanded before this one runs, so the route is out
+//! of sight: the default policy then recognises the handler by its resource
+//! name (actix-web names it after the function) for every method, and
+//! checks the method only in the handler. Prefer the order above.
 //!
 //! # Arguments
 //!
@@ -59,9 +73,11 @@
 //! actix-web extractor and the return type an actix-web `Responder`; the
 //! compiler reports a type that is not at that type.
 //!
-//! Each annotated handler is recorded so that
+//! Each annotated handler is recorded (its path, policy and routes) so that
 //! `StrategyRegistry::verify_handlers()` can refuse to start an application
-//! whose handlers name an unregistered strategy.
+//! whose handlers name an unregistered strategy, and so that
+//! `auth_core::DefaultPolicy` serves declared routes only. The generated
+//! handler records in the request that a declared handler answers it.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
