@@ -543,7 +543,7 @@ pub struct ReportedRoute {
     middleware: bool,
     pattern: String,
     name: Option<String>,
-    declarations: Vec<(&'static HandlerAuth, Option<RouteDecl>)>,
+    pub(crate) declarations: Vec<(&'static HandlerAuth, Option<RouteDecl>)>,
 }
 
 impl ReportedRoute {

@@ -239,6 +239,7 @@
 //! |---|---|---|
 //! | `testing` | no | `testing::IdentityStrategy`, `testing::init_service` and `testing::FlakyStore` (a store that can be taken down) |
 //! | `config` | no | `AuthConfig`, `StrategyFactory` and `StrategyRegistry::from_config`: strategies described in a TOML or YAML file with environment overrides (`docs/configuration.md`); `GuardConfig::from_config` reads the application's one `[guard]` table; a top-level key nobody reads is an error |
+//! | `openapi` | no | `openapi::security_document`: OpenAPI security schemes and per-operation `security` from the declarations (utoipa's model types); `AuthenticationStrategy::security_scheme` |
 //! | `outbound` | no | `outbound::client()` and `outbound::checked_url()`: the one HTTP client strategies use to reach other servers (https only, no redirects, timeouts) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -255,6 +256,9 @@ mod extract;
 mod guard;
 mod input;
 mod middleware;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 #[cfg(feature = "outbound")]
 #[cfg_attr(docsrs, doc(cfg(feature = "outbound")))]
 pub mod outbound;

@@ -250,6 +250,7 @@ async fn index() -> HttpResponse {
             "POST /users/logout": "{refresh_token} (+ Bearer) -> 204",
             "POST /users/logout-all": "Bearer -> 204, every session ends",
             "GET /whoAmI": "Bearer token -> your profile",
+            "GET /openapi.json": "the OpenAPI document (security of every route)",
             "GET /users/me": "Bearer token or HTTP Digest -> your profile",
             "POST /users/me/token": "HTTP Basic (email, password) -> 201 {token, userId, validUntil, location} and Auth-Token headers",
             "GET|DELETE /users/me/tokens/{id}": "an auth token's metadata, or revoke it",
@@ -268,9 +269,23 @@ async fn index() -> HttpResponse {
     }))
 }
 
+/// `GET /openapi.json`: the OpenAPI document, security from the routes'
+/// declarations.
+#[authenticate(skip)]
+#[get("/openapi.json")]
+async fn openapi_json(doc: web::Data<crate::OpenApiJson>) -> HttpResponse {
+    match doc.0.get() {
+        Some(json) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json.clone()),
+        None => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
 /// Registers the auth routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(index)
+        .service(openapi_json)
         .service(signup)
         .service(login)
         .service(refresh)

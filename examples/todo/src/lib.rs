@@ -78,6 +78,39 @@ pub struct AppState {
     pub todos: web::Data<Todos>,
     /// Users, passwords, tokens, login guard.
     pub auth: web::Data<AuthState>,
+    /// The OpenAPI document served at `/openapi.json`, made at start-up
+    /// from the routes' declarations ([`openapi`]).
+    pub openapi: web::Data<OpenApiJson>,
+}
+
+/// The OpenAPI document as JSON; see [`openapi`].
+#[derive(Debug, Default)]
+pub struct OpenApiJson(pub std::sync::OnceLock<String>);
+
+/// The OpenAPI document of the App `configure(state)` builds: every
+/// declared route with its `security` (from its `#[authenticate]`), the
+/// security schemes of the strategies they name, the auth-token routes with
+/// their scope's policy.
+pub async fn openapi(state: &AppState) -> Result<String, StartError> {
+    let report = default_policy()
+        .report(actix_web::App::new().configure(configure(state.clone())))
+        .await
+        .map_err(|e| StartError::Auth(e.to_string()))?;
+    let token_policy = token_routes::token_scope_policy();
+    let doc = auth_core::openapi::security_document(
+        "todo",
+        env!("CARGO_PKG_VERSION"),
+        &state.registry,
+        &report,
+        &[(
+            token_routes::TOKEN_LOCATION,
+            &token_routes::TOKEN_METHODS,
+            &token_policy,
+        )],
+    )
+    .map_err(|e| StartError::Auth(format!("OpenAPI document: {e}")))?;
+    doc.to_pretty_json()
+        .map_err(|e| StartError::Auth(format!("OpenAPI document: {e}")))
 }
 
 /// Opens the database (creating the SQLite file and data directory on first
@@ -176,7 +209,7 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     // Refuse to start when a handler names a strategy that is not registered.
     registry.verify_handlers().map_err(|e| auth_err(&e))?;
 
-    Ok(AppState {
+    let state = AppState {
         registry,
         credentials: web::Data::new(token_routes::CredentialState {
             tokens: auth_tokens,
@@ -191,7 +224,12 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
             revocations,
             admin_emails: config.admin_emails.clone(),
         }),
-    })
+        openapi: web::Data::new(OpenApiJson::default()),
+    };
+    let document = openapi(&state).await?;
+    // Set once, here, before any request.
+    let _ = state.openapi.0.set(document);
+    Ok(state)
 }
 
 /// The App's default-deny policy: only routes whose handler carries
@@ -212,6 +250,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(state.credentials)
             .app_data(state.todos)
             .app_data(state.auth)
+            .app_data(state.openapi)
             .configure(auth_core::input_errors(64 * 1024))
             .configure(auth_routes::configure)
             .configure(token_routes::configure(tokens))

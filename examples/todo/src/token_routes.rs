@@ -227,6 +227,19 @@ async fn revoke_key(
     }
 }
 
+/// The policy of the auth-token routes under [`TOKEN_LOCATION`] (their
+/// scope's `AuthenticationMiddleware`), also what the OpenAPI document says
+/// of them.
+pub fn token_scope_policy() -> auth_core::AuthPolicy {
+    auth_core::AuthPolicy::new()
+        .strategy("opaque")
+        .strategy("jwt")
+        .strategy("basic")
+}
+
+/// The methods auth-token's routes under [`TOKEN_LOCATION`] serve.
+pub const TOKEN_METHODS: [&str; 2] = ["GET", "DELETE"];
+
 /// Registers the token and API-key routes; `tokens` serves the token
 /// locations under [`TOKEN_LOCATION`] to their owners (with the token
 /// itself, a login JWT or Basic).
@@ -238,9 +251,9 @@ pub fn configure(tokens: TokenManager) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(revoke_key)
             .service(
                 web::scope(TOKEN_LOCATION)
-                    .wrap(auth_core::AuthenticationMiddleware::with([
-                        "opaque", "jwt", "basic",
-                    ]))
+                    .wrap(auth_core::AuthenticationMiddleware::new(
+                        token_scope_policy(),
+                    ))
                     .configure(tokens.routes()),
             );
     }
