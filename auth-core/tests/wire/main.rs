@@ -8,4 +8,6 @@ mod fixtures;
 mod guard_outage;
 mod input_errors;
 mod misconfiguration;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod query_credentials;
