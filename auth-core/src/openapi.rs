@@ -5,7 +5,7 @@
 //! security requirement its `#[authenticate]` declares.
 //!
 //! Built on utoipa's OpenAPI model types (`utoipa::openapi`, re-exported as
-//! [`utoipa`]) without its derive macros. utoipa rather than apistos:
+//! [`utoipa`]); its derive macros are not used. utoipa rather than apistos:
 //! apistos documents an App only when its routes are registered through
 //! apistos' own `scope`/`resource` wrappers and `#[api_operation]`, which
 //! would replace actix-web's routing attributes this framework reads; utoipa's
