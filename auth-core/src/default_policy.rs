@@ -180,6 +180,12 @@ pub(crate) fn mark_refused(req: &HttpRequest) {
 ///
 /// A profile or refusal from an [`AuthenticationMiddleware`](crate::AuthenticationMiddleware)
 /// inside is kept: its 401 is not turned into a 404.
+///
+/// Middleware order: one that rewrites the path (`NormalizePath`) or
+/// answers by itself (a CORS middleware answering preflight `OPTIONS`
+/// requests) must wrap outside this one, i.e. be registered after it with
+/// `.wrap`, so that the policy reads the path the router reads and the
+/// preflight answer is not refused as an undeclared `OPTIONS` route.
 #[derive(Debug, Clone)]
 pub struct DefaultPolicy {
     inner: Arc<Inner>,
