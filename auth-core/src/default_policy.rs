@@ -343,7 +343,7 @@ impl DefaultPolicy {
 
     /// Before routing: whether a declaration can answer a `method` request
     /// for `path`, the path as the router reads it.
-    fn admits(&self, req: &ServiceRequest, path: &str) -> bool {
+    fn admits(&self, req: &ServiceRequest, path: &str, shapes: &ShapeCache) -> bool {
         let rmap = req.resource_map();
         let Some(pattern) = rmap.match_pattern(path) else {
             return self.inner.default_service;
@@ -361,7 +361,7 @@ impl DefaultPolicy {
             h.routes().iter().any(|route| {
                 route.allows(method)
                     && pattern.ends_with(route.path())
-                    && names_pattern(
+                    && shapes.names_pattern(
                         req.request(),
                         route.name().unwrap_or(h.function()),
                         &pattern,
@@ -371,18 +371,27 @@ impl DefaultPolicy {
     }
 }
 
-/// Whether the resource named `name` has the full pattern `pattern`: the
-/// path the route table builds for it, with `x` for every dynamic segment,
-/// is `pattern` with `x` for every dynamic segment. Resources in other
-/// scopes whose patterns end alike differ in their prefix.
-fn names_pattern(req: &HttpRequest, name: &str, pattern: &str) -> bool {
-    const ELEMENTS: usize = 64;
-    match req
-        .resource_map()
-        .url_for(req, name, std::iter::repeat_n("x", ELEMENTS))
-    {
-        Ok(url) => url.path() == with_dynamic_segments_as_x(pattern),
-        Err(_) => false,
+/// The path the route table builds for each resource name, with `x` for
+/// every dynamic segment (`None`: no such name), per App: the route table
+/// does not change once the App serves, so each name is asked once.
+#[derive(Debug, Default)]
+struct ShapeCache(RefCell<HashMap<&'static str, Option<String>>>);
+
+impl ShapeCache {
+    /// Whether the resource named `name` has the full pattern `pattern`:
+    /// its path with `x` for every dynamic segment is `pattern` with `x` for
+    /// every dynamic segment. Resources in other scopes whose patterns end
+    /// alike differ in their prefix.
+    fn names_pattern(&self, req: &HttpRequest, name: &'static str, pattern: &str) -> bool {
+        const ELEMENTS: usize = 64;
+        let mut shapes = self.0.borrow_mut();
+        let shape = shapes.entry(name).or_insert_with(|| {
+            req.resource_map()
+                .url_for(req, name, std::iter::repeat_n("x", ELEMENTS))
+                .ok()
+                .map(|url| url.path().to_owned())
+        });
+        shape.as_deref() == Some(with_dynamic_segments_as_x(pattern).as_str())
     }
 }
 
@@ -453,6 +462,7 @@ where
         ready(Ok(DefaultPolicyService {
             service: Rc::new(service),
             policy: self.clone(),
+            shapes: ShapeCache::default(),
         }))
     }
 }
@@ -462,6 +472,7 @@ where
 pub struct DefaultPolicyService<S> {
     service: Rc<S>,
     policy: DefaultPolicy,
+    shapes: ShapeCache,
 }
 
 impl<S, B> Service<ServiceRequest> for DefaultPolicyService<S>
@@ -483,7 +494,7 @@ where
         // The decoded path the router matches, never the raw one (see
         // `AuthenticationMiddleware`): `/h%65alth` is `/health`.
         let path = req.match_info().as_str().to_owned();
-        if !self.policy.admits(&req, &path) {
+        if !self.policy.admits(&req, &path, &self.shapes) {
             if let Some(pattern) = req.resource_map().match_pattern(&path) {
                 once_per_route(&format!("refused {pattern}"), || {
                     tracing::warn!(
