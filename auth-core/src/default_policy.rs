@@ -944,7 +944,29 @@ impl Service<ServiceRequest> for TableProbeService {
 
 #[cfg(test)]
 mod tests {
-    use super::with_dynamic_segments_as_x;
+    use super::{DefaultPolicy, with_dynamic_segments_as_x};
+
+    #[test]
+    fn an_unreadable_route_table_is_said_not_guessed() {
+        let report = DefaultPolicy::in_module("nothing::here").build_report(None);
+        assert!(report.routes().is_none());
+        assert!(report.unrouted().is_empty());
+        assert_eq!(report.warnings().len(), 1);
+        assert!(report.warnings()[0].contains("could not be read"));
+        assert!(
+            report
+                .to_string()
+                .starts_with("routes: the route table could not be read")
+        );
+        #[cfg(feature = "openapi")]
+        {
+            let registry = crate::StrategyRegistry::builder().build().unwrap();
+            let err = crate::openapi::security_document("t", "1", &registry, &report, &[])
+                .err()
+                .unwrap();
+            assert_eq!(err, crate::openapi::OpenApiError::NoRouteTable);
+        }
+    }
 
     #[test]
     fn dynamic_segments_become_x() {
