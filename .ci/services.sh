@@ -72,3 +72,20 @@ install_browser() {
   fi
   echo "playwright-core $(node -p "require('./.ci/browser/node_modules/playwright-core/package.json').version") with $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
 }
+
+# openapi-spec-validator (PyPI, pinned) for the workspace test that validates the
+# todo example's /openapi.json (tests/tests/openapi.rs); with CI=true the test
+# fails when the validator is missing.
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+install_openapi_validator() {
+  if ! command -v python3 >/dev/null 2>&1; then
+    ci_apt_install python3 python3-pip python3-venv
+  fi
+  local installed
+  installed=$(python3 -c 'import openapi_spec_validator, importlib.metadata as m; print(m.version("openapi-spec-validator"))' 2>/dev/null || true)
+  if [ "$installed" != "$OPENAPI_SPEC_VALIDATOR_VERSION" ] || ! command -v openapi-spec-validator >/dev/null 2>&1; then
+    python3 -m pip install --quiet "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" ||
+      python3 -m pip install --quiet --break-system-packages "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+  fi
+  echo "openapi-spec-validator $(python3 -c 'import importlib.metadata as m; print(m.version("openapi-spec-validator"))') installed"
+}

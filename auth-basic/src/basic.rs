@@ -176,6 +176,15 @@ impl AuthenticationStrategy for BasicStrategy {
         &self.name
     }
 
+    /// `http` `basic`.
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        Some(SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)))
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,

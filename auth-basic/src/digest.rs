@@ -721,6 +721,15 @@ impl AuthenticationStrategy for DigestStrategy {
         &self.name
     }
 
+    /// `http` `digest`.
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        Some(SecurityScheme::Http(Http::new(HttpAuthScheme::Digest)))
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,

@@ -148,6 +148,7 @@
 //! | `sqlite` | yes | [`SqlUserStore`] on SQLite (bundled, no system library) |
 //! | `postgres` | yes | [`SqlUserStore`] on PostgreSQL (no TLS) |
 //! | `bcrypt` | yes | verifying bcrypt hashes (auth-password's `bcrypt`) |
+//! | `openapi` | no | `AuthenticationStrategy::security_scheme`: `http` `basic` and `http` `digest` (auth-core's `openapi`) |
 //! | `config` | no | `BasicFactory` and `DigestFactory`: strategies from a TOML or YAML file (auth-core's `config`; keys in `docs/configuration.md`) |
 //!
 //! A users.yml-only application builds no sqlx:

@@ -165,6 +165,42 @@
 //! # });
 //! ```
 //!
+//! # Secure by default: the default-deny policy
+//!
+//! [`DefaultPolicy`] wraps the `App` so that it serves only the routes whose
+//! handler declares `#[authenticate(..)]` (its policy decides) or
+//! `#[authenticate(skip)]` (the one way to be public); every other request is
+//! answered 404 and its handler does not run. [`policy_report`] lists every
+//! route with its policy at start-up and warns about the undeclared. See
+//! [`DefaultPolicy`] for the decision (404, not 401), how requests are
+//! decided before routing and in the route really chosen, and the opt-out,
+//! [`DefaultPolicy::dangerously_disable_default_policy`].
+//!
+//! ```
+//! use actix_web::{get, test, web, App, HttpResponse};
+//! use auth_core::{DefaultPolicy, StrategyRegistry};
+//! use auth_macros::authenticate;
+//!
+//! #[authenticate(skip)]
+//! #[get("/health")]
+//! async fn health() -> &'static str { "ok" }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let make_app = || {
+//!     App::new()
+//!         .app_data(StrategyRegistry::builder().build().unwrap())
+//!         .wrap(DefaultPolicy::in_module(module_path!()))
+//!         .service(health)
+//!         .route("/forgotten", web::get().to(HttpResponse::Ok))
+//! };
+//! let report = auth_core::policy_report_in(make_app(), module_path!()).await.unwrap();
+//! assert!(report.warnings()[0].starts_with("/forgotten has no #[authenticate] declaration"));
+//! let app = test::init_service(make_app()).await;
+//! let resp = test::call_service(&app, test::TestRequest::get().uri("/forgotten").to_request()).await;
+//! assert_eq!(resp.status(), 404);
+//! # });
+//! ```
+//!
 //! # Public routes under the middleware
 //!
 //! [`AuthenticationMiddleware::public`] entries are judged on what the router
@@ -203,6 +239,7 @@
 //! |---|---|---|
 //! | `testing` | no | `testing::IdentityStrategy`, `testing::init_service` and `testing::FlakyStore` (a store that can be taken down) |
 //! | `config` | no | `AuthConfig`, `StrategyFactory` and `StrategyRegistry::from_config`: strategies described in a TOML or YAML file with environment overrides (`docs/configuration.md`); `GuardConfig::from_config` reads the application's one `[guard]` table; a top-level key nobody reads is an error |
+//! | `openapi` | no | `openapi::security_document`: OpenAPI security schemes and per-operation `security` from the declarations (utoipa's model types); `AuthenticationStrategy::security_scheme` |
 //! | `outbound` | no | `outbound::client()` and `outbound::checked_url()`: the one HTTP client strategies use to reach other servers (https only, no redirects, timeouts) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -213,11 +250,15 @@ mod clock;
 #[cfg(feature = "config")]
 mod config;
 mod credentials;
+mod default_policy;
 mod error;
 mod extract;
 mod guard;
 mod input;
 mod middleware;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 #[cfg(feature = "outbound")]
 #[cfg_attr(docsrs, doc(cfg(feature = "outbound")))]
 pub mod outbound;
@@ -227,6 +268,7 @@ mod profile;
 mod registry;
 mod render;
 mod revocation;
+mod route_table;
 mod sequence;
 mod sources;
 mod store;
@@ -246,6 +288,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, AuthConfigError, StrategyFactory, StrategySection};
 pub use credentials::{
     AuthParams, Authorization, Credentials, CredentialsData, CredentialsError, credentials_for,
+};
+pub use default_policy::{
+    DefaultPolicy, DefaultPolicyService, PolicyReport, ReportedRoute, RouteDecl, policy_report,
+    policy_report_in,
 };
 pub use error::{AuthError, ConfigError};
 pub use extract::{Authenticated, FromProfile};
@@ -282,18 +328,63 @@ pub use strategy::{
 #[derive(Debug)]
 pub struct HandlerAuth {
     handler: &'static str,
+    routes: &'static [RouteDecl],
     policy: fn() -> &'static AuthPolicy,
 }
 
 impl HandlerAuth {
     #[doc(hidden)]
     pub const fn new(handler: &'static str, policy: fn() -> &'static AuthPolicy) -> Self {
-        HandlerAuth { handler, policy }
+        HandlerAuth {
+            handler,
+            routes: &[],
+            policy,
+        }
+    }
+
+    #[doc(hidden)]
+    pub const fn with_routes(mut self, routes: &'static [RouteDecl]) -> Self {
+        self.routes = routes;
+        self
     }
 
     /// The handler's path, `module::path::function`.
     pub fn handler(&self) -> &'static str {
         self.handler
+    }
+
+    /// The handler's function name, the last segment of
+    /// [`handler`](Self::handler): the name actix-web's route attributes
+    /// give its resource unless they set `name = ".."`.
+    pub fn function(&self) -> &'static str {
+        self.handler.rsplit("::").next().unwrap_or(self.handler)
+    }
+
+    /// The routes its route attributes declare (`#[get("/x")]`, ..), when
+    /// `#[authenticate]` sits above them; empty when it sits below them (they
+    /// are expanded first, out of its sight) or when the handler is
+    /// registered with `web::resource(..).route(..)`. See
+    /// [`DefaultPolicy`] for how either is recognised.
+    ///
+    /// ```
+    /// use actix_web::get;
+    /// use auth_macros::authenticate;
+    ///
+    /// #[authenticate("jwt")]
+    /// #[get("/todos/{id}", name = "todo")]
+    /// async fn above() -> &'static str { "" }
+    ///
+    /// #[get("/todos")]
+    /// #[authenticate("jwt")]
+    /// async fn below() -> &'static str { "" }
+    ///
+    /// let find = |f: &str| auth_core::annotated_handlers().find(|h| h.function() == f).unwrap();
+    /// let route = &find("above").routes()[0];
+    /// assert_eq!((route.methods(), route.path(), route.name()), (&["GET"][..], "/todos/{id}", Some("todo")));
+    /// assert!(find("below").routes().is_empty());
+    /// ```
+    pub fn routes(&self) -> &'static [RouteDecl] {
+        self.routes
     }
 
     /// The handler's policy.
@@ -347,6 +438,19 @@ pub mod __private {
         crate::sequence::authenticate_in_place(req, policy)
             .await
             .map(|_| ())
+    }
+
+    /// Runs the policy of the `#[authenticate]` handler `handler` (its
+    /// `module::path::function`), first recording that a declared handler
+    /// answers this request ([`DefaultPolicy`](crate::DefaultPolicy) checks
+    /// it after routing). `Err` is the complete response to send.
+    pub async fn guard_declared(
+        req: &HttpRequest,
+        policy: &crate::AuthPolicy,
+        handler: &'static str,
+    ) -> Result<(), HttpResponse> {
+        crate::default_policy::mark_declared(req, handler);
+        guard(req, policy).await
     }
 
     /// Runs one of the handler's own extractors after authentication.

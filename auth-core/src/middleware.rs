@@ -354,6 +354,7 @@ where
         let config = self.config.clone();
         let public = self.is_public(&req);
         crate::sequence::mark_ran(req.request());
+        crate::default_policy::mark_middleware(req.request());
         Box::pin(async move {
             if public {
                 req.extensions_mut()

@@ -171,3 +171,41 @@ impl AuthPolicy {
         !self.roles.is_empty() || !self.scopes.is_empty() || self.principal.is_some()
     }
 }
+
+/// One line for logs and the start-up report ([`policy_report`](crate::policy_report)):
+/// the strategies in order, then what follows authentication.
+///
+/// ```
+/// use auth_core::{AuthPolicy, PrincipalKind};
+///
+/// let policy = AuthPolicy::new().strategy("jwt").strategy("basic")
+///     .roles(["admin"]).scopes(["todo:read", "todo:write"]).principal(PrincipalKind::Service);
+/// assert_eq!(policy.to_string(),
+///            "jwt, basic; roles: any of admin; scopes: todo:read todo:write; principal: service");
+/// assert_eq!(AuthPolicy::skip().to_string(), "public (skip)");
+/// ```
+impl std::fmt::Display for AuthPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.skip {
+            return f.write_str("public (skip)");
+        }
+        let names: Vec<&str> = self.strategies.iter().map(StrategySpec::name).collect();
+        f.write_str(&names.join(", "))?;
+        if self.fail_on_error {
+            f.write_str("; fail on error")?;
+        }
+        if self.optional {
+            f.write_str("; optional")?;
+        }
+        if !self.roles.is_empty() {
+            write!(f, "; roles: any of {}", self.roles.join(" "))?;
+        }
+        if !self.scopes.is_empty() {
+            write!(f, "; scopes: {}", self.scopes.join(" "))?;
+        }
+        if let Some(kind) = self.principal {
+            write!(f, "; principal: {}", kind.as_str())?;
+        }
+        Ok(())
+    }
+}

@@ -171,7 +171,7 @@ impl StrategyRegistry {
 }
 
 /// Whether `path` is `module` or lies in it, on whole `::` segments.
-fn in_module(path: &str, module: &str) -> bool {
+pub(crate) fn in_module(path: &str, module: &str) -> bool {
     match path.strip_prefix(module) {
         Some(rest) => {
             module.is_empty() || module.ends_with("::") || rest.is_empty() || rest.starts_with("::")

@@ -254,6 +254,17 @@ pub(crate) async fn authenticate_in_place(
     req: &HttpRequest,
     policy: &AuthPolicy,
 ) -> Result<bool, HttpResponse> {
+    let verdict = authenticate_in_place_unmarked(req, policy).await;
+    if verdict.is_err() {
+        crate::default_policy::mark_refused(req);
+    }
+    verdict
+}
+
+async fn authenticate_in_place_unmarked(
+    req: &HttpRequest,
+    policy: &AuthPolicy,
+) -> Result<bool, HttpResponse> {
     mark_ran(req);
     if policy.is_skip() {
         return Ok(false);

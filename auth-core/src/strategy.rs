@@ -232,6 +232,19 @@ pub trait AuthenticationStrategy: Send + Sync + 'static {
     fn challenges(&self, failure: Option<&AuthError>) -> Vec<Challenge> {
         self.challenge(failure).into_iter().collect()
     }
+
+    /// The OpenAPI security scheme of this strategy (feature `openapi`):
+    /// `http` `bearer` with `bearerFormat: JWT` for JWTs, `http` `basic`,
+    /// `http` `digest`, `apiKey` with its header, `openIdConnect` with the
+    /// discovery URL. The document names it after the strategy's registered
+    /// name ([`openapi::security_document`](crate::openapi::security_document)).
+    /// `None` (the default) makes a document that names this strategy an
+    /// error rather than a guess.
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    fn security_scheme(&self) -> Option<utoipa::openapi::security::SecurityScheme> {
+        None
+    }
 }
 
 type BoxedFn = dyn Fn(
@@ -246,6 +259,8 @@ pub struct FnStrategy {
     name: Cow<'static, str>,
     f: Arc<BoxedFn>,
     challenge: Option<Challenge>,
+    #[cfg(feature = "openapi")]
+    scheme: Option<utoipa::openapi::security::SecurityScheme>,
 }
 
 impl std::fmt::Debug for FnStrategy {
@@ -286,6 +301,8 @@ where
         name: name.into(),
         f: Arc::new(move |req, opts| Box::pin(f(req, opts))),
         challenge: None,
+        #[cfg(feature = "openapi")]
+        scheme: None,
     }
 }
 
@@ -293,6 +310,27 @@ impl FnStrategy {
     /// Sets the challenge the strategy contributes to 401 responses.
     pub fn with_challenge(mut self, challenge: Challenge) -> Self {
         self.challenge = Some(challenge);
+        self
+    }
+
+    /// Sets the OpenAPI security scheme the strategy describes (feature
+    /// `openapi`; see [`AuthenticationStrategy::security_scheme`]).
+    ///
+    /// ```
+    /// use auth_core::openapi::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+    /// use auth_core::{from_fn, AuthOutcome, AuthenticationStrategy};
+    ///
+    /// let key = from_fn("api-key", |_, _| async { Ok(AuthOutcome::NotApplicable) })
+    ///     .with_security_scheme(SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    /// assert!(key.security_scheme().is_some());
+    /// ```
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    pub fn with_security_scheme(
+        mut self,
+        scheme: utoipa::openapi::security::SecurityScheme,
+    ) -> Self {
+        self.scheme = Some(scheme);
         self
     }
 }
@@ -313,5 +351,10 @@ impl AuthenticationStrategy for FnStrategy {
 
     fn challenge(&self, _failure: Option<&AuthError>) -> Option<Challenge> {
         self.challenge.clone()
+    }
+
+    #[cfg(feature = "openapi")]
+    fn security_scheme(&self) -> Option<utoipa::openapi::security::SecurityScheme> {
+        self.scheme.clone()
     }
 }

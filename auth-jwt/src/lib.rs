@@ -78,6 +78,7 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | the crypto backend: aws-lc-rs verifies and signs jsonwebtoken's algorithms (HS*, RS*, PS*, ES256, ES384, EdDSA) and runs the JWK Set client's TLS |
 //! | `rust-crypto` | no | the pure-Rust backend instead: RustCrypto (`rsa`, `p256`, `p384`, `ed25519-dalek`, `hmac`) for signatures; the JWK Set client's TLS then uses ring |
+//! | `openapi` | no | `AuthenticationStrategy::security_scheme`: `http` `bearer`, `bearerFormat: JWT` (auth-core's `openapi`) |
 //! | `config` | no | `JwtConfig` and `JwtFactory`: a strategy and its `TokenService` from one table of a TOML or YAML file (`docs/configuration.md`); keys and the revocation list the application holds are added to the `JwtConfig` once, for both sides |
 //!
 //! ## Crypto backend

@@ -791,6 +791,37 @@ impl AuthenticationStrategy for JwtStrategy {
         &self.inner.name
     }
 
+    /// `http` `bearer` with `bearerFormat: JWT` when the token is read from
+    /// `Authorization`; an `apiKey` in the cookie or the `access_token`
+    /// query parameter when that is its only source.
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::TokenSource;
+        use auth_core::openapi::utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme,
+        };
+        let bearer = || {
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            )
+        };
+        Some(match self.inner.sources.first() {
+            _ if self.inner.sources.contains(&TokenSource::Bearer) => bearer(),
+            Some(TokenSource::Cookie(name)) => {
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(name)))
+            }
+            Some(TokenSource::Query) => {
+                SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new("access_token")))
+            }
+            _ => bearer(),
+        })
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,

@@ -5,20 +5,34 @@
 //! use auth_core::UserProfile;
 //! use auth_macros::authenticate;
 //!
-//! #[get("/todos")]
 //! #[authenticate("jwt")]
+//! #[get("/todos")]
 //! async fn list(user: UserProfile) -> impl Responder {
 //!     HttpResponse::Ok().body(user.id)
 //! }
 //!
-//! #[post("/admin/reindex")]
 //! #[authenticate("jwt", "basic"(realm = "admin"), roles = ["admin"])]
+//! #[post("/admin/reindex")]
 //! async fn reindex() -> &'static str { "reindexing" }
 //!
-//! #[get("/health")]
 //! #[authenticate(skip)]
+//! #[get("/health")]
 //! async fn health() -> &'static str { "ok" }
 //! ```
+//!
+//! # Above or below the route attribute
+//!
+//! Both orders work. Above `#[get(..)]` (as here), the attribute also reads
+//! the route attributes below it (`get`, `post`, `put`, `patch`, `delete`,
+//! `head`, `options`, `trace`, `connect`, `route` with its `method`s, each
+//! route of `routes`; `name = ".."`) and records their methods and paths
+//! with the handler (`auth_core::HandlerAuth::routes`), which
+//! `auth_core::DefaultPolicy` checks before routing and the start-up report
+//! (`auth_core::policy_report`) lists. Below `#[get(..)]`, actix-web's
+//! attribute has been expanded before this one runs, so the route is out
+//! of sight: the default policy then recognises the handler by its resource
+//! name (actix-web names it after the function) for every method, and
+//! checks the method only in the handler. Prefer the order above.
 //!
 //! # Arguments
 //!
@@ -59,9 +73,11 @@
 //! actix-web extractor and the return type an actix-web `Responder`; the
 //! compiler reports a type that is not at that type.
 //!
-//! Each annotated handler is recorded so that
+//! Each annotated handler is recorded (its path, policy and routes) so that
 //! `StrategyRegistry::verify_handlers()` can refuse to start an application
-//! whose handlers name an unregistered strategy.
+//! whose handlers name an unregistered strategy, and so that
+//! `auth_core::DefaultPolicy` serves declared routes only. The generated
+//! handler records in the request that a declared handler answers it.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -438,8 +454,23 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
         .collect();
     let policy_expr = build_policy(&args, profile == ProfileArg::Optional, &probes);
 
+    // The routes the handler's own route attributes declare, when this
+    // attribute sits above them (below them, they are already expanded and
+    // out of sight; see `route_decls`).
+    let routes = route_decls(&func.attrs)?;
+    let route_items = routes.iter().map(|r| {
+        let methods = &r.methods;
+        let path = &r.path;
+        let name = match &r.name {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(::auth_core::RouteDecl::new(&[#(#methods),*], #path, #name))
+    });
+
     // The policy is built once, on first use, and recorded for the start-up
-    // check (`StrategyRegistry::verify_handlers`).
+    // check (`StrategyRegistry::verify_handlers`), the default policy
+    // (`auth_core::DefaultPolicy`) and the start-up report.
     let policy_items = quote! {
         fn __auth_policy() -> &'static ::auth_core::AuthPolicy {
             static POLICY: ::auth_core::__private::LazyLock<::auth_core::AuthPolicy> =
@@ -448,6 +479,7 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
         }
         ::auth_core::__private::inventory::submit! {
             ::auth_core::HandlerAuth::new(#handler_path, __auth_policy)
+                .with_routes(&[#(#route_items),*])
         }
     };
 
@@ -492,7 +524,7 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
             #policy_items
 
             if let ::core::result::Result::Err(response) =
-                ::auth_core::__private::guard(&__auth_req, __auth_policy()).await
+                ::auth_core::__private::guard_declared(&__auth_req, __auth_policy(), #handler_path).await
             {
                 return response;
             }
@@ -502,6 +534,101 @@ fn expand(args: Args, func: ItemFn) -> syn::Result<TokenStream2> {
             #respond
         }
     })
+}
+
+/// One route of a handler, read from an actix-web route attribute.
+struct RouteArg {
+    methods: Vec<String>,
+    path: LitStr,
+    name: Option<LitStr>,
+}
+
+/// The methods of actix-web's single-method route attributes.
+const METHOD_ATTRS: [(&str, &str); 9] = [
+    ("get", "GET"),
+    ("post", "POST"),
+    ("put", "PUT"),
+    ("patch", "PATCH"),
+    ("delete", "DELETE"),
+    ("head", "HEAD"),
+    ("options", "OPTIONS"),
+    ("trace", "TRACE"),
+    ("connect", "CONNECT"),
+];
+
+/// The routes declared by actix-web's route attributes (`#[get("/x")]`,
+/// `#[post("/x", name = "..")]`, `#[route("/x", method = "GET", method =
+/// "HEAD")]`, each `#[get]` under `#[routes]`) among `attrs`, the attributes
+/// still to be expanded after this one. An attribute written above
+/// `#[authenticate]` has been expanded already and is not among them: the
+/// handler then records no route, and the default policy recognises it by
+/// its resource name (see `auth_core::DefaultPolicy`).
+fn route_decls(attrs: &[syn::Attribute]) -> syn::Result<Vec<RouteArg>> {
+    let mut routes = Vec::new();
+    for attr in attrs {
+        let Some(last) = attr.path().segments.last() else {
+            continue;
+        };
+        let ident = last.ident.to_string();
+        let single = METHOD_ATTRS
+            .iter()
+            .find(|(name, _)| *name == ident)
+            .map(|(_, method)| *method);
+        if single.is_none() && ident != "route" {
+            continue;
+        }
+        // Only actix-web's own attributes: bare (`get`) or by a path ending
+        // in `actix_web::get`.
+        let segments: Vec<String> = attr
+            .path()
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        if segments.len() > 1 && segments[segments.len() - 2] != "actix_web" {
+            continue;
+        }
+        let syn::Meta::List(list) = &attr.meta else {
+            continue;
+        };
+        let parsed = list.parse_args_with(|input: ParseStream<'_>| {
+            let path: LitStr = input.parse()?;
+            let mut methods: Vec<String> = single.iter().map(|m| (*m).to_owned()).collect();
+            let mut name = None;
+            while !input.is_empty() {
+                input.parse::<Token![,]>()?;
+                if input.is_empty() {
+                    break;
+                }
+                let key: Ident = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let value: syn::Expr = input.parse()?;
+                let lit = match &value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) => Some(s.clone()),
+                    _ => None,
+                };
+                match (key.to_string().as_str(), lit) {
+                    ("name", Some(lit)) => name = Some(lit),
+                    ("method", Some(lit)) => methods.push(lit.value().to_ascii_uppercase()),
+                    _ => {}
+                }
+            }
+            Ok(RouteArg {
+                methods,
+                path,
+                name,
+            })
+        });
+        // A route attribute this crate cannot read is left to actix-web to
+        // report; the handler then records no route for it.
+        if let Ok(route) = parsed {
+            routes.push(route);
+        }
+    }
+    Ok(routes)
 }
 
 fn build_policy(args: &Args, optional: bool, probes: &[&Type]) -> TokenStream2 {

@@ -560,6 +560,44 @@ impl AuthenticationStrategy for IssuerStrategy {
         &self.inner.name
     }
 
+    /// One trusted issuer: `openIdConnect` with its discovery URL
+    /// (`{issuer}/.well-known/openid-configuration`). Several: OpenAPI has
+    /// one discovery URL per scheme, so `http` `bearer` with `bearerFormat:
+    /// JWT`, the issuers' discovery URLs in its description.
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{
+            Http, HttpAuthScheme, OpenIdConnect, SecurityScheme,
+        };
+        let mut issuers: Vec<&str> = self.inner.trusted.keys().map(String::as_str).collect();
+        issuers.sort_unstable();
+        let discovery = |issuer: &str| {
+            format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            )
+        };
+        Some(match issuers.as_slice() {
+            [one] => SecurityScheme::OpenIdConnect(OpenIdConnect::new(discovery(one))),
+            several => SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(format!(
+                        "Access tokens (RFC 9068) of the trusted issuers: {}",
+                        several
+                            .iter()
+                            .map(|i| discovery(i))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+                    .build(),
+            ),
+        })
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,

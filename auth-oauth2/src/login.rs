@@ -1498,7 +1498,23 @@ impl OidcLogin {
         c
     }
 
-    async fn start_response(&self, req: &HttpRequest) -> HttpResponse {
+    /// What the mounted login route answers: a `303` to the provider with
+    /// the login cookie, or the error (a refused `return_to` is a 400, a
+    /// provider that cannot be used a 503). For applications that declare
+    /// their own routes, e.g. under auth-core's `DefaultPolicy`, where every
+    /// handler carries `#[authenticate(..)]`:
+    ///
+    /// ```
+    /// use actix_web::{get, web, HttpRequest, HttpResponse};
+    /// use auth_macros::authenticate;
+    ///
+    /// #[authenticate(skip)]
+    /// #[get("/auth/login")]
+    /// async fn login(req: HttpRequest, oidc: web::Data<auth_oauth2::OidcLogin>) -> HttpResponse {
+    ///     oidc.start_response(&req).await
+    /// }
+    /// ```
+    pub async fn start_response(&self, req: &HttpRequest) -> HttpResponse {
         let result = async {
             let query = single_params(req.query_string())?;
             self.start(query.get("return_to").map(String::as_str)).await
@@ -1588,7 +1604,22 @@ impl OidcLogin {
         })
     }
 
-    async fn callback_response(&self, req: HttpRequest) -> HttpResponse {
+    /// What the mounted callback route answers: [`complete`](Self::complete),
+    /// then the [`LoginHandler`]'s response, or the error; the login cookie
+    /// is cleared whatever the outcome. Serve it at exactly the redirect
+    /// URI's path ([`callback_path`](Self::callback_path)).
+    ///
+    /// ```
+    /// use actix_web::{get, web, HttpRequest, HttpResponse};
+    /// use auth_macros::authenticate;
+    ///
+    /// #[authenticate(skip)]
+    /// #[get("/auth/callback")]
+    /// async fn callback(req: HttpRequest, oidc: web::Data<auth_oauth2::OidcLogin>) -> HttpResponse {
+    ///     oidc.callback_response(req).await
+    /// }
+    /// ```
+    pub async fn callback_response(&self, req: HttpRequest) -> HttpResponse {
         let clear = self.clear_cookie();
         let mut resp = match self.complete(&req).await {
             Ok(done) => match self.inner.handler.on_login(req.clone(), done).await {
@@ -1793,7 +1824,21 @@ impl OidcLogin {
         Ok(url)
     }
 
-    async fn logout_response(&self, req: &HttpRequest) -> HttpResponse {
+    /// What the mounted logout route answers: a `303` to the provider's
+    /// `end_session_endpoint` (see [`logout_url`](Self::logout_url)), or the
+    /// error.
+    ///
+    /// ```
+    /// use actix_web::{get, web, HttpRequest, HttpResponse};
+    /// use auth_macros::authenticate;
+    ///
+    /// #[authenticate(skip)]
+    /// #[get("/auth/logout")]
+    /// async fn logout(req: HttpRequest, oidc: web::Data<auth_oauth2::OidcLogin>) -> HttpResponse {
+    ///     oidc.logout_response(&req).await
+    /// }
+    /// ```
+    pub async fn logout_response(&self, req: &HttpRequest) -> HttpResponse {
         let result = async {
             let query = single_params(req.query_string())
                 .map_err(|_| LoginError::PostLogoutRedirectRefused)?;

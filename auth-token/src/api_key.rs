@@ -449,6 +449,28 @@ impl AuthenticationStrategy for ApiKeyStrategy {
         &self.name
     }
 
+    /// `apiKey` in its header; `http` with its scheme when read from
+    /// `Authorization`.
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme,
+        };
+        Some(match &self.source {
+            ApiKeySource::Header(header) => {
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(header_name(header))))
+            }
+            ApiKeySource::Authorization(scheme) if scheme.eq_ignore_ascii_case("basic") => {
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Basic))
+            }
+            ApiKeySource::Authorization(_) => {
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer))
+            }
+        })
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,
@@ -507,4 +529,24 @@ impl AuthenticationStrategy for ApiKeyStrategy {
             _ => challenge,
         })
     }
+}
+
+/// `x-api-key` as `X-Api-Key`: header names are case-insensitive; the
+/// document shows the usual capitalisation.
+#[cfg(feature = "openapi")]
+fn header_name(header: &str) -> String {
+    if header.eq_ignore_ascii_case("x-api-key") {
+        return "X-API-Key".to_owned();
+    }
+    header
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }

@@ -505,6 +505,16 @@ impl AuthenticationStrategy for IntrospectionStrategy {
         &self.inner.name
     }
 
+    /// `http` `bearer` (a token of the authorization server, checked at its
+    /// introspection endpoint).
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        Some(SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,

@@ -696,6 +696,25 @@ impl AuthenticationStrategy for SessionStrategy {
         &self.name
     }
 
+    /// `apiKey` in the session cookie (OpenAPI's way to name a cookie
+    /// credential); the description says that state-changing requests also
+    /// need the CSRF token header.
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        Some(SecurityScheme::ApiKey(ApiKey::Cookie(
+            ApiKeyValue::with_description(
+                self.sessions.cookie_name(),
+                format!(
+                    "Browser session cookie (HttpOnly); POST, PUT, PATCH and DELETE also need the \
+                     `{CSRF_HEADER}` header from the login answer and a same-origin request"
+                ),
+            ),
+        )))
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,

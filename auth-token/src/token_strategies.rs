@@ -70,6 +70,15 @@ impl AuthenticationStrategy for TokenBasicStrategy {
         &self.name
     }
 
+    /// `http` `basic` (the user name and the auth token as password).
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        Some(SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)))
+    }
+
     async fn authenticate(
         &self,
         req: &HttpRequest,
@@ -130,6 +139,15 @@ impl OpaqueBearerStrategy {
 impl AuthenticationStrategy for OpaqueBearerStrategy {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// `http` `bearer` (an opaque token, no `bearerFormat`).
+    #[cfg(feature = "openapi")]
+    fn security_scheme(
+        &self,
+    ) -> Option<auth_core::openapi::utoipa::openapi::security::SecurityScheme> {
+        use auth_core::openapi::utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        Some(SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
     }
 
     async fn authenticate(

@@ -1165,3 +1165,57 @@ async fn oauth_client_credentials_errors_are_typed_and_never_show_the_secret() {
     assert_eq!(payload(token.secret())["aud"], "https://api.test");
     assert!(!format!("{token:?}").contains(token.secret()));
 }
+
+/// Issue 16.2: the strategy's OpenAPI scheme is the issuer's discovery
+/// document (one issuer), or bearer JWTs naming each issuer's (several).
+#[actix_web::test]
+async fn oauth_issuer_describes_its_openapi_scheme_by_discovery_url() {
+    use auth_core::AuthenticationStrategy;
+    if !oidc::available() {
+        return;
+    }
+    let a = OidcProvider::start(0);
+    let b = OidcProvider::start(0);
+    let one = IssuerStrategy::builder()
+        .trust(TrustedIssuer::new(&a.issuer).audience("https://api.test"))
+        .build()
+        .await
+        .unwrap();
+    let scheme = serde_json::to_value(one.security_scheme().unwrap()).unwrap();
+    let url = format!("{}/.well-known/openid-configuration", a.issuer);
+    assert_eq!(
+        scheme,
+        json!({"type": "openIdConnect", "openIdConnectUrl": url})
+    );
+    // The URL is the provider's discovery document.
+    let doc: Value = serde_json::from_slice(
+        &http()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["issuer"], a.issuer.as_str());
+
+    let two = IssuerStrategy::builder()
+        .trust(TrustedIssuer::new(&a.issuer).audience("https://api.test"))
+        .trust(TrustedIssuer::new(&b.issuer).audience("https://api.test"))
+        .build()
+        .await
+        .unwrap();
+    let scheme = serde_json::to_value(two.security_scheme().unwrap()).unwrap();
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    assert_eq!(scheme["bearerFormat"], "JWT");
+    for provider in [&a, &b] {
+        let url = format!("{}/.well-known/openid-configuration", provider.issuer);
+        assert!(
+            scheme["description"].as_str().unwrap().contains(&url),
+            "{scheme}"
+        );
+    }
+}

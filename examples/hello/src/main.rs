@@ -12,17 +12,19 @@
 //! ```
 
 use actix_web::{App, HttpResponse, HttpServer, Responder, get};
-use auth_core::{AuthError, AuthOutcome, Challenge, StrategyRegistry, UserProfile, from_fn};
+use auth_core::{
+    AuthError, AuthOutcome, Challenge, DefaultPolicy, StrategyRegistry, UserProfile, from_fn,
+};
 use auth_macros::authenticate;
 
-#[get("/")]
 #[authenticate(skip)]
+#[get("/")]
 async fn index() -> &'static str {
     "hello, anyone\n"
 }
 
-#[get("/me")]
 #[authenticate("demo")]
+#[get("/me")]
 async fn me(user: UserProfile) -> impl Responder {
     HttpResponse::Ok().json(user)
 }
@@ -78,10 +80,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
     tracing::info!("listening on http://127.0.0.1:{port}");
-    HttpServer::new(move || App::new().app_data(registry.clone()).configure(routes))
-        .bind(("127.0.0.1", port))?
-        .run()
-        .await?;
+    // Default-deny: a route whose handler declares nothing answers 404.
+    HttpServer::new(move || {
+        App::new()
+            .app_data(registry.clone())
+            .wrap(DefaultPolicy::new())
+            .configure(routes)
+    })
+    .bind(("127.0.0.1", port))?
+    .run()
+    .await?;
     Ok(())
 }
 
@@ -92,10 +100,26 @@ mod tests {
 
     #[actix_web::test]
     async fn public_and_protected() {
-        let app =
-            atest::init_service(App::new().app_data(registry().unwrap()).configure(routes)).await;
+        let app = atest::init_service(
+            App::new()
+                .app_data(registry().unwrap())
+                .wrap(DefaultPolicy::new())
+                .configure(routes),
+        )
+        .await;
         let resp = atest::call_service(&app, atest::TestRequest::get().uri("/").to_request()).await;
         assert_eq!(resp.status(), 200);
+        for (method, uri) in [("GET", "/nothing"), ("POST", "/"), ("DELETE", "/me")] {
+            let req = atest::TestRequest::default()
+                .method(method.parse().unwrap())
+                .uri(uri)
+                .to_request();
+            assert_eq!(
+                atest::call_service(&app, req).await.status(),
+                404,
+                "{method} {uri}"
+            );
+        }
 
         let resp =
             atest::call_service(&app, atest::TestRequest::get().uri("/me").to_request()).await;

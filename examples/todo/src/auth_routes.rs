@@ -67,8 +67,8 @@ fn issue_failure(req: &HttpRequest, e: IssueError) -> HttpResponse {
 
 /// `POST /signup {email, password}` → `{id, email}`; 409 for a known e-mail,
 /// 422 for an invalid address or a weak password.
-#[post("/signup")]
 #[authenticate(skip)]
+#[post("/signup")]
 async fn signup(
     req: HttpRequest,
     body: web::Json<Credentials>,
@@ -112,8 +112,8 @@ async fn signup(
 /// `POST /users/login {email, password}` → `{access_token, token_type,
 /// expires_in, refresh_token}` (RFC 6749 §5.1).
 /// Guarded against password guessing per client address and per e-mail.
-#[post("/users/login")]
 #[authenticate(skip)]
+#[post("/users/login")]
 async fn login(
     req: HttpRequest,
     body: web::Json<Credentials>,
@@ -156,8 +156,8 @@ pub(crate) async fn check_password(
 
 /// `POST /refresh {refresh_token}` → a new token response. The old
 /// refresh token is spent; presenting it again revokes the whole family.
-#[post("/refresh")]
 #[authenticate(skip)]
+#[post("/refresh")]
 async fn refresh(
     req: HttpRequest,
     body: web::Json<RefreshBody>,
@@ -172,8 +172,8 @@ async fn refresh(
 /// `POST /users/logout {refresh_token}` → 204; the refresh family is
 /// revoked, and so is the access token the request carries, if any, on
 /// every instance, until it expires.
-#[post("/users/logout")]
 #[authenticate("jwt")]
+#[post("/users/logout")]
 async fn logout(
     req: HttpRequest,
     user: Option<UserProfile>,
@@ -198,8 +198,8 @@ async fn logout(
 /// `POST /users/logout-all` (Bearer) → 204: every access token of the
 /// caller issued until now is refused, and every refresh-token family
 /// begun until now ends, on every instance.
-#[post("/users/logout-all")]
 #[authenticate("jwt")]
+#[post("/users/logout-all")]
 async fn logout_all(
     req: HttpRequest,
     user: UserProfile,
@@ -217,8 +217,8 @@ async fn logout_all(
 }
 
 /// `GET /whoAmI`: the caller's profile (LoopBack answers only the id).
-#[get("/whoAmI")]
 #[authenticate("jwt")]
+#[get("/whoAmI")]
 async fn who_am_i(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "id": user.id,
@@ -230,8 +230,8 @@ async fn who_am_i(user: UserProfile) -> HttpResponse {
 /// `GET /users/me`: the caller's profile, with a token or with HTTP Digest
 /// credentials (RFC 7616, SHA-256, realm `todo`; the nonce counts are
 /// shared by every instance, so a replay to another one is refused).
-#[get("/users/me")]
 #[authenticate("jwt", "digest")]
+#[get("/users/me")]
 async fn me(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "id": user.id,
@@ -242,15 +242,15 @@ async fn me(user: UserProfile) -> HttpResponse {
 
 /// `GET /admin/todos/count`: every user's todos, for administrators, with a
 /// token or with Basic credentials.
-#[get("/admin/todos/count")]
 #[authenticate("jwt", "basic", roles = ["admin"])]
+#[get("/admin/todos/count")]
 async fn admin_count(todos: web::Data<Todos>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({"count": todos.count_all().await?})))
 }
 
 /// `GET /`: a short index of the API.
-#[get("/")]
 #[authenticate(skip)]
+#[get("/")]
 async fn index() -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "name": "todo",
@@ -261,6 +261,7 @@ async fn index() -> HttpResponse {
             "POST /users/logout": "{refresh_token} (+ Bearer) -> 204",
             "POST /users/logout-all": "Bearer -> 204, every session ends",
             "GET /whoAmI": "Bearer token -> your profile",
+            "GET /openapi.json": "the OpenAPI document (security of every route)",
             "GET /users/me": "Bearer token or HTTP Digest -> your profile",
             "POST /users/me/token": "HTTP Basic (email, password) -> 201 {token, userId, validUntil, location} and Auth-Token headers",
             "GET|DELETE /users/me/tokens/{id}": "an auth token's metadata, or revoke it",
@@ -283,9 +284,23 @@ async fn index() -> HttpResponse {
     }))
 }
 
+/// `GET /openapi.json`: the OpenAPI document, security from the routes'
+/// declarations.
+#[authenticate(skip)]
+#[get("/openapi.json")]
+async fn openapi_json(doc: web::Data<crate::OpenApiJson>) -> HttpResponse {
+    match doc.0.get() {
+        Some(json) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json.clone()),
+        None => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
 /// Registers the auth routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(index)
+        .service(openapi_json)
         .service(signup)
         .service(login)
         .service(refresh)

@@ -28,8 +28,8 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod keys;
-pub mod page;
 pub mod oidc_routes;
+pub mod page;
 pub mod todo_routes;
 pub mod todos;
 pub mod token_routes;
@@ -91,6 +91,39 @@ pub struct AppState {
     /// "Log in with your identity provider", when configured
     /// ([`oidc_routes`]).
     pub oidc: Option<auth_oauth2::OidcLogin>,
+    /// The OpenAPI document served at `/openapi.json`, made at start-up
+    /// from the routes' declarations ([`openapi`]).
+    pub openapi: web::Data<OpenApiJson>,
+}
+
+/// The OpenAPI document as JSON; see [`openapi`].
+#[derive(Debug, Default)]
+pub struct OpenApiJson(pub std::sync::OnceLock<String>);
+
+/// The OpenAPI document of the App `configure(state)` builds: every
+/// declared route with its `security` (from its `#[authenticate]`), the
+/// security schemes of the strategies they name, the auth-token routes with
+/// their scope's policy.
+pub async fn openapi(state: &AppState) -> Result<String, StartError> {
+    let report = default_policy()
+        .report(actix_web::App::new().configure(configure(state.clone())))
+        .await
+        .map_err(|e| StartError::Auth(e.to_string()))?;
+    let token_policy = token_routes::token_scope_policy();
+    let doc = auth_core::openapi::security_document(
+        "todo",
+        env!("CARGO_PKG_VERSION"),
+        &state.registry,
+        &report,
+        &[(
+            token_routes::TOKEN_LOCATION,
+            &token_routes::TOKEN_METHODS,
+            &token_policy,
+        )],
+    )
+    .map_err(|e| StartError::Auth(format!("OpenAPI document: {e}")))?;
+    doc.to_pretty_json()
+        .map_err(|e| StartError::Auth(format!("OpenAPI document: {e}")))
 }
 
 /// Opens the database (creating the SQLite file and data directory on first
@@ -211,7 +244,7 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
         None => None,
     };
 
-    Ok(AppState {
+    let state = AppState {
         oidc,
         registry,
         credentials: web::Data::new(token_routes::CredentialState {
@@ -228,7 +261,22 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
             admin_emails: config.admin_emails.clone(),
         }),
         sessions,
-    })
+        openapi: web::Data::new(OpenApiJson::default()),
+    };
+    let document = openapi(&state).await?;
+    // Set once, here, before any request.
+    let _ = state.openapi.0.set(document);
+    Ok(state)
+}
+
+/// The App's default-deny policy: only routes whose handler carries
+/// `#[authenticate(..)]` (or `#[authenticate(skip)]`) are served; every
+/// other request is answered 404. The auth-token routes under
+/// [`token_routes::TOKEN_LOCATION`] are auth-token's handlers, protected by
+/// the `AuthenticationMiddleware` of their scope, so they are declared by
+/// that prefix.
+pub fn default_policy() -> auth_core::DefaultPolicy {
+    auth_core::DefaultPolicy::new().middleware_scope(token_routes::TOKEN_LOCATION)
 }
 
 /// Registers the state and every route.
@@ -239,13 +287,14 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(state.credentials)
             .app_data(state.todos)
             .app_data(state.auth)
+            .app_data(state.openapi)
             .configure(auth_core::input_errors(64 * 1024))
             .configure(auth_routes::configure)
             .configure(token_routes::configure(tokens))
             .configure(page::configure(state.sessions))
             .configure(todo_routes::configure);
         if let Some(login) = state.oidc {
-            login.configure(cfg);
+            cfg.configure(oidc_routes::configure(login));
         }
     }
 }

@@ -23,8 +23,21 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = todo::config::Config::from_env()?;
     let state = todo::build(&config).await?;
+    // Every route with its authentication policy; routes that no
+    // `#[authenticate]` declares are named here (they answer 404).
+    let report = todo::default_policy()
+        .report(App::new().configure(todo::configure(state.clone())))
+        .await?;
+    for line in report.to_string().lines() {
+        if line.starts_with("warning: ") {
+            tracing::warn!("{line}");
+        } else {
+            tracing::info!("{line}");
+        }
+    }
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(todo::default_policy())
             // The access log names the path (`%U`) but never the query string
             // or headers, so no credential (e.g. `?access_token=`) reaches it.
             .wrap(

@@ -6,7 +6,7 @@
 //! | route | |
 //! |---|---|
 //! | `GET /auth/oidc/login` | `303` to the provider |
-//! | `GET` the redirect URI's path (e.g. `/auth/oidc/callback`) | checks the provider's answer and the ID token, then answers the todo's `{access_token, token_type, expires_in, refresh_token}` |
+//! | `GET /auth/oidc/callback` (the redirect URI's path, which must be this one) | checks the provider's answer and the ID token, then answers the todo's `{access_token, token_type, expires_in, refresh_token}` |
 //! | `GET /auth/oidc/logout` | `303` to the provider's logout |
 //!
 //! A user who logged in this way is `oidc:{sub}` (the provider's stable id)
@@ -14,9 +14,15 @@
 //! (`email_verified`), the e-mail; the todo's own tokens then work as after
 //! `POST /users/login` (refresh, logout, the todo routes). No user row is
 //! written: such a user has no password here.
+//!
+//! The three handlers are the todo's own, each `#[authenticate(skip)]`, so
+//! that the default-deny policy and the OpenAPI document see them like every
+//! other route; they hand the request to `OidcLogin`.
 
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use auth_core::{AuthError, UserProfile};
 use auth_jwt::TokenService;
+use auth_macros::authenticate;
 use auth_oauth2::{CookieKey, LoginConfigError, LoginSuccess, OidcLogin};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -27,6 +33,41 @@ use crate::config::OidcSettings;
 pub const LOGIN_PATH: &str = "/auth/oidc/login";
 /// The logout route.
 pub const LOGOUT_PATH: &str = "/auth/oidc/logout";
+/// The callback route: the path of the redirect URI registered at the
+/// provider.
+pub const CALLBACK_PATH: &str = "/auth/oidc/callback";
+
+/// `GET /auth/oidc/login`: to the provider.
+#[authenticate(skip)]
+#[get("/auth/oidc/login")]
+async fn start(req: HttpRequest, login: web::Data<OidcLogin>) -> HttpResponse {
+    login.start_response(&req).await
+}
+
+/// `GET /auth/oidc/callback`: the provider's answer, ending in the todo's
+/// token pair.
+#[authenticate(skip)]
+#[get("/auth/oidc/callback")]
+async fn callback(req: HttpRequest, login: web::Data<OidcLogin>) -> HttpResponse {
+    login.callback_response(req).await
+}
+
+/// `GET /auth/oidc/logout`: to the provider's logout.
+#[authenticate(skip)]
+#[get("/auth/oidc/logout")]
+async fn logout(req: HttpRequest, login: web::Data<OidcLogin>) -> HttpResponse {
+    login.logout_response(&req).await
+}
+
+/// Registers the three routes for `login`.
+pub fn configure(login: OidcLogin) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(login))
+            .service(start)
+            .service(callback)
+            .service(logout);
+    }
+}
 
 /// The login cookie's key, derived from the todo's signing secret (HMAC
 /// with a label of its own), so that no second secret has to be kept and
@@ -81,5 +122,13 @@ pub fn login(
     if settings.dangerously_allow_insecure_cookie {
         builder = builder.dangerously_allow_insecure_cookie();
     }
-    builder.build()
+    let login = builder.build()?;
+    if login.callback_path() != CALLBACK_PATH {
+        return Err(LoginConfigError::InvalidPath {
+            field: "redirect_uri",
+            value: settings.redirect_uri.clone(),
+            reason: format!("the todo serves its callback at {CALLBACK_PATH}"),
+        });
+    }
+    Ok(login)
 }

@@ -42,22 +42,22 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
 }
 
 /// `GET /app`: the page.
-#[get("/app")]
 #[authenticate(skip)]
+#[get("/app")]
 async fn page() -> HttpResponse {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
 /// `GET /app/app.js`: its script.
-#[get("/app/app.js")]
 #[authenticate(skip)]
+#[get("/app/app.js")]
 async fn script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
 /// `GET /app/app.css`: its style.
-#[get("/app/app.css")]
 #[authenticate(skip)]
+#[get("/app/app.css")]
 async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", APP_CSS)
 }
@@ -67,8 +67,8 @@ async fn style() -> HttpResponse {
 /// session (the one the browser came with, if any, ends): `Set-Cookie:
 /// __Host-session=…` and `{user, csrf_token, expires_at, max_expires_at}`.
 /// A cross-site request is 403 before the password is looked at.
-#[post("/session/login")]
 #[authenticate(skip)]
+#[post("/session/login")]
 async fn session_login(
     req: HttpRequest,
     body: web::Json<Credentials>,
@@ -90,8 +90,8 @@ async fn session_login(
 
 /// `GET /session`: the session's user and CSRF token, for a page that
 /// reloads; 401 without a live session.
-#[get("/session")]
 #[authenticate(skip)]
+#[get("/session")]
 async fn session_current(req: HttpRequest, sessions: web::Data<BrowserSessions>) -> HttpResponse {
     sessions
         .current(&req)
@@ -101,8 +101,8 @@ async fn session_current(req: HttpRequest, sessions: web::Data<BrowserSessions>)
 
 /// `POST /session/logout` (cookie + `X-CSRF-Token`): 204, the session
 /// revoked on every instance and the cookie cleared.
-#[post("/session/logout")]
 #[authenticate(skip)]
+#[post("/session/logout")]
 async fn session_logout(req: HttpRequest, sessions: web::Data<BrowserSessions>) -> HttpResponse {
     sessions
         .end(&req)

@@ -9,22 +9,22 @@ use crate::error::ApiError;
 use crate::todos::{NewTodo, TodoPatch, Todos};
 
 /// `GET /todos`: the caller's todos.
-#[get("/todos")]
 #[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
+#[get("/todos")]
 async fn list(user: UserProfile, todos: web::Data<Todos>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(todos.list(&user.id).await?))
 }
 
 /// `GET /todos/count`: how many todos the caller has.
-#[get("/todos/count")]
 #[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
+#[get("/todos/count")]
 async fn count(user: UserProfile, todos: web::Data<Todos>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({"count": todos.count(&user.id).await?})))
 }
 
 /// `GET /todos/{id}`: one of the caller's todos (another user's is 404).
-#[get("/todos/{id}")]
 #[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
+#[get("/todos/{id}")]
 async fn get_one(
     user: UserProfile,
     id: web::Path<i64>,
@@ -34,8 +34,8 @@ async fn get_one(
 }
 
 /// `POST /todos`: creates a todo.
-#[post("/todos")]
 #[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
+#[post("/todos")]
 async fn create(
     user: UserProfile,
     body: web::Json<NewTodo>,
@@ -45,8 +45,8 @@ async fn create(
 }
 
 /// `PUT /todos/{id}`: replaces a todo.
-#[put("/todos/{id}")]
 #[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
+#[put("/todos/{id}")]
 async fn replace(
     user: UserProfile,
     id: web::Path<i64>,
@@ -60,8 +60,8 @@ async fn replace(
 }
 
 /// `PATCH /todos/{id}`: changes some fields of a todo.
-#[patch("/todos/{id}")]
 #[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
+#[patch("/todos/{id}")]
 async fn update(
     user: UserProfile,
     id: web::Path<i64>,
@@ -75,8 +75,8 @@ async fn update(
 }
 
 /// `DELETE /todos/{id}`: deletes a todo (204).
-#[delete("/todos/{id}")]
 #[authenticate("session", "jwt", "opaque", "token-basic", "api-key")]
+#[delete("/todos/{id}")]
 async fn remove(
     user: UserProfile,
     id: web::Path<i64>,

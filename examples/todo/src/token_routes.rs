@@ -55,8 +55,8 @@ fn rfc3339(secs: u64) -> String {
 
 /// `POST /users/me/token` with HTTP Basic (e-mail and password): 201 with
 /// the token in the body and in RESTHeart's three headers.
-#[post("/users/me/token")]
 #[authenticate("basic")]
+#[post("/users/me/token")]
 async fn issue_token(
     req: HttpRequest,
     user: UserProfile,
@@ -120,8 +120,8 @@ fn key_failure(req: &HttpRequest, e: ApiKeyError) -> HttpResponse {
 
 /// `POST /users/me/api-keys {name, scopes?, expiresInDays?}` with a login
 /// JWT: 201 with the key, shown this once (only its hash is stored).
-#[post("/users/me/api-keys")]
 #[authenticate("jwt")]
+#[post("/users/me/api-keys")]
 async fn create_key(
     req: HttpRequest,
     user: UserProfile,
@@ -189,8 +189,8 @@ async fn create_key(
 }
 
 /// `GET /users/me/api-keys`: the caller's keys (never the keys themselves).
-#[get("/users/me/api-keys")]
 #[authenticate("jwt")]
+#[get("/users/me/api-keys")]
 async fn list_keys(
     req: HttpRequest,
     user: UserProfile,
@@ -213,8 +213,8 @@ async fn list_keys(
 
 /// `DELETE /users/me/api-keys/{id}`: revokes one of the caller's keys, on
 /// every instance at once; 404 for anyone else's.
-#[delete("/users/me/api-keys/{id}")]
 #[authenticate("jwt")]
+#[delete("/users/me/api-keys/{id}")]
 async fn revoke_key(
     req: HttpRequest,
     user: UserProfile,
@@ -227,6 +227,19 @@ async fn revoke_key(
     }
 }
 
+/// The policy of the auth-token routes under [`TOKEN_LOCATION`] (their
+/// scope's `AuthenticationMiddleware`), also what the OpenAPI document says
+/// of them.
+pub fn token_scope_policy() -> auth_core::AuthPolicy {
+    auth_core::AuthPolicy::new()
+        .strategy("opaque")
+        .strategy("jwt")
+        .strategy("basic")
+}
+
+/// The methods auth-token's routes under [`TOKEN_LOCATION`] serve.
+pub const TOKEN_METHODS: [&str; 2] = ["GET", "DELETE"];
+
 /// Registers the token and API-key routes; `tokens` serves the token
 /// locations under [`TOKEN_LOCATION`] to their owners (with the token
 /// itself, a login JWT or Basic).
@@ -238,9 +251,9 @@ pub fn configure(tokens: TokenManager) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(revoke_key)
             .service(
                 web::scope(TOKEN_LOCATION)
-                    .wrap(auth_core::AuthenticationMiddleware::with([
-                        "opaque", "jwt", "basic",
-                    ]))
+                    .wrap(auth_core::AuthenticationMiddleware::new(
+                        token_scope_policy(),
+                    ))
                     .configure(tokens.routes()),
             );
     }

@@ -27,20 +27,26 @@ fn config(data: &std::path::Path, pairs: &[(&str, &str)]) -> Config {
 macro_rules! app {
     ($config:expr) => {{
         let state = todo::build(&$config).await.unwrap();
-        at::init_service(App::new().configure(todo::configure(state))).await
+        at::init_service(
+            App::new()
+                .wrap(todo::default_policy())
+                .configure(todo::configure(state)),
+        )
+        .await
     }};
 }
 
-async fn send<S>(
+async fn send<S, B>(
     app: &S,
     req: at::TestRequest,
 ) -> (StatusCode, actix_web::http::header::HeaderMap, Value)
 where
     S: actix_web::dev::Service<
             actix_http::Request,
-            Response = actix_web::dev::ServiceResponse,
+            Response = actix_web::dev::ServiceResponse<B>,
             Error = actix_web::Error,
         >,
+    B: actix_web::body::MessageBody,
 {
     let resp = at::call_service(app, req.to_request()).await;
     let (status, headers) = (resp.status(), resp.headers().clone());
