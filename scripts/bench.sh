@@ -522,8 +522,24 @@ flood_start() { # KIND ROUND SECONDS: starts the flood in the background (FLOOD_
   esac
   FLOOD_PID=$!
 }
+# thread_ticks PID: "thread-name cpu-ticks" per thread of PID (utime +
+# stime from /proc/PID/task/*/stat; the name has its spaces replaced).
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk '{ s = $0; sub(/^[^(]*\(/, "", s); n = s; sub(/\).*$/, "", n); sub(/^.*\) /, "", s)
+      split(s, f, " "); gsub(/ /, "_", n); print n, f[12] + f[13] }' "$t/stat" 2>/dev/null || true
+  done
+}
+# cpu_split BEFORE AFTER SECONDS: per thread name, CPU % over the window
+# (100 % = one CPU), busiest first, as "name 93%, name 41%".
+cpu_split() {
+  awk -v secs="$3" -v hz="$(getconf CLK_TCK)" 'FNR == NR { b[$1] += $2; next } { a[$1] += $2 }
+    END { for (n in a) { p = (a[n] - b[n]) / hz / secs * 100; if (p >= 1) printf "%.0f %s\n", p, n } }' "$1" "$2" |
+    sort -rn | awk '{ printf "%s%s %s%%", sep, $2, $1; sep = ", " }'
+}
 floods_section() {
-  local r kind flood_secs=$(( ${DURATION%s} + 1 ))
+  local r kind flood_secs=$(( ${DURATION%s} + 2 ))
   echo "flood rows: minting $EXPIRED_TOKENS expired tokens" >&2
   "$BIN" --workers "$WORKERS" --tokens-dir "$TMP/floods" --tokens "hs256-expired=$EXPIRED_TOKENS" \
     >"$TMP/floods.out" 2>"$TMP/floods.err" &
@@ -543,8 +559,11 @@ floods_section() {
     echo " round $r" >&2
     for kind in $FLOOD_KINDS; do
       flood_start "$kind" "$r" "$flood_secs"
-      sleep 0.5
+      sleep 1
+      thread_ticks "$SERVER_PID" >"$TMP/fl_$kind.r$r.ticks0"
       run "fl_$kind.r$r" /jwt/hs256 "$PROBE_CONNS" "Authorization: Bearer $HS256"
+      thread_ticks "$SERVER_PID" >"$TMP/fl_$kind.r$r.ticks1"
+      cpu_split "$TMP/fl_$kind.r$r.ticks0" "$TMP/fl_$kind.r$r.ticks1" "${DURATION%s}" >"$TMP/fl_$kind.r$r.cpu"
       wait "$FLOOD_PID" || true
       FLOOD_PID=
       awk '/^Requests\/sec:/ {print $2}' "$TMP/fl_$kind.r$r.flood" >"$TMP/flood_$kind.r$r.rps"
@@ -565,7 +584,7 @@ floods_section() {
   local met=0 missed=0 label ratio verdict per
   {
     echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
-    echo "Command: \`bash scripts/bench.sh floods\` (ROUNDS=$ROUNDS, DURATION=$DURATION, PROBE_CONNS=$PROBE_CONNS, FLOOD_CONNS=$FLOOD_CONNS, EXPIRED_TOKENS=$EXPIRED_TOKENS). Server: \`bench-server --workers $WORKERS\` (release) on 127.0.0.1. Probe: \`wrk -t1 -c$PROBE_CONNS -d$DURATION --latency\` on \`/jwt/hs256\` with a valid token, started 0.5 s into a flood of \`wrk -t1 -c$FLOOD_CONNS -d${flood_secs}s\`; the five floods one after the other in each of $ROUNDS rounds; medians over the rounds (the ratio is the median of the per-round ratios of the probe's p99 to its p99 under the \`/open\` flood of the same round)."
+    echo "Command: \`bash scripts/bench.sh floods\` (ROUNDS=$ROUNDS, DURATION=$DURATION, PROBE_CONNS=$PROBE_CONNS, FLOOD_CONNS=$FLOOD_CONNS, EXPIRED_TOKENS=$EXPIRED_TOKENS). Server: \`bench-server --workers $WORKERS\` (release) on 127.0.0.1. Probe: \`wrk -t1 -c$PROBE_CONNS -d$DURATION --latency\` on \`/jwt/hs256\` with a valid token, started 1 s into a flood of \`wrk -t1 -c$FLOOD_CONNS -d${flood_secs}s\`; the five floods one after the other in each of $ROUNDS rounds; medians over the rounds (the ratio is the median of the per-round ratios of the probe's p99 to its p99 under the \`/open\` flood of the same round)."
     echo
     echo '| flood ('"$FLOOD_CONNS"' connections) | flood req/s | flood non-2xx / round | probe req/s | probe p50 ms | probe p99 ms | p99 / p99 under `/open` flood (per round) | target ≤ 1.5 |'
     echo '|---|---:|---:|---:|---:|---:|---:|---|'
@@ -585,6 +604,12 @@ floods_section() {
       printf '| %s | %.0f | %.0f | %.0f | %s | %s | **%s** (%s) | %s |\n' "$label" "$(median "flood_$kind" rps)" \
         "$(median "flood_$kind" non2xx)" "$(median "fl_$kind" rps)" "$(median "fl_$kind" p50)" \
         "$(median "fl_$kind" p99)" "$ratio" "$per" "$verdict"
+    done
+    echo
+    echo "Server CPU by thread while the probe ran (last round; 100 % = one CPU):"
+    echo
+    for kind in $FLOOD_KINDS; do
+      echo "- $kind: $(cat "$TMP/fl_$kind.r$ROUNDS.cpu")"
     done
     echo
     echo "Server peak RSS (VmHWM) over all the floods: **$hwm MiB** (VmRSS $rss_start MiB before the first flood, $rss_end MiB after the last; target ≤ 64 MiB, $(awk -v m="$hwm" 'BEGIN {print (m <= 64) ? "met" : "MISSED"}')). p99 ratio target ≤ 1.5: met by $met flood(s) of 4, missed by $missed."

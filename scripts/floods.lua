@@ -3,11 +3,11 @@
 -- (the real header `{"alg":"HS256","typ":"JWT"}`, then a random payload
 -- and a random signature in base64url), so that the server cannot answer
 -- from any cache and each request costs a signature check before it is
--- refused with 401. The tokens (POOL of them, 20 000 by default) are made
+-- refused with 401. The tokens (POOL of them, 5 000 by default) are made
 -- in init() and sent in turn, so that wrk's own work per request stays as
 -- small as for a fixed header; the server keeps no record of refused
 -- tokens, so a token coming round again costs it the same.
---   wrk ... URL -s scripts/floods.lua [-- PAYLOAD_CHARS [POOL]]   (default 160 20000)
+--   wrk ... URL -s scripts/floods.lua [-- PAYLOAD_CHARS [POOL]]   (default 160 5000)
 local header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 local pool = {}
@@ -24,7 +24,7 @@ end
 
 function init(args)
   local payload_chars = tonumber(args[1] or "160")
-  local size = tonumber(args[2] or "20000")
+  local size = tonumber(args[2] or "5000")
   -- Different sequences per wrk thread and per run.
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
   for i = 1, size do

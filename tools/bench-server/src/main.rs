@@ -297,7 +297,7 @@ fn write_tokens(
                 let file = &file;
                 scope.spawn(move || {
                     let mut out = String::new();
-                    let mut flush = |out: &mut String| -> Result<(), String> {
+                    let flush = |out: &mut String| -> Result<(), String> {
                         let mut file = file.lock().map_err(|_| "token file lock poisoned")?;
                         file.write_all(out.as_bytes()).map_err(|e| e.to_string())?;
                         out.clear();
