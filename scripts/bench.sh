@@ -567,7 +567,7 @@ floods_section() {
       wait "$FLOOD_PID" || true
       FLOOD_PID=
       awk '/^Requests\/sec:/ {print $2}' "$TMP/fl_$kind.r$r.flood" >"$TMP/flood_$kind.r$r.rps"
-      awk '/Non-2xx/ {n = $NF} END {print n + 0}' "$TMP/flood_$kind.r$r.flood" >"$TMP/flood_$kind.r$r.non2xx"
+      awk '/Non-2xx/ {n = $NF} END {print n + 0}' "$TMP/fl_$kind.r$r.flood" >"$TMP/flood_$kind.r$r.non2xx"
       echo "   flood $kind: $(cat "$TMP/flood_$kind.r$r.rps") req/s, non-2xx $(cat "$TMP/flood_$kind.r$r.non2xx")" >&2
     done
     for kind in $FLOOD_KINDS; do
