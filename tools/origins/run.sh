@@ -25,7 +25,8 @@
 # Servers are stopped by PID.
 #
 # Tunables (environment): ROUNDS (3), DURATION (5s), CONNS (32), WARMUP
-# (2s), OUT (docs/BENCHMARKS.md), WRITE (1).
+# (2s), OUT (docs/BENCHMARKS.md), WRITE (1), SKIP_BUILD (1: do not build
+# the todo example, use the release binary as it is).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -50,7 +51,8 @@ if [ ! -f "$HERE/node_modules/.package-lock.json" ] ||
   echo "installing the Node packages (npm ci)" >&2
   (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
-cargo build --release -q -p todo
+# SKIP_BUILD=1: the release binary already in the target directory, as it is.
+[ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release -q -p todo
 TODO_BIN=${CARGO_TARGET_DIR:-target}/release/todo
 
 TMP=$(mktemp -d)
