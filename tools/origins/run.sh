@@ -102,10 +102,10 @@ mkdir -p "$TMP/ours" "$TMP/loopback/data" "$TMP/nest"
   "$TODO_BIN" >"$TMP/ours.log" 2>&1 &
 PIDS+=("$!"); OURS_PID=$!
 cp "$HERE/node_modules/@loopback/example-todo/data/db.json" "$TMP/loopback/data/db.json"
-(cd "$TMP/loopback" && exec "${ON_SERVER_CPU[@]}" env -i PATH="$PATH" HOST=127.0.0.1 PORT=0 \
+(cd "$TMP/loopback" && exec "${ON_SERVER_CPU[@]}" env -i PATH="$PATH" NODE_ENV=production HOST=127.0.0.1 PORT=0 \
   NODE_PATH="$HERE/node_modules" node "$HERE/loopback/app.cjs") >"$TMP/loopback.log" 2>&1 &
 PIDS+=("$!"); LB_PID=$!
-(cd "$TMP/nest" && exec "${ON_SERVER_CPU[@]}" env -i PATH="$PATH" HOST=127.0.0.1 PORT=0 \
+(cd "$TMP/nest" && exec "${ON_SERVER_CPU[@]}" env -i PATH="$PATH" NODE_ENV=production HOST=127.0.0.1 PORT=0 \
   node "$HERE/nest/app.mjs") >"$TMP/nest.log" 2>&1 &
 PIDS+=("$!"); NEST_PID=$!
 declare -A URL PID
@@ -217,7 +217,7 @@ row() { # label server
 }
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr); Node $(node --version); load average at the end $LOAD (the machine was shared: absolute figures are low, ratios are from the same rounds)."
-  echo "Command: \`bash tools/origins/run.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, WARMUP=$WARMUP). Each server on 127.0.0.1, one process$( [ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo ", pinned to CPU $SERVER_CPU (\`taskset\`; wrk on CPU $WRK_CPU)"): the todo example (release, SQLite in a scratch directory, actix's default workers = $(nproc) on that one CPU, default logging: an access-log line per request), LoopBack 4 todo-jwt (\`tools/origins/loopback/app.cjs\`: @loopback/example-todo 6.0.0 + @loopback/authentication 9.0.10 + @loopback/authentication-jwt 0.12.10, in-memory datasource), NestJS (\`tools/origins/nest/app.mjs\`: @nestjs/core 12.5.1, @nestjs/passport 12.0.0, passport-jwt 4.0.1, @nestjs/jwt 12.0.2, todos in memory). Load: \`wrk -t1 -c$CONNS -d$DURATION --latency -H 'Authorization: Bearer <token from /users/login>' URL/todos\`, the same four todos in each answer, servers one after the other in $ROUNDS interleaved rounds after $WARMUP warm-up runs of $DURATION each; medians over the rounds (ratios: medians of the per-round ratios of requests/s)."
+  echo "Command: \`bash tools/origins/run.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, WARMUP=$WARMUP). Each server on 127.0.0.1, one process$( [ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo ", pinned to CPU $SERVER_CPU (\`taskset\`; wrk on CPU $WRK_CPU)"): the todo example (release, SQLite in a scratch directory, actix's default workers = $(nproc) on that one CPU, default logging: an access-log line per request), Node with NODE_ENV=production; LoopBack 4 todo-jwt (\`tools/origins/loopback/app.cjs\`: @loopback/example-todo 6.0.0 + @loopback/authentication 9.0.10 + @loopback/authentication-jwt 0.12.10, in-memory datasource), NestJS (\`tools/origins/nest/app.mjs\`: @nestjs/core 12.5.1, @nestjs/passport 12.0.0, passport-jwt 4.0.1, @nestjs/jwt 12.0.2, todos in memory). Load: \`wrk -t1 -c$CONNS -d$DURATION --latency -H 'Authorization: Bearer <token from /users/login>' URL/todos\`, the same four todos in each answer, servers one after the other in $ROUNDS interleaved rounds after $WARMUP warm-up runs of $DURATION each; medians over the rounds (ratios: medians of the per-round ratios of requests/s)."
   echo
   echo '| `GET /todos`, bearer JWT | requests/s | p50 ms | p99 ms | requests per CPU-second | peak RSS MiB | non-2xx |'
   echo '|---|---:|---:|---:|---:|---:|---:|'
