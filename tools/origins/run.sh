@@ -8,7 +8,7 @@
 #   - a NestJS passport-jwt equivalent (nest/app.mjs),
 # in one run, with interleaved rounds and medians.
 #
-#   bash tools/origins/run.sh            # ~2 minutes after the installs
+#   bash tools/origins/run.sh            # ~3 minutes after the installs
 #
 # Installs the Node packages pinned in package.json/package-lock.json with
 # `npm ci` (from npm only; again only when the lock file changed), builds
@@ -31,8 +31,8 @@
 # table also gives requests per CPU-second, which the machine's other load
 # moves least.
 #
-# Tunables (environment): ROUNDS (3), DURATION (5s), CONNS (32), WARMUP
-# (2), SERVER_CPU (0), WRK_CPU (1), OUT (docs/BENCHMARKS.md), WRITE (1), SKIP_BUILD (1: do not build
+# Tunables (environment): ROUNDS (5), DURATION (5s), CONNS (32), WARMUP
+# (3), SERVER_CPU (0), WRK_CPU (1), OUT (docs/BENCHMARKS.md), WRITE (1), SKIP_BUILD (1: do not build
 # the todo example, use the release binary as it is).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -41,10 +41,10 @@ cd "$ROOT"
 # shellcheck source=../../scripts/doc-section.sh
 source scripts/doc-section.sh
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
-WARMUP=${WARMUP:-2}
+WARMUP=${WARMUP:-3}
 # Pinning: every server on SERVER_CPU, wrk on WRK_CPU (on one CPU: no
 # pinning). Each server then has the same one CPU, whatever its threads:
 # the todo example's actix workers, Node's one JavaScript thread and its

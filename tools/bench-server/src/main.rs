@@ -158,7 +158,8 @@ struct Args {
     token_pad: usize,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// Parses the command line (without the program name).
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
         workers: 1,
         port: 0,
@@ -166,7 +167,7 @@ fn parse_args() -> Result<Args, String> {
         tokens: Vec::new(),
         token_pad: 0,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -335,7 +336,7 @@ fn write_tokens(
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
+    let args = parse_args(std::env::args().skip(1))?;
 
     let mut secret = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut secret);
@@ -512,4 +513,111 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("READY");
     server.run().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn token_options_parse() {
+        let args = parse(&[
+            "--tokens-dir",
+            "/tmp/x",
+            "--tokens",
+            "hs256=3,hs256-expired=2",
+            "--token-pad",
+            "1500",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.tokens,
+            vec![("hs256".to_owned(), 3), ("hs256-expired".to_owned(), 2)]
+        );
+        assert_eq!(args.token_pad, 1500);
+        assert_eq!(parse(&[]).unwrap().token_pad, 0);
+    }
+
+    #[test]
+    fn bad_token_options_are_refused() {
+        for (args, wanted) in [
+            (&["--token-pad", "10"][..], "--token-pad needs --tokens"),
+            (
+                &[
+                    "--tokens-dir",
+                    "d",
+                    "--tokens",
+                    "hs256=1",
+                    "--token-pad",
+                    "x",
+                ][..],
+                "--token-pad must be",
+            ),
+            (
+                &[
+                    "--tokens-dir",
+                    "d",
+                    "--tokens",
+                    "hs256=1",
+                    "--token-pad",
+                    "2000000",
+                ][..],
+                "--token-pad must be",
+            ),
+            (
+                &["--tokens-dir", "d", "--tokens", "hs512-expired=1"][..],
+                "unknown algorithm hs512-expired",
+            ),
+            (
+                &["--tokens-dir", "d", "--tokens", "hs256-expired=0"][..],
+                "N must be a positive number",
+            ),
+            (&["--tokens", "hs256=1"][..], "go together"),
+            (&["--token-pad"][..], "needs a value"),
+        ] {
+            let err = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert!(err.contains(wanted), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn minted_tokens_are_distinct_padded_and_expired_as_asked() {
+        let dir = std::env::temp_dir().join(format!("bench-server-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = [7u8; 32];
+        let key = SigningKey::hmac(&secret, Algorithm::HS256).unwrap();
+        let verifier = JwtStrategy::builder()
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .key(VerifyingKey::hmac(&secret, Algorithm::HS256).unwrap())
+            .build()
+            .unwrap();
+        let rt = actix_web::rt::Runtime::new().unwrap();
+        for (expired, pad) in [(false, 0), (false, 300), (true, 0), (true, 300)] {
+            let path = dir.join(format!("t-{expired}-{pad}"));
+            // More than one batch of a thousand, so that batches are joined.
+            write_tokens(&key, 2_500, Minting { pad, expired }, &path).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let tokens: Vec<&str> = text.lines().collect();
+            assert_eq!(tokens.len(), 2_500);
+            let distinct: std::collections::HashSet<&str> = tokens.iter().copied().collect();
+            assert_eq!(distinct.len(), 2_500);
+            for token in [tokens[0], tokens[1_234], tokens[2_499]] {
+                let verified = rt.block_on(verifier.verify_token(token));
+                assert_eq!(verified.is_ok(), !expired, "expired={expired} pad={pad}");
+                if pad > 0 {
+                    assert!(token.len() > pad, "{} bytes", token.len());
+                } else {
+                    assert!(token.len() < 400, "{} bytes", token.len());
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
