@@ -45,6 +45,23 @@
 # their own generated section of docs/BENCHMARKS.md (the `scale` markers).
 # Needs redis-server and redis-cli (`source .ci/services.sh && install_redis`).
 #
+# Memory rows (issue 17.4), `bash scripts/bench.sh memory`: two fresh
+# bench-servers minting MEM_TOKENS HS256 tokens with a MEM_PAD-byte pad
+# claim (long tokens, so that the verified-token cache's byte bound is the
+# one that binds); one is sent the same token, the other a different token
+# on every request, in MEM_ROUNDS alternating rounds; VmRSS and VmHWM
+# (/proc/PID/status) and the cache's token count (bench-server's /stats)
+# after each round show whether memory plateaus. The `memory` markers.
+#
+# Flood rows (issue 17.5), `bash scripts/bench.sh floods`: the /jwt/hs256
+# probe (PROBE_CONNS) under FLOOD_CONNS connections of valid /open requests
+# (the baseline), of wrong Basic passwords on /basic and on /basic-guarded,
+# of garbage tokens (scripts/floods.lua) and of expired tokens on
+# /jwt/hs256; p99 against the baseline's (target ≤ 1.5) and the server's
+# peak RSS (target ≤ 64 MiB). The `floods` markers.
+#
+# Neither writes the other sections, and neither needs the peer or Redis.
+#
 # Tunables (environment): ROUNDS (3), DURATION (5s), CONNS (32),
 # BASIC_CONNS (4), PROBE_CONNS (4), FLOOD_CONNS (64), WORKERS (1), OUT (the
 # Markdown file written, docs/BENCHMARKS.md), FAIR_LOGINS (at most this many
@@ -52,12 +69,14 @@
 # this many sprayed requests per round, 500000),
 # TOKENS (distinct tokens minted per algorithm,
 # hs256=1200000,rs256=90000,es256=60000,eddsa=300000: at least ROUNDS times
-# what one round sends on this machine; the run says if not), LOGINS (200).
+# what one round sends on this machine; the run says if not), LOGINS (200),
+# MEM_TOKENS (30000), MEM_PAD (1500), MEM_ROUNDS (4), EXPIRED_TOKENS
+# (20000), SKIP_BUILD (1: use the release binaries already built).
 set -euo pipefail
 MODE=${1:-all}
 case "$MODE" in
-  all | scale | fairness) ;;
-  *) echo "usage: bash scripts/bench.sh [scale | fairness]" >&2; exit 2 ;;
+  all | scale | fairness | memory | floods) ;;
+  *) echo "usage: bash scripts/bench.sh [scale | fairness | memory | floods]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 # shellcheck source=doc-section.sh
@@ -78,6 +97,10 @@ COLD_ALGS="hs256 rs256 es256 eddsa"
 OUT=${OUT:-docs/BENCHMARKS.md}
 FAIR_LOGINS=${FAIR_LOGINS:-5000}
 FAIR_SPRAY=${FAIR_SPRAY:-500000}
+MEM_TOKENS=${MEM_TOKENS:-30000}
+MEM_PAD=${MEM_PAD:-1500}
+MEM_ROUNDS=${MEM_ROUNDS:-4}
+EXPIRED_TOKENS=${EXPIRED_TOKENS:-20000}
 
 if ! command -v wrk >/dev/null 2>&1; then
   echo "wrk missing: installing it from Debian" >&2
@@ -87,9 +110,12 @@ fi
 
 LOGINS=${LOGINS:-200}
 # Separate builds: one invocation would unify the features of their common
-# dependencies and rebuild them.
-cargo build --release -q -p bench-server -p peer-server
-cargo build --release -q -p todo
+# dependencies and rebuild them. SKIP_BUILD=1 uses the binaries already in
+# the target directory as they are.
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release -q -p bench-server -p peer-server
+  cargo build --release -q -p todo
+fi
 BIN=${CARGO_TARGET_DIR:-target}/release/bench-server
 PEER_BIN=${CARGO_TARGET_DIR:-target}/release/peer-server
 TODO_BIN=${CARGO_TARGET_DIR:-target}/release/todo
@@ -101,6 +127,7 @@ FLOOD_PID=
 REDIS_PID=
 TODO_PID=
 MONITOR_PID=
+SAME_PID=
 cleanup() {
   # Only the processes this script started, by PID.
   [ -n "$MONITOR_PID" ] && kill "$MONITOR_PID" 2>/dev/null || true
@@ -109,6 +136,7 @@ cleanup() {
   [ -n "$FLOOD_PID" ] && kill "$FLOOD_PID" 2>/dev/null || true
   [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null || true
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  [ -n "$SAME_PID" ] && kill "$SAME_PID" 2>/dev/null && wait "$SAME_PID" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -396,6 +424,208 @@ fairness_table() {
   echo "Spraying client: median $(median spray rps) req/s; statuses $(sum_statuses spray) (401: hashed and wrong; 429: over its share of the pool or past the guard's limit; 503: pool full). Login p99 during the spray / idle: **${factor}×**; logins refused during the spray: **$refused** (target 0, $( [ "$refused" = 0 ] && echo met || echo MISSED))."
 }
 
+# mib PID FIELD: FIELD (VmRSS, VmHWM) of /proc/PID/status in MiB.
+mib() { awk -v f="$2:" '$1 == f {printf "%.1f\n", $2 / 1024}' "/proc/$1/status"; }
+# cached_tokens BASE: tokens in bench-server's hs256 verified-token cache.
+cached_tokens() { curl -s "$1/stats" | sed -n 's/.*"hs256_cached_tokens":\([0-9]*\).*/\1/p'; }
+
+# Verified-token cache memory (issue 17.4): two fresh bench-servers, alike
+# (each minted the same number of padded tokens with its own secret); one
+# gets the same long token on every request, the other a different one
+# (scripts/tokens.lua, continuing where the previous round stopped and
+# cycling through MEM_TOKENS tokens, far more than the cache holds, so that
+# with its oldest-first eviction every request misses), in MEM_ROUNDS
+# alternating rounds; VmRSS, VmHWM and the cache's token count after each.
+memory_section() {
+  local s r sent offset=0 len cost bound_entries unbounded
+  echo "memory rows: two bench-servers, $MEM_TOKENS HS256 tokens each with a $MEM_PAD-byte pad claim" >&2
+  "$BIN" --workers "$WORKERS" --tokens-dir "$TMP/mem_same" --tokens "hs256=$MEM_TOKENS" \
+    --token-pad "$MEM_PAD" >"$TMP/mem_same.out" 2>"$TMP/mem_same.err" &
+  SAME_PID=$!
+  "$BIN" --workers "$WORKERS" --tokens-dir "$TMP/mem_distinct" --tokens "hs256=$MEM_TOKENS" \
+    --token-pad "$MEM_PAD" >"$TMP/mem_distinct.out" 2>"$TMP/mem_distinct.err" &
+  SERVER_PID=$!
+  wait_ready "$SAME_PID" "$TMP/mem_same.out" "$TMP/mem_same.err" bench-server
+  wait_ready "$SERVER_PID" "$TMP/mem_distinct.out" "$TMP/mem_distinct.err" bench-server
+  local same_base distinct_base same_token file
+  same_base=$(sed -n 's/^listening //p' "$TMP/mem_same.out" | head -n 1)
+  distinct_base=$(sed -n 's/^listening //p' "$TMP/mem_distinct.out" | head -n 1)
+  same_token=$(head -n 1 "$TMP/mem_same/hs256.tokens")
+  file="$TMP/mem_distinct/hs256.tokens"
+  BASE=$same_base check /jwt/hs256 "Authorization: Bearer $same_token" 200
+  BASE=$distinct_base check /jwt/hs256 "Authorization: Bearer $(tail -n 1 "$file")" 200
+  BASE=$distinct_base check /jwt/hs256 "Authorization: Bearer $same_token" 401
+  len=${#same_token}
+  # The cache's accounting (auth-jwt: 3 x the token's length + 256 bytes an
+  # entry, at least the byte bound / the entry bound), default bounds.
+  cost=$(( 3 * len + 256 )); [ "$cost" -ge $(( 33554432 / 10000 )) ] || cost=$(( 33554432 / 10000 ))
+  bound_entries=$(( 33554432 / cost )); [ "$bound_entries" -le 10000 ] || bound_entries=10000
+  unbounded=$(awk -v n="$MEM_TOKENS" -v c="$cost" 'BEGIN {printf "%.0f", n * c / 1048576}')
+  echo "0 - $(mib "$SAME_PID" VmRSS) $(mib "$SAME_PID" VmHWM) $(cached_tokens "$same_base") - 0 $(mib "$SERVER_PID" VmRSS) $(mib "$SERVER_PID" VmHWM) $(cached_tokens "$distinct_base")" >"$TMP/mem.rows"
+  local total=0
+  for r in $(seq 1 "$MEM_ROUNDS"); do
+    echo " round $r" >&2
+    TARGET=$same_base run mem_same.r$r /jwt/hs256 "$CONNS" "Authorization: Bearer $same_token"
+    COLD="$file:$offset" TARGET=$distinct_base run mem_distinct.r$r /jwt/hs256 "$CONNS"
+    sent=$(cat "$TMP/mem_distinct.r$r.sent")
+    total=$(( total + sent )); offset=$(( (offset + sent) % MEM_TOKENS ))
+    echo "$r $(printf '%.0f' "$(cat "$TMP/mem_same.r$r.rps")") $(mib "$SAME_PID" VmRSS) $(mib "$SAME_PID" VmHWM) $(cached_tokens "$same_base") $(printf '%.0f' "$(cat "$TMP/mem_distinct.r$r.rps")") $total $(mib "$SERVER_PID" VmRSS) $(mib "$SERVER_PID" VmHWM) $(cached_tokens "$distinct_base")" >>"$TMP/mem.rows"
+    tail -n 1 "$TMP/mem.rows" >&2
+  done
+  local non
+  non=$(cat "$TMP"/mem_*.r*.non2xx | awk '{ s += $1 } END { print s + 0 }')
+  kill "$SAME_PID" "$SERVER_PID"
+  wait "$SAME_PID" "$SERVER_PID" 2>/dev/null || true
+  SAME_PID=; SERVER_PID=
+
+  # The plateau: from the first round on, the distinct-token server's VmRSS
+  # moves by at most 2 MiB or 5 %, and its cache never exceeds the bound.
+  local verdict
+  verdict=$(awk -v b="$bound_entries" 'NR > 1 {
+      if (first == "") first = $8; last = $8; if ($10 + 0 > b) over = 1 }
+    END { d = last - first; if (d < 0) d = -d; lim = first * 0.05; if (lim < 2) lim = 2
+      print ((d <= lim && !over) ? "holds" : "does NOT hold") }' "$TMP/mem.rows")
+  {
+    echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Command: \`bash scripts/bench.sh memory\` (MEM_TOKENS=$MEM_TOKENS, MEM_PAD=$MEM_PAD, MEM_ROUNDS=$MEM_ROUNDS, DURATION=$DURATION, CONNS=$CONNS). Two fresh \`bench-server --workers $WORKERS --tokens hs256=$MEM_TOKENS --token-pad $MEM_PAD\` (release) side by side; their tokens are $len bytes long, so the cache counts $cost bytes an entry and its default byte bound (32 MiB) holds at most $bound_entries of them (the entry bound, 10 000, does not bind). Load on \`/jwt/hs256\`: \`wrk -t1 -c$CONNS -d$DURATION\`, the same token on one server, a different token on every request on the other (\`-s scripts/tokens.lua\`, cycling through the $MEM_TOKENS tokens: a cache without its bound would account for ${unbounded} MiB), alternating. Figures after each round; the cache's token count from bench-server's \`/stats\`; non-2xx over all rounds: $non."
+    echo
+    echo '| after round | same token: req/s | VmRSS MiB | VmHWM MiB | cached tokens | distinct tokens: req/s | tokens sent (total) | VmRSS MiB | VmHWM MiB | cached tokens |'
+    echo '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", ($1 == 0 ? "start" : $1), $2, $3, $4, $5, $6, $7, $8, $9, $10 }' "$TMP/mem.rows"
+    echo
+    awk -v v="$verdict" 'NR == 1 { s0 = $3; d0 = $8 } NR > 1 { s = $3; d = $8; h = $9 }
+      END { printf "Distinct-token server minus same-token server, VmRSS after the last round: **%.1f MiB** (at the start %.1f MiB); its peak (VmHWM) %.1f MiB. Bound: **%s** (VmRSS flat within 2 MiB or 5 %% from the first round on, the cache at or under its bound).\n", d - s, d0 - s0, h, v }' "$TMP/mem.rows"
+  } >"$TMP/memory.md"
+  cat "$TMP/memory.md"
+  replace_generated "$OUT" memory "$TMP/memory.md" Benchmarks scripts/bench.sh
+}
+
+# Floods (issue 17.5): the /jwt/hs256 probe (PROBE_CONNS connections, the
+# same valid token) while FLOOD_CONNS connections send, in turn: valid
+# requests to /open (the baseline), wrong Basic passwords to /basic and to
+# /basic-guarded (a new client address each round), garbage tokens
+# (scripts/floods.lua) and expired tokens (scripts/tokens.lua over
+# EXPIRED_TOKENS validly signed, expired tokens) to /jwt/hs256; ROUNDS
+# rounds, the floods in this order in each. Each probe's p99 is compared
+# with the p99 under the /open flood of the same round.
+FLOOD_KINDS="open basic basic_guarded garbage expired"
+flood_start() { # KIND ROUND SECONDS: starts the flood in the background (FLOOD_PID)
+  local out="$TMP/fl_$1.r$2.flood"
+  case $1 in
+    open) wrk -t1 -c"$FLOOD_CONNS" -d"$3s" "$BASE/open" >"$out" 2>&1 & ;;
+    basic) wrk -t1 -c"$FLOOD_CONNS" -d"$3s" -H "Authorization: Basic $BASIC_WRONG" "$BASE/basic" >"$out" 2>&1 & ;;
+    basic_guarded) wrk -t1 -c"$FLOOD_CONNS" -d"$3s" -H "Authorization: Basic $BASIC_WRONG" \
+      -H "X-Forwarded-For: 198.51.100.$(( 100 + $2 ))" "$BASE/basic-guarded" >"$out" 2>&1 & ;;
+    garbage) wrk -t1 -c"$FLOOD_CONNS" -d"$3s" -s scripts/floods.lua "$BASE/jwt/hs256" >"$out" 2>&1 & ;;
+    expired) wrk -t1 -c"$FLOOD_CONNS" -d"$3s" -s scripts/tokens.lua "$BASE/jwt/hs256" \
+      -- "$TMP/floods/hs256-expired.tokens" 0 >"$out" 2>&1 & ;;
+  esac
+  FLOOD_PID=$!
+}
+# thread_ticks PID: "thread-name cpu-ticks" per thread of PID (utime +
+# stime from /proc/PID/task/*/stat; the name has its spaces replaced).
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk '{ s = $0; sub(/^[^(]*\(/, "", s); n = s; sub(/\).*$/, "", n); sub(/^.*\) /, "", s)
+      split(s, f, " "); gsub(/ /, "_", n); print n, f[12] + f[13] }' "$t/stat" 2>/dev/null || true
+  done
+}
+# cpu_split BEFORE AFTER SECONDS: per thread name, CPU % over the window
+# (100 % = one CPU), busiest first, as "name 93%, name 41%".
+cpu_split() {
+  awk -v secs="$3" -v hz="$(getconf CLK_TCK)" 'FNR == NR { b[$1] += $2; next } { a[$1] += $2 }
+    END { for (n in a) { p = (a[n] - b[n]) / hz / secs * 100; if (p >= 1) printf "%.0f %s\n", p, n } }' "$1" "$2" |
+    sort -rn | awk '{ printf "%s%s %s%%", sep, $2, $1; sep = ", " }'
+}
+floods_section() {
+  local r kind flood_secs=$(( ${DURATION%s} + 2 ))
+  echo "flood rows: minting $EXPIRED_TOKENS expired tokens" >&2
+  "$BIN" --workers "$WORKERS" --tokens-dir "$TMP/floods" --tokens "hs256-expired=$EXPIRED_TOKENS" \
+    >"$TMP/floods.out" 2>"$TMP/floods.err" &
+  SERVER_PID=$!
+  wait_ready "$SERVER_PID" "$TMP/floods.out" "$TMP/floods.err" bench-server
+  BASE=$(sed -n 's/^listening //p' "$TMP/floods.out" | head -n 1)
+  HS256=$(sed -n 's/^HS256_TOKEN=//p' "$TMP/floods.out")
+  BASIC_WRONG=$(sed -n 's/^BASIC_WRONG=//p' "$TMP/floods.out")
+  check /jwt/hs256 "Authorization: Bearer $HS256" 200
+  check /jwt/hs256 "Authorization: Bearer $(head -n 1 "$TMP/floods/hs256-expired.tokens")" 401
+  check /jwt/hs256 "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.bm90IGEgdG9rZW4.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" 401
+  check /basic "Authorization: Basic $BASIC_WRONG" 401
+  check /basic-guarded "Authorization: Basic $BASIC_WRONG" 401
+  local rss_start
+  rss_start=$(mib "$SERVER_PID" VmRSS)
+  for r in $(seq 1 "$ROUNDS"); do
+    echo " round $r" >&2
+    for kind in $FLOOD_KINDS; do
+      flood_start "$kind" "$r" "$flood_secs"
+      sleep 1
+      thread_ticks "$SERVER_PID" >"$TMP/fl_$kind.r$r.ticks0"
+      run "fl_$kind.r$r" /jwt/hs256 "$PROBE_CONNS" "Authorization: Bearer $HS256"
+      thread_ticks "$SERVER_PID" >"$TMP/fl_$kind.r$r.ticks1"
+      cpu_split "$TMP/fl_$kind.r$r.ticks0" "$TMP/fl_$kind.r$r.ticks1" "${DURATION%s}" >"$TMP/fl_$kind.r$r.cpu"
+      wait "$FLOOD_PID" || true
+      FLOOD_PID=
+      awk '/^Requests\/sec:/ {print $2}' "$TMP/fl_$kind.r$r.flood" >"$TMP/flood_$kind.r$r.rps"
+      awk '/Non-2xx/ {n = $NF} END {print n + 0}' "$TMP/fl_$kind.r$r.flood" >"$TMP/flood_$kind.r$r.non2xx"
+      echo "   flood $kind: $(cat "$TMP/flood_$kind.r$r.rps") req/s, non-2xx $(cat "$TMP/flood_$kind.r$r.non2xx")" >&2
+    done
+    for kind in $FLOOD_KINDS; do
+      awk -v a="$(cat "$TMP/fl_$kind.r$r.p99")" -v b="$(cat "$TMP/fl_open.r$r.p99")" \
+        'BEGIN {printf "%.4f\n", a / b}' >"$TMP/fl_$kind.r$r.ratio"
+    done
+  done
+  local hwm rss_end
+  hwm=$(mib "$SERVER_PID" VmHWM); rss_end=$(mib "$SERVER_PID" VmRSS)
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+
+  local met=0 missed=0 label ratio verdict per
+  {
+    echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Command: \`bash scripts/bench.sh floods\` (ROUNDS=$ROUNDS, DURATION=$DURATION, PROBE_CONNS=$PROBE_CONNS, FLOOD_CONNS=$FLOOD_CONNS, EXPIRED_TOKENS=$EXPIRED_TOKENS). Server: \`bench-server --workers $WORKERS\` (release) on 127.0.0.1. Probe: \`wrk -t1 -c$PROBE_CONNS -d$DURATION --latency\` on \`/jwt/hs256\` with a valid token, started 1 s into a flood of \`wrk -t1 -c$FLOOD_CONNS -d${flood_secs}s\`; the five floods one after the other in each of $ROUNDS rounds; medians over the rounds (the ratio is the median of the per-round ratios of the probe's p99 to its p99 under the \`/open\` flood of the same round)."
+    echo
+    echo '| flood ('"$FLOOD_CONNS"' connections) | flood req/s | flood non-2xx / round | probe req/s | probe p50 ms | probe p99 ms | p99 / p99 under `/open` flood (per round) | target ≤ 1.5 |'
+    echo '|---|---:|---:|---:|---:|---:|---:|---|'
+    for kind in $FLOOD_KINDS; do
+      case $kind in
+        open) label='valid requests to `/open` (baseline)' ;;
+        basic) label='wrong Basic passwords on `/basic` (argon2id, shared pool)' ;;
+        basic_guarded) label='wrong Basic passwords on `/basic-guarded` (own pool, brute-force guard)' ;;
+        garbage) label='garbage tokens on `/jwt/hs256` (`scripts/floods.lua`)' ;;
+        expired) label='expired tokens on `/jwt/hs256` (validly signed, each different)' ;;
+      esac
+      ratio=$(awk -v r="$(median "fl_$kind" ratio)" 'BEGIN {printf "%.2f", r}')
+      per=$(cat "$TMP"/fl_"$kind".r*.ratio | awk '{printf "%s%.2f", sep, $1; sep = ", "}')
+      if [ "$kind" = open ]; then verdict=""
+      elif awk -v r="$ratio" 'BEGIN {exit !(r <= 1.5)}'; then verdict=met; met=$((met + 1))
+      else verdict=MISSED; missed=$((missed + 1)); fi
+      printf '| %s | %.0f | %.0f | %.0f | %s | %s | **%s** (%s) | %s |\n' "$label" "$(median "flood_$kind" rps)" \
+        "$(median "flood_$kind" non2xx)" "$(median "fl_$kind" rps)" "$(median "fl_$kind" p50)" \
+        "$(median "fl_$kind" p99)" "$ratio" "$per" "$verdict"
+    done
+    echo
+    echo "Server CPU by thread while the probe ran (last round; 100 % = one CPU):"
+    echo
+    for kind in $FLOOD_KINDS; do
+      echo "- $kind: $(cat "$TMP/fl_$kind.r$ROUNDS.cpu")"
+    done
+    echo
+    echo "Server peak RSS (VmHWM) over all the floods: **$hwm MiB** (VmRSS $rss_start MiB before the first flood, $rss_end MiB after the last; target ≤ 64 MiB, $(awk -v m="$hwm" 'BEGIN {print (m <= 64) ? "met" : "MISSED"}')). p99 ratio target ≤ 1.5: met by $met flood(s) of 4, missed by $missed."
+  } >"$TMP/floods.md"
+  cat "$TMP/floods.md"
+  replace_generated "$OUT" floods "$TMP/floods.md" Benchmarks scripts/bench.sh
+}
+
+if [ "$MODE" = memory ]; then
+  memory_section
+  exit 0
+fi
+if [ "$MODE" = floods ]; then
+  floods_section
+  exit 0
+fi
 if [ "$MODE" = scale ]; then
   scale_section
   exit 0

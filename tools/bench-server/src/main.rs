@@ -1,7 +1,8 @@
 //! The benchmark server that `scripts/bench.sh` drives with `wrk`.
 //!
 //! ```text
-//! bench-server [--workers N] [--port P] [--tokens-dir DIR --tokens hs256=N,rs256=N,es256=N,eddsa=N]
+//! bench-server [--workers N] [--port P]
+//!              [--tokens-dir DIR --tokens hs256=N,rs256=N,es256=N,eddsa=N,hs256-expired=N [--token-pad BYTES]]
 //! ```
 //!
 //! It binds 127.0.0.1 (port 0 by default: a free one), 1 worker by default,
@@ -22,6 +23,7 @@
 //! | `/basic-guarded` | `basic-guarded` (same user, a hashing pool of its own, the brute-force guard with its default limits; `X-Forwarded-For` believed from 127.0.0.1) | `BASIC` |
 //! | `/three` | `basic`, `cookie`, `hs256` | `HS256_TOKEN` |
 //! | `/jwt/hs256-revocable` | `hs256-revocable` (`hs256` checking `Revocations`) | `HS256_JTI_TOKEN` (live), `HS256_REVOKED_TOKEN` (revoked) |
+//! | `/stats` | none: `{"hs256_cached_tokens":N}`, the number of tokens in `hs256`'s verified-token cache | |
 //!
 //! `/jwt/hs256-revocable` checks every request against a revocation list
 //! (auth-core's `Revocations` on an in-memory store) holding 10 000
@@ -38,6 +40,13 @@
 //! tokens, one per line, for the cold-path rows: every request a different
 //! token) and
 //! `DIR/hs256.secret` (the HS256 secret, for `peer-server --secret-file`).
+//! `hs256-expired=N` writes `DIR/hs256-expired.tokens`: N distinct HS256
+//! tokens, validly signed, that expired an hour ago (the expired-token
+//! flood). With `--token-pad BYTES` every minted token also carries a
+//! `pad` claim of BYTES characters (long tokens, so that the verified-token
+//! cache's byte bound, not its entry bound, is what limits it). The tokens
+//! are written as they are minted, a thousand at a time, so that minting
+//! does not raise the server's peak memory.
 //!
 //! Keys: RS256, ES256 and EdDSA use the test keys of `auth-test-support`
 //! (compiled in); the HS256 secret is random per run, so nothing here is a default
@@ -46,7 +55,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, get};
+use actix_web::{App, HttpResponse, HttpServer, get, web};
 use auth_basic::{
     BasicStrategy, BruteForceGuard, GuardConfig, MemoryUserStore, NewUser, PasswordAuthenticator,
     VerificationCache,
@@ -70,6 +79,15 @@ const PASSWORD: &str = "correct horse battery staple";
 #[authenticate(skip)]
 async fn open() -> HttpResponse {
     HttpResponse::Ok().body("ok")
+}
+
+/// `hs256`'s strategy, for `/stats`.
+struct Hs256(JwtStrategy);
+
+#[get("/stats")]
+#[authenticate(skip)]
+async fn stats(hs: web::Data<Hs256>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "hs256_cached_tokens": hs.0.cached_tokens() }))
 }
 
 #[get("/jwt/hs256")]
@@ -137,16 +155,19 @@ struct Args {
     port: u16,
     tokens_dir: Option<std::path::PathBuf>,
     tokens: Vec<(String, usize)>,
+    token_pad: usize,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// Parses the command line (without the program name).
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut args = Args {
         workers: 1,
         port: 0,
         tokens_dir: None,
         tokens: Vec::new(),
+        token_pad: 0,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -159,12 +180,19 @@ fn parse_args() -> Result<Args, String> {
             }
             "--port" => args.port = value.parse().map_err(|_| "--port must be a port")?,
             "--tokens-dir" => args.tokens_dir = Some(value.into()),
+            "--token-pad" => {
+                args.token_pad = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= 1 << 20)
+                    .ok_or("--token-pad must be a number of bytes up to 1048576")?;
+            }
             "--tokens" => {
                 for pair in value.split(',') {
                     let (alg, n) = pair
                         .split_once('=')
                         .ok_or("--tokens takes alg=N pairs, e.g. hs256=1000,rs256=100")?;
-                    if !["hs256", "rs256", "es256", "eddsa"].contains(&alg) {
+                    if !["hs256", "rs256", "es256", "eddsa", "hs256-expired"].contains(&alg) {
                         return Err(format!("--tokens: unknown algorithm {alg}"));
                     }
                     let n = n
@@ -180,6 +208,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if args.tokens_dir.is_some() == args.tokens.is_empty() {
         return Err("--tokens-dir and --tokens go together".into());
+    }
+    if args.token_pad > 0 && args.tokens.is_empty() {
+        return Err("--token-pad needs --tokens".into());
     }
     Ok(args)
 }
@@ -221,26 +252,68 @@ fn mint_for(key: &SigningKey, sub: &str) -> Result<String, Box<dyn std::error::E
     Ok(key.sign(&claims_for(sub, now), None)?)
 }
 
+/// What `write_tokens` mints.
+#[derive(Clone, Copy)]
+struct Minting {
+    /// Characters of the `pad` claim (0: none).
+    pad: usize,
+    /// Tokens that expired an hour ago instead of living one day.
+    expired: bool,
+}
+
+/// A token for `sub` as `minting` says.
+fn mint_cold(
+    key: &SigningKey,
+    sub: &str,
+    minting: Minting,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let now = auth_test_support::now();
+    let mut claims = claims_for(sub, now);
+    if minting.expired {
+        claims["iat"] = (now - 7_200).into();
+        claims["exp"] = (now - 3_600).into();
+    }
+    if minting.pad > 0 {
+        claims["pad"] = "x".repeat(minting.pad).into();
+    }
+    Ok(key.sign(&claims, None)?)
+}
+
 /// Writes `n` distinct tokens (subjects `user-0` ...) to `path`, one per
-/// line, signing on every CPU (RSA signing is slow).
+/// line, signing on every CPU (RSA signing is slow). Each thread appends a
+/// thousand tokens at a time, so that memory does not grow with `n`.
 fn write_tokens(
     key: &SigningKey,
     n: usize,
+    minting: Minting,
     path: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write as _;
+    const BATCH: usize = 1_000;
+    let file = std::sync::Mutex::new(std::io::BufWriter::new(std::fs::File::create(path)?));
     let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
-    let chunks: Vec<Result<String, String>> = std::thread::scope(|scope| {
+    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
+                let file = &file;
                 scope.spawn(move || {
                     let mut out = String::new();
-                    for i in (t..n).step_by(threads) {
-                        let token =
-                            mint_for(key, &format!("user-{i}")).map_err(|e| e.to_string())?;
+                    let flush = |out: &mut String| -> Result<(), String> {
+                        let mut file = file.lock().map_err(|_| "token file lock poisoned")?;
+                        file.write_all(out.as_bytes()).map_err(|e| e.to_string())?;
+                        out.clear();
+                        Ok(())
+                    };
+                    for (k, i) in (t..n).step_by(threads).enumerate() {
+                        let token = mint_cold(key, &format!("user-{i}"), minting)
+                            .map_err(|e| e.to_string())?;
                         out.push_str(&token);
                         out.push('\n');
+                        if (k + 1) % BATCH == 0 {
+                            flush(&mut out)?;
+                        }
                     }
-                    Ok(out)
+                    flush(&mut out)
                 })
             })
             .collect();
@@ -252,17 +325,18 @@ fn write_tokens(
             })
             .collect()
     });
-    let mut all = String::new();
-    for chunk in chunks {
-        all.push_str(&chunk?);
+    for result in results {
+        result?;
     }
-    std::fs::write(path, all)?;
+    file.into_inner()
+        .map_err(|_| "token file lock poisoned")?
+        .flush()?;
     Ok(())
 }
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
+    let args = parse_args(std::env::args().skip(1))?;
 
     let mut secret = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut secret);
@@ -364,7 +438,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opaque_token = auth_tokens.issue(&UserProfile::new(USER)).await?.token;
     let registry = StrategyRegistry::builder()
         .register(OpaqueBearerStrategy::new("opaque", auth_tokens))
-        .register(hs)
+        .register(hs.clone())
         .register(hs_revocable)
         .register(rs)
         .register(es)
@@ -376,9 +450,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     registry.verify_handlers()?;
 
+    let hs_stats = web::Data::new(Hs256(hs));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(registry.clone())
+            .app_data(hs_stats.clone())
             .service(open)
             .service(hs256)
             .service(hs256_revocable)
@@ -390,6 +466,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .service(basic_guarded)
             .service(opaque)
             .service(three)
+            // Last, so that it does not lengthen the other routes' matching.
+            .service(stats)
     })
     .workers(args.workers)
     .bind(("127.0.0.1", args.port))?;
@@ -415,12 +493,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(dir.join("hs256.secret"), secret)?;
         for (alg, n) in &args.tokens {
             let key = match alg.as_str() {
-                "hs256" => &hs_sign,
+                "hs256" | "hs256-expired" => &hs_sign,
                 "rs256" => &rs_sign,
                 "es256" => &es_sign,
                 _ => &ed_sign,
             };
-            write_tokens(key, *n, &dir.join(format!("{alg}.tokens")))?;
+            let minting = Minting {
+                pad: args.token_pad,
+                expired: alg == "hs256-expired",
+            };
+            write_tokens(key, *n, minting, &dir.join(format!("{alg}.tokens")))?;
         }
     }
     println!("BASIC={}", basic_credentials(USER, PASSWORD));
@@ -431,4 +513,111 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("READY");
     server.run().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn token_options_parse() {
+        let args = parse(&[
+            "--tokens-dir",
+            "/tmp/x",
+            "--tokens",
+            "hs256=3,hs256-expired=2",
+            "--token-pad",
+            "1500",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.tokens,
+            vec![("hs256".to_owned(), 3), ("hs256-expired".to_owned(), 2)]
+        );
+        assert_eq!(args.token_pad, 1500);
+        assert_eq!(parse(&[]).unwrap().token_pad, 0);
+    }
+
+    #[test]
+    fn bad_token_options_are_refused() {
+        for (args, wanted) in [
+            (&["--token-pad", "10"][..], "--token-pad needs --tokens"),
+            (
+                &[
+                    "--tokens-dir",
+                    "d",
+                    "--tokens",
+                    "hs256=1",
+                    "--token-pad",
+                    "x",
+                ][..],
+                "--token-pad must be",
+            ),
+            (
+                &[
+                    "--tokens-dir",
+                    "d",
+                    "--tokens",
+                    "hs256=1",
+                    "--token-pad",
+                    "2000000",
+                ][..],
+                "--token-pad must be",
+            ),
+            (
+                &["--tokens-dir", "d", "--tokens", "hs512-expired=1"][..],
+                "unknown algorithm hs512-expired",
+            ),
+            (
+                &["--tokens-dir", "d", "--tokens", "hs256-expired=0"][..],
+                "N must be a positive number",
+            ),
+            (&["--tokens", "hs256=1"][..], "go together"),
+            (&["--token-pad"][..], "needs a value"),
+        ] {
+            let err = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert!(err.contains(wanted), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn minted_tokens_are_distinct_padded_and_expired_as_asked() {
+        let dir = std::env::temp_dir().join(format!("bench-server-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = [7u8; 32];
+        let key = SigningKey::hmac(&secret, Algorithm::HS256).unwrap();
+        let verifier = JwtStrategy::builder()
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .key(VerifyingKey::hmac(&secret, Algorithm::HS256).unwrap())
+            .build()
+            .unwrap();
+        let rt = actix_web::rt::Runtime::new().unwrap();
+        for (expired, pad) in [(false, 0), (false, 300), (true, 0), (true, 300)] {
+            let path = dir.join(format!("t-{expired}-{pad}"));
+            // More than one batch of a thousand, so that batches are joined.
+            write_tokens(&key, 2_500, Minting { pad, expired }, &path).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let tokens: Vec<&str> = text.lines().collect();
+            assert_eq!(tokens.len(), 2_500);
+            let distinct: std::collections::HashSet<&str> = tokens.iter().copied().collect();
+            assert_eq!(distinct.len(), 2_500);
+            for token in [tokens[0], tokens[1_234], tokens[2_499]] {
+                let verified = rt.block_on(verifier.verify_token(token));
+                assert_eq!(verified.is_ok(), !expired, "expired={expired} pad={pad}");
+                if pad > 0 {
+                    assert!(token.len() > pad, "{} bytes", token.len());
+                } else {
+                    assert!(token.len() < 400, "{} bytes", token.len());
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
