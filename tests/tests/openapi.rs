@@ -126,7 +126,16 @@ async fn every_operation_has_the_security_its_handler_declares() {
             "{expected} is not recorded: {names:?}"
         );
     }
-    let server = TodoServer::start(&[]);
+    // With the OpenID login configured, so that every recorded handler is
+    // routed (the provider is discovered at the first login, not here).
+    let server = TodoServer::start(&[
+        ("OIDC_ISSUER", "https://idp.example"),
+        ("OIDC_CLIENT_ID", "todo"),
+        (
+            "OIDC_REDIRECT_URI",
+            "https://todo.example/auth/oidc/callback",
+        ),
+    ]);
     let doc = document(&server).await;
     let mut documented: BTreeSet<(String, String)> = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -200,7 +209,18 @@ async fn every_operation_has_the_security_its_handler_declares() {
         schemes["api-key"],
         json!({"type": "apiKey", "in": "header", "name": "X-API-Key"})
     );
-    assert_eq!(schemes.as_object().unwrap().len(), 6);
+    // The web page's session: an apiKey in its cookie.
+    assert_eq!(schemes["session"]["type"], "apiKey");
+    assert_eq!(schemes["session"]["in"], "cookie");
+    assert_eq!(schemes["session"]["name"], "__Host-session");
+    assert!(
+        schemes["session"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("x-csrf-token")),
+        "{}",
+        schemes["session"]
+    );
+    assert_eq!(schemes.as_object().unwrap().len(), 7);
     // Roles have no OpenAPI form: listed in x-roles.
     assert_eq!(
         doc["paths"]["/admin/todos/count"]["get"]["x-roles"],
