@@ -82,10 +82,37 @@ where
         > + 'static,
     B: MessageBody + 'static,
 {
-    let verdict = Rc::new(RefCell::new(None));
+    let module_prefix = module_prefix.to_owned();
+    probe_app(app, move |req| match StrategyRegistry::of(req.request()) {
+        None => Err(ConfigError::MissingRegistry),
+        Some(registry) => registry.verify_handlers_in(&module_prefix),
+    })
+    .await?
+}
+
+/// Builds `app` as a server would (data factories and services), sends it
+/// one request that its outermost middleware answers itself, and returns
+/// what `look` saw of that request: how the start-up checks read an App's
+/// `app_data` and route table without running any handler.
+pub(crate) async fn probe_app<T, B, R>(
+    app: App<T>,
+    look: impl Fn(&ServiceRequest) -> R + 'static,
+) -> Result<R, ConfigError>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+    R: 'static,
+{
+    let seen = Rc::new(RefCell::new(None));
     let probe = Probe {
-        module_prefix: module_prefix.to_owned(),
-        verdict: Rc::clone(&verdict),
+        look: Rc::new(look),
+        seen: Rc::clone(&seen),
     };
     let factory = app.wrap(probe).into_factory();
     let service = factory
@@ -95,43 +122,40 @@ where
     let request = actix_web::test::TestRequest::get().uri("/").to_request();
     // The probe answers itself; the request never reaches a handler.
     let _ = service.call(request).await;
-    verdict
-        .borrow_mut()
-        .take()
-        .unwrap_or(Err(ConfigError::AppInit))
+    seen.borrow_mut().take().ok_or(ConfigError::AppInit)
 }
 
-/// The outermost middleware of the checked App: it reads the App's
-/// `app_data` and answers without calling anything inside.
-struct Probe {
-    module_prefix: String,
-    verdict: Rc<RefCell<Option<Result<(), ConfigError>>>>,
+/// The outermost middleware of a probed App: it looks at the request and
+/// answers without calling anything inside.
+struct Probe<F, R> {
+    look: Rc<F>,
+    seen: Rc<RefCell<Option<R>>>,
 }
 
-struct ProbeService {
-    module_prefix: String,
-    verdict: Rc<RefCell<Option<Result<(), ConfigError>>>>,
-}
-
-impl<S> Transform<S, ServiceRequest> for Probe
+impl<S, F, R> Transform<S, ServiceRequest> for Probe<F, R>
 where
     S: Service<ServiceRequest, Error = Error>,
+    F: Fn(&ServiceRequest) -> R + 'static,
+    R: 'static,
 {
     type Response = ServiceResponse<BoxBody>;
     type Error = Error;
-    type Transform = ProbeService;
+    type Transform = Probe<F, R>;
     type InitError = ();
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, _service: S) -> Self::Future {
-        ready(Ok(ProbeService {
-            module_prefix: self.module_prefix.clone(),
-            verdict: Rc::clone(&self.verdict),
+        ready(Ok(Probe {
+            look: Rc::clone(&self.look),
+            seen: Rc::clone(&self.seen),
         }))
     }
 }
 
-impl Service<ServiceRequest> for ProbeService {
+impl<F, R> Service<ServiceRequest> for Probe<F, R>
+where
+    F: Fn(&ServiceRequest) -> R,
+{
     type Response = ServiceResponse<BoxBody>;
     type Error = Error;
     type Future = Ready<Result<Self::Response, Self::Error>>;
@@ -139,11 +163,7 @@ impl Service<ServiceRequest> for ProbeService {
     actix_web::dev::always_ready!();
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let verdict = match StrategyRegistry::of(req.request()) {
-            None => Err(ConfigError::MissingRegistry),
-            Some(registry) => registry.verify_handlers_in(&self.module_prefix),
-        };
-        *self.verdict.borrow_mut() = Some(verdict);
+        *self.seen.borrow_mut() = Some((self.look)(&req));
         ready(Ok(req.into_response(HttpResponse::NoContent().finish())))
     }
 }

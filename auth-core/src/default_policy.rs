@@ -7,10 +7,9 @@ use std::future::{Ready, ready};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use actix_service::IntoServiceFactory;
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{
-    AppConfig, Service, ServiceFactory, ServiceRequest, ServiceResponse, Transform, forward_ready,
+    Service, ServiceFactory, ServiceRequest, ServiceResponse, Transform, forward_ready,
 };
 use actix_web::http::StatusCode;
 use actix_web::{App, Error, HttpMessage, HttpRequest, HttpResponse};
@@ -763,20 +762,7 @@ impl DefaultPolicy {
             > + 'static,
         B: MessageBody + 'static,
     {
-        let table = Rc::new(RefCell::new(None));
-        let factory = app
-            .wrap(TableProbe {
-                table: Rc::clone(&table),
-            })
-            .into_factory();
-        let service = factory
-            .new_service(AppConfig::default())
-            .await
-            .map_err(|_| ConfigError::AppInit)?;
-        let request = actix_web::test::TestRequest::get().uri("/").to_request();
-        // The probe answers itself; the request never reaches a handler.
-        let _ = service.call(request).await;
-        let debug = table.borrow_mut().take().ok_or(ConfigError::AppInit)?;
+        let debug = crate::check::probe_app(app, |req| format!("{:?}", req.resource_map())).await?;
         Ok(self.build_report(route_table::read(&debug)))
     }
 
@@ -899,46 +885,6 @@ impl DefaultPolicy {
             unrouted,
             warnings,
         }
-    }
-}
-
-/// The outermost middleware of the reported App: it reads the route table
-/// and answers without calling anything inside.
-struct TableProbe {
-    table: Rc<RefCell<Option<String>>>,
-}
-
-struct TableProbeService {
-    table: Rc<RefCell<Option<String>>>,
-}
-
-impl<S> Transform<S, ServiceRequest> for TableProbe
-where
-    S: Service<ServiceRequest, Error = Error>,
-{
-    type Response = ServiceResponse<BoxBody>;
-    type Error = Error;
-    type Transform = TableProbeService;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, _service: S) -> Self::Future {
-        ready(Ok(TableProbeService {
-            table: Rc::clone(&self.table),
-        }))
-    }
-}
-
-impl Service<ServiceRequest> for TableProbeService {
-    type Response = ServiceResponse<BoxBody>;
-    type Error = Error;
-    type Future = Ready<Result<Self::Response, Self::Error>>;
-
-    actix_web::dev::always_ready!();
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        *self.table.borrow_mut() = Some(format!("{:?}", req.resource_map()));
-        ready(Ok(req.into_response(HttpResponse::NoContent().finish())))
     }
 }
 
