@@ -238,7 +238,7 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     // is down, and those routes answer 503 meanwhile.
     let oidc = match &config.oidc {
         Some(settings) => Some(
-            oidc_routes::login(settings, &secret, tokens.clone())
+            oidc_routes::login(settings, &secret, tokens.clone(), sessions.clone())
                 .map_err(|e| StartError::Auth(format!("OpenID Connect login: {e}")))?,
         ),
         None => None,
