@@ -855,6 +855,9 @@ mod tests {
         let new = actix_web::test::TestRequest::get()
             .cookie(second.cookie().clone())
             .to_http_request();
-        assert_eq!(sessions.authenticate(&new).await.unwrap().unwrap().owner, "ada");
+        assert_eq!(
+            sessions.authenticate(&new).await.unwrap().unwrap().owner,
+            "ada"
+        );
     }
 }

@@ -197,7 +197,14 @@ mod tests {
         for page in ["/app", "/app?x=1", "/app#top", "/app/"] {
             assert!(for_the_page(page), "{page}");
         }
-        for other in ["/auth/oidc/callback", "/", "/apple", "/ap", "", "/todos/app"] {
+        for other in [
+            "/auth/oidc/callback",
+            "/",
+            "/apple",
+            "/ap",
+            "",
+            "/todos/app",
+        ] {
             assert!(!for_the_page(other), "{other}");
         }
     }
