@@ -21,7 +21,10 @@
 //! - `whoAmI` answers the profile as JSON rather than the bare id;
 //! - a web page at `/app` ([`page`]) signs up, logs in with a browser
 //!   session (an `HttpOnly` `__Host-session` cookie, CSRF-protected) and
-//!   manages todos; the JSON API works for bearer clients as before.
+//!   manages todos; the JSON API works for bearer clients as before;
+//! - with `OIDC_*` configured ([`oidc_routes`]), "log in with your identity
+//!   provider": from the page it ends in the same browser session, without
+//!   `return_to` in the todo's own token pair.
 
 pub mod auth_routes;
 pub mod config;

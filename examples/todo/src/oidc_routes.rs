@@ -42,6 +42,11 @@ use crate::config::OidcSettings;
 /// The login-info route the web page asks whether to show its button.
 pub const INFO_PATH: &str = "/auth/oidc";
 /// Where the web page's login starts: back to the page, with a session.
+///
+/// ```
+/// use todo::oidc_routes::{LOGIN_PATH, PAGE_LOGIN, PAGE_PATH};
+/// assert_eq!(PAGE_LOGIN, format!("{LOGIN_PATH}?return_to={PAGE_PATH}"));
+/// ```
 pub const PAGE_LOGIN: &str = "/auth/oidc/login?return_to=/app";
 /// The one `return_to` destination allowed: the web page.
 pub const PAGE_PATH: &str = "/app";
