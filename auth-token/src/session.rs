@@ -556,12 +556,68 @@ impl BrowserSessions {
     /// assert_eq!(started.csrf_token().len(), 43);
     /// # });
     /// ```
+    ///
+    /// The origin check applies to unsafe methods only: a `GET` (a
+    /// redirect's callback) passes it whatever its `Sec-Fetch-Site`. A login
+    /// callback should call [`start_after_login_callback`](Self::start_after_login_callback)
+    /// instead, which says why no origin check is made.
     pub async fn start(
         &self,
         req: &HttpRequest,
         profile: &UserProfile,
     ) -> Result<StartedSession, AuthError> {
         self.check_same_origin(req)?;
+        self.issue_session(req, profile).await
+    }
+
+    /// Starts a session at the end of a federated login's callback (OpenID
+    /// Connect, OAuth 2.0): like [`start`](Self::start) (rotation, a new
+    /// token) but without its origin check, because such a callback is a
+    /// navigation from the provider's site (`Sec-Fetch-Site: cross-site`,
+    /// an `Origin` of the provider), a `GET` redirect or, with
+    /// `response_mode=form_post`, a cross-site `POST`.
+    ///
+    /// SAFETY-NOTE: call it only after the callback's own checks passed:
+    /// the `state` bound to the browser by the login's cookie, the PKCE
+    /// verifier and the ID token's `nonce` (auth-oauth2's `OidcLogin` does
+    /// all three before its `on_login` handler runs). Those checks are the
+    /// CSRF protection of this request (RFC 9700 §4.7): another site cannot
+    /// complete a login it did not start in this browser. Never call it
+    /// from a handler that takes credentials from the request body.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use actix_web::test::TestRequest;
+    /// use auth_core::{MemoryStore, UserProfile};
+    /// use auth_token::BrowserSessions;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let sessions = BrowserSessions::new(Arc::new(MemoryStore::new()));
+    /// // A form_post callback: a POST from the provider's site.
+    /// let callback = TestRequest::post()
+    ///     .uri("/auth/callback")
+    ///     .insert_header(("sec-fetch-site", "cross-site"))
+    ///     .insert_header(("origin", "https://login.example"))
+    ///     .to_http_request();
+    /// assert_eq!(sessions.start(&callback, &UserProfile::new("ada")).await.unwrap_err().status(), 403);
+    /// let started = sessions.start_after_login_callback(&callback, &UserProfile::new("ada")).await.unwrap();
+    /// assert_eq!(started.record().owner, "ada");
+    /// # });
+    /// ```
+    pub async fn start_after_login_callback(
+        &self,
+        req: &HttpRequest,
+        profile: &UserProfile,
+    ) -> Result<StartedSession, AuthError> {
+        self.issue_session(req, profile).await
+    }
+
+    /// Rotation (the session the request came with ends) and a new session.
+    async fn issue_session(
+        &self,
+        req: &HttpRequest,
+        profile: &UserProfile,
+    ) -> Result<StartedSession, AuthError> {
         self.revoke_token(req).await?;
         let issued = self.tokens.issue(profile).await?;
         let csrf_token = Self::csrf_for(&issued.token);
@@ -756,5 +812,52 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
         assert_eq!(a, BrowserSessions::csrf_for("a".repeat(43).as_str()));
+    }
+
+    fn cross_site(method: actix_web::http::Method) -> actix_web::test::TestRequest {
+        actix_web::test::TestRequest::default()
+            .method(method)
+            .uri("/auth/callback?code=c&state=s")
+            .insert_header(("sec-fetch-site", "cross-site"))
+            .insert_header(("origin", "https://login.example"))
+    }
+
+    #[tokio::test]
+    async fn login_callbacks_start_sessions_from_the_providers_site() {
+        use actix_web::http::Method;
+        let sessions = BrowserSessions::new(Arc::new(auth_core::MemoryStore::new()));
+        let ada = UserProfile::new("ada");
+        // start: a cross-site GET (the redirect) passes, unsafe methods do not.
+        let get = cross_site(Method::GET).to_http_request();
+        assert!(sessions.start(&get, &ada).await.is_ok());
+        for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+            let req = cross_site(method.clone()).to_http_request();
+            let err = sessions.start(&req, &ada).await.unwrap_err();
+            assert_eq!(err.status(), 403, "{method}");
+        }
+        // The callback's start: a form_post POST too, and with rotation.
+        let first = sessions
+            .start_after_login_callback(&cross_site(Method::POST).to_http_request(), &ada)
+            .await
+            .unwrap();
+        let again = cross_site(Method::POST)
+            .cookie(first.cookie().clone())
+            .to_http_request();
+        let second = sessions
+            .start_after_login_callback(&again, &ada)
+            .await
+            .unwrap();
+        assert_ne!(first.cookie().value(), second.cookie().value());
+        let old = actix_web::test::TestRequest::get()
+            .cookie(first.cookie().clone())
+            .to_http_request();
+        assert_eq!(sessions.authenticate(&old).await.unwrap_err().status(), 401);
+        let new = actix_web::test::TestRequest::get()
+            .cookie(second.cookie().clone())
+            .to_http_request();
+        assert_eq!(
+            sessions.authenticate(&new).await.unwrap().unwrap().owner,
+            "ada"
+        );
     }
 }

@@ -78,6 +78,27 @@ async fn todo_logs_in_with_the_identity_provider_and_answers_its_own_tokens() {
     assert_eq!(todo.base, base);
     let browser = Browser::default();
 
+    // The web page's button: where its login starts.
+    let info = browser.get(&todo.url("/auth/oidc")).await;
+    assert_eq!(info.status, 200, "{}", info.body);
+    assert_eq!(
+        info.json(),
+        json!({"login": "/auth/oidc/login?return_to=/app"})
+    );
+    // Only the page is an allowed destination.
+    for bad in [
+        "https://evil.test/",
+        "//evil.test/app",
+        "/todos",
+        "/%2F%2Fevil.test",
+        "/apple",
+    ] {
+        let r = browser
+            .get(&todo.url(&format!("/auth/oidc/login?return_to={bad}")))
+            .await;
+        assert_eq!(r.status, 400, "return_to={bad}: {}", r.body);
+    }
+
     let start = browser.get(&todo.url("/auth/oidc/login")).await;
     assert_eq!(start.status, 303, "{}", start.body);
     let authorize = start.location.clone().unwrap();
@@ -157,6 +178,8 @@ async fn todo_logs_in_with_the_identity_provider_and_answers_its_own_tokens() {
 
     // Without the settings the routes do not exist.
     let plain = TodoServer::start(&[]);
-    let r = browser.get(&plain.url("/auth/oidc/login")).await;
-    assert_eq!(r.status, 404);
+    for path in ["/auth/oidc/login", "/auth/oidc"] {
+        let r = browser.get(&plain.url(path)).await;
+        assert_eq!(r.status, 404, "{path}");
+    }
 }

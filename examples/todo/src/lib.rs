@@ -21,7 +21,10 @@
 //! - `whoAmI` answers the profile as JSON rather than the bare id;
 //! - a web page at `/app` ([`page`]) signs up, logs in with a browser
 //!   session (an `HttpOnly` `__Host-session` cookie, CSRF-protected) and
-//!   manages todos; the JSON API works for bearer clients as before.
+//!   manages todos; the JSON API works for bearer clients as before;
+//! - with `OIDC_*` configured ([`oidc_routes`]), "log in with your identity
+//!   provider": from the page it ends in the same browser session, without
+//!   `return_to` in the todo's own token pair.
 
 pub mod auth_routes;
 pub mod config;
@@ -238,7 +241,7 @@ pub async fn build(config: &Config) -> Result<AppState, StartError> {
     // is down, and those routes answer 503 meanwhile.
     let oidc = match &config.oidc {
         Some(settings) => Some(
-            oidc_routes::login(settings, &secret, tokens.clone())
+            oidc_routes::login(settings, &secret, tokens.clone(), sessions.clone())
                 .map_err(|e| StartError::Auth(format!("OpenID Connect login: {e}")))?,
         ),
         None => None,

@@ -1,13 +1,21 @@
 //! "Log in with your identity provider": OpenID Connect login (auth-oauth2's
-//! `OidcLogin`) that ends in the todo's own token pair.
+//! `OidcLogin`) that ends in the web page's browser session or in the
+//! todo's own token pair.
 //!
 //! Mounted only when [`OidcSettings`] are configured:
 //!
 //! | route | |
 //! |---|---|
-//! | `GET /auth/oidc/login` | `303` to the provider |
-//! | `GET /auth/oidc/callback` (the redirect URI's path, which must be this one) | checks the provider's answer and the ID token, then answers the todo's `{access_token, token_type, expires_in, refresh_token}` |
+//! | `GET /auth/oidc` | `200 {"login": "/auth/oidc/login?return_to=/app"}`: the page shows its button only when this answers (404 without the login configured) |
+//! | `GET /auth/oidc/login` | `303` to the provider; `?return_to=/app` (the only destination allowed) for the web page |
+//! | `GET /auth/oidc/callback` (the redirect URI's path, which must be this one) | checks the provider's answer and the ID token; a login started with `return_to=/app` then starts a browser session (the `__Host-session` cookie of `POST /session/login`) and answers `303` to `/app`; one started without `return_to` answers the todo's `{access_token, token_type, expires_in, refresh_token}` |
 //! | `GET /auth/oidc/logout` | `303` to the provider's logout |
+//!
+//! The callback is a top-level navigation from the provider
+//! (`Sec-Fetch-Site: cross-site`); it is a `GET`, which
+//! `BrowserSessions::start_after_login_callback` accepts: the login's own
+//! state, PKCE and nonce checks are what keep another site from logging a
+//! browser in with its own account there.
 //!
 //! A user who logged in this way is `oidc:{sub}` (the provider's stable id)
 //! with the role `user` and, when the provider vouches for it
@@ -27,8 +35,21 @@ use auth_oauth2::{CookieKey, LoginConfigError, LoginSuccess, OidcLogin};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use auth_token::BrowserSessions;
+
 use crate::config::OidcSettings;
 
+/// The login-info route the web page asks whether to show its button.
+pub const INFO_PATH: &str = "/auth/oidc";
+/// Where the web page's login starts: back to the page, with a session.
+///
+/// ```
+/// use todo::oidc_routes::{LOGIN_PATH, PAGE_LOGIN, PAGE_PATH};
+/// assert_eq!(PAGE_LOGIN, format!("{LOGIN_PATH}?return_to={PAGE_PATH}"));
+/// ```
+pub const PAGE_LOGIN: &str = "/auth/oidc/login?return_to=/app";
+/// The one `return_to` destination allowed: the web page.
+pub const PAGE_PATH: &str = "/app";
 /// The login route.
 pub const LOGIN_PATH: &str = "/auth/oidc/login";
 /// The logout route.
@@ -37,6 +58,16 @@ pub const LOGOUT_PATH: &str = "/auth/oidc/logout";
 /// provider.
 pub const CALLBACK_PATH: &str = "/auth/oidc/callback";
 
+/// `GET /auth/oidc`: where the web page's login starts (only served when
+/// the login is configured).
+#[authenticate(skip)]
+#[get("/auth/oidc")]
+async fn info() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "login": PAGE_LOGIN }))
+}
+
 /// `GET /auth/oidc/login`: to the provider.
 #[authenticate(skip)]
 #[get("/auth/oidc/login")]
@@ -44,8 +75,8 @@ async fn start(req: HttpRequest, login: web::Data<OidcLogin>) -> HttpResponse {
     login.start_response(&req).await
 }
 
-/// `GET /auth/oidc/callback`: the provider's answer, ending in the todo's
-/// token pair.
+/// `GET /auth/oidc/callback`: the provider's answer, ending in a browser
+/// session (login started from the page) or the todo's token pair.
 #[authenticate(skip)]
 #[get("/auth/oidc/callback")]
 async fn callback(req: HttpRequest, login: web::Data<OidcLogin>) -> HttpResponse {
@@ -63,6 +94,7 @@ async fn logout(req: HttpRequest, login: web::Data<OidcLogin>) -> HttpResponse {
 pub fn configure(login: OidcLogin) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(login))
+            .service(info)
             .service(start)
             .service(callback)
             .service(logout);
@@ -90,12 +122,26 @@ fn profile(login: &LoginSuccess) -> UserProfile {
     profile
 }
 
-/// Builds the login for `settings`; its handler answers the todo's own
-/// token pair from `tokens`.
+/// Whether the login's checked destination is the web page (`/app`,
+/// `/app?...`, `/app#...`, `/app/...`), i.e. it should end in a session.
+fn for_the_page(return_to: &str) -> bool {
+    return_to
+        .strip_prefix(PAGE_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['?', '#', '/']))
+}
+
+/// Builds the login for `settings`; its handler starts a browser session
+/// from `sessions` for a login started with `return_to=/app` and answers
+/// the todo's own token pair from `tokens` otherwise.
+///
+/// The only `return_to` allowed is `/app`; a login without one gets the
+/// callback path as its destination, which is never redirected to (it
+/// only tells the handler to answer the token pair).
 pub fn login(
     settings: &OidcSettings,
     secret: &[u8],
     tokens: TokenService,
+    sessions: BrowserSessions,
 ) -> Result<OidcLogin, LoginConfigError> {
     let mut builder = OidcLogin::builder(
         settings.issuer.clone(),
@@ -106,9 +152,23 @@ pub fn login(
     .scope("email")
     .login_path(LOGIN_PATH)
     .logout_path(LOGOUT_PATH)
-    .on_login(move |_req, login: LoginSuccess| {
+    .allow_return_to(PAGE_PATH)
+    .allow_return_to(CALLBACK_PATH)
+    .default_return_to(CALLBACK_PATH)
+    .on_login(move |req, login: LoginSuccess| {
         let tokens = tokens.clone();
+        let sessions = sessions.clone();
         async move {
+            if for_the_page(&login.return_to) {
+                let started = sessions
+                    .start_after_login_callback(&req, &profile(&login))
+                    .await?;
+                return Ok(HttpResponse::SeeOther()
+                    .insert_header((actix_web::http::header::LOCATION, login.return_to.as_str()))
+                    .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+                    .cookie(started.cookie().clone())
+                    .finish());
+            }
             let issued = tokens
                 .issue(&profile(&login))
                 .await
@@ -131,4 +191,26 @@ pub fn login(
         });
     }
     Ok(login)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_the_page;
+
+    #[test]
+    fn only_the_page_ends_in_a_session() {
+        for page in ["/app", "/app?x=1", "/app#top", "/app/"] {
+            assert!(for_the_page(page), "{page}");
+        }
+        for other in [
+            "/auth/oidc/callback",
+            "/",
+            "/apple",
+            "/ap",
+            "",
+            "/todos/app",
+        ] {
+            assert!(!for_the_page(other), "{other}");
+        }
+    }
 }

@@ -162,6 +162,19 @@ async function onLogout() {
   } else handleFailure(result);
 }
 
+// The identity-provider button shows only when the todo has the OpenID
+// Connect login configured (GET /auth/oidc answers; 404 otherwise). The
+// link is a top-level navigation: the provider's pages, then back to /app
+// with a session cookie.
+async function showProviderLogin() {
+  const result = await api('GET', '/auth/oidc');
+  if (result.status === 200 && result.data && typeof result.data.login === 'string'
+      && result.data.login.startsWith('/auth/oidc/login')) {
+    $('oidc-login').href = result.data.login;
+    $('oidc-login-box').hidden = false;
+  }
+}
+
 async function start() {
   $('login-form').addEventListener('submit', onLogin);
   $('signup-form').addEventListener('submit', onSignup);
@@ -174,6 +187,7 @@ async function start() {
   } else {
     showSignedOut();
   }
+  await showProviderLogin();
   document.body.dataset.ready = 'true';
 }
 
