@@ -730,6 +730,21 @@ async fn crafted_login(
         .await
 }
 
+/// A correct ID token's claims for user `dave` of the crafted provider.
+fn dave_claims(iss: &str, nonce: &str) -> Value {
+    json!({"iss": iss, "aud": CLIENT, "sub": "dave", "nonce": nonce, "iat": now(), "exp": now() + 300})
+}
+
+/// An ES256 key the crafted provider does not publish, under `kid`.
+fn foreign_key(kid: &str) -> SigningKey {
+    SigningKey::from_pem(
+        auth_test_support::keys::EC_PRIVATE,
+        auth_jwt::Algorithm::ES256,
+    )
+    .unwrap()
+    .with_kid(kid)
+}
+
 #[actix_web::test]
 async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
     let provider = crafted();
@@ -737,7 +752,7 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
     let (listener, base) = app_listener();
     let app = serve(listener, base.clone(), builder(&provider.base, &base));
     let iss = provider.base.clone();
-    let good = |nonce: &str| json!({"iss": iss, "aud": CLIENT, "sub": "dave", "nonce": nonce, "iat": now(), "exp": now() + 300});
+    let good = |nonce: &str| dave_claims(&iss, nonce);
 
     // The control: a correct token is accepted.
     let r = crafted_login(&provider, &app, |n| Some(sign(&good(n), Some("JWT")))).await;
@@ -808,18 +823,10 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
             Box::new({
                 let iss = provider.base.clone();
                 move |n: &str| {
-                    let key = SigningKey::from_pem(
-                        auth_test_support::keys::EC_PRIVATE,
-                        auth_jwt::Algorithm::ES256,
-                    )
-                    .unwrap()
-                    .with_kid("crafted-1");
                     Some(
-                        key.sign(
-                            &json!({"iss": iss, "aud": CLIENT, "sub": "dave", "nonce": n, "iat": now(), "exp": now() + 300}),
-                            None,
-                        )
-                        .unwrap(),
+                        foreign_key("crafted-1")
+                            .sign(&dave_claims(&iss, n), None)
+                            .unwrap(),
                     )
                 }
             }),
@@ -829,18 +836,10 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
             Box::new({
                 let iss = provider.base.clone();
                 move |n: &str| {
-                    let key = SigningKey::from_pem(
-                        auth_test_support::keys::EC_PRIVATE,
-                        auth_jwt::Algorithm::ES256,
-                    )
-                    .unwrap()
-                    .with_kid("attacker");
                     Some(
-                        key.sign(
-                            &json!({"iss": iss, "aud": CLIENT, "sub": "dave", "nonce": n, "iat": now(), "exp": now() + 300}),
-                            None,
-                        )
-                        .unwrap(),
+                        foreign_key("attacker")
+                            .sign(&dave_claims(&iss, n), None)
+                            .unwrap(),
                     )
                 }
             }),
@@ -849,12 +848,7 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
             "access token typ",
             Box::new({
                 let iss = provider.base.clone();
-                move |n: &str| {
-                    Some(sign(
-                        &json!({"iss": iss, "aud": CLIENT, "sub": "dave", "nonce": n, "iat": now(), "exp": now() + 300}),
-                        Some("at+jwt"),
-                    ))
-                }
+                move |n: &str| Some(sign(&dave_claims(&iss, n), Some("at+jwt")))
             }),
         ),
         (
@@ -868,9 +862,7 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
                     Some(format!(
                         "{}.{}.",
                         b(json!({"alg": "none", "kid": "crafted-1"})),
-                        b(
-                            json!({"iss": iss, "aud": CLIENT, "sub": "dave", "nonce": n, "iat": now(), "exp": now() + 300})
-                        )
+                        b(dave_claims(&iss, n))
                     ))
                 }
             }),
