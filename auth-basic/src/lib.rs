@@ -198,13 +198,3 @@ pub use file::{FileStoreOptions, FileUser, FileUserStore, UsersFile};
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub use sql::{SqlStoreOptions, SqlUserStore};
 pub use store::{MemoryUserStore, NewUser, StoreError, UserRecord, UserStore};
-
-/// The brute-force guard, which moved to auth-core: these paths stay for
-/// existing code; new code names `auth_core::BruteForceGuard` and friends.
-#[doc(hidden)]
-pub mod guard {
-    pub use auth_core::{
-        Attempt, BruteForceGuard, Clock, GuardConfig, ManualClock, SystemClock, TrustedProxy,
-        TrustedProxyError,
-    };
-}
