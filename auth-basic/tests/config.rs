@@ -913,7 +913,7 @@ async fn a_plaintext_users_file_needs_the_dangerous_opt_in() {
                 #[get("/s")]
                 #[authenticate("s")]
                 async fn s(user: UserProfile) -> String {
-                    user.id
+                    user.id.clone()
                 }
                 let app = at::init_service(App::new().app_data(registry).service(s)).await;
                 assert_eq!(

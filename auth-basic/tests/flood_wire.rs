@@ -21,7 +21,7 @@ use auth_macros::authenticate;
 #[get("/whoami")]
 #[authenticate("basic")]
 async fn whoami(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 const FLOODER: &str = "198.51.100.66";

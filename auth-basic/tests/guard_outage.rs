@@ -25,13 +25,13 @@ const PASSWORD: &str = "right password";
 #[get("/basic")]
 #[authenticate("basic")]
 async fn basic(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 #[get("/digest")]
 #[authenticate("digest")]
 async fn digest(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 use actix_web::dev::{Service, ServiceResponse};

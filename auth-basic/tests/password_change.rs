@@ -28,7 +28,7 @@ const NEW: &str = "new password";
 #[get("/whoami")]
 #[authenticate("basic")]
 async fn whoami(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 fn params() -> HashParams {

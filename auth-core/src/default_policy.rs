@@ -12,7 +12,7 @@ use actix_web::dev::{
     Service, ServiceFactory, ServiceRequest, ServiceResponse, Transform, forward_ready,
 };
 use actix_web::http::StatusCode;
-use actix_web::{App, Error, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{App, Error, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
 use crate::route_table::{self, Leaf};
@@ -65,30 +65,19 @@ impl RouteDecl {
     }
 }
 
-/// Recorded in the request by the code `#[authenticate]` generates: a
-/// declared handler is answering.
-#[derive(Debug, Clone, Copy)]
-struct Declared;
+pub(crate) fn mark_middleware(req: &HttpRequest) {
+    crate::sequence::mark(req, |m| m.scope_middleware = true);
+}
+
+/// Recorded by the code `#[authenticate]` generates: a declared handler is
+/// answering.
+pub(crate) fn mark_declared(req: &HttpRequest, _handler: &'static str) {
+    crate::sequence::mark(req, |m| m.declared = true);
+}
 
 /// Recorded when a policy refused the request (the sequence's answer).
-#[derive(Debug, Clone, Copy)]
-struct Refused;
-
-/// Recorded by [`AuthenticationMiddleware`](crate::AuthenticationMiddleware):
-/// its policy decided the request before routing.
-#[derive(Debug, Clone, Copy)]
-struct ScopeMiddlewareRan;
-
-pub(crate) fn mark_middleware(req: &HttpRequest) {
-    req.extensions_mut().insert(ScopeMiddlewareRan);
-}
-
-pub(crate) fn mark_declared(req: &HttpRequest, _handler: &'static str) {
-    req.extensions_mut().insert(Declared);
-}
-
 pub(crate) fn mark_refused(req: &HttpRequest) {
-    req.extensions_mut().insert(Refused);
+    crate::sequence::mark(req, |m| m.refused = true);
 }
 
 /// Secure by default for the whole App (DESIGN's default-deny policy,
@@ -510,14 +499,9 @@ where
         let policy = self.policy.clone();
         Box::pin(async move {
             let res = service.call(req).await?;
-            let (declared, refused, middleware) = {
-                let ext = res.request().extensions();
-                (
-                    ext.contains::<Declared>(),
-                    ext.contains::<Refused>(),
-                    ext.contains::<ScopeMiddlewareRan>(),
-                )
-            };
+            let marks = crate::sequence::marks(res.request());
+            let (declared, refused, middleware) =
+                (marks.declared, marks.refused, marks.scope_middleware);
             let status = res.status();
             let in_scope = middleware
                 && res

@@ -19,7 +19,7 @@
 //! #[get("/me")]
 //! #[authenticate("api-key")]
 //! async fn me(user: UserProfile) -> HttpResponse {
-//!     HttpResponse::Ok().body(user.id)
+//!     HttpResponse::Ok().body(user.id.clone())
 //! }
 //!
 //! # actix_web::rt::System::new().block_on(async {
@@ -154,7 +154,7 @@
 //!
 //! #[get("/me")]
 //! #[authenticate("jwt")]
-//! async fn me(user: UserProfile) -> HttpResponse { HttpResponse::Ok().body(user.id) }
+//! async fn me(user: UserProfile) -> HttpResponse { HttpResponse::Ok().body(user.id.clone()) }
 //!
 //! # actix_web::rt::System::new().block_on(async {
 //! let registry = StrategyRegistry::builder().build().unwrap();
@@ -303,7 +303,7 @@ pub use input::{
 };
 pub use middleware::{AuthenticationMiddleware, AuthenticationService};
 pub use policy::{AuthPolicy, StrategySpec};
-pub use profile::{PrincipalKind, UserProfile};
+pub use profile::{PrincipalKind, ProfileData, UserProfile};
 pub use registry::{StrategyRegistry, StrategyRegistryBuilder};
 pub use render::{
     ErrorRenderer, LoopBackRenderer, ProblemJsonRenderer, challenge_suppressed, error_response,

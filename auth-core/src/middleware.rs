@@ -71,7 +71,7 @@ use crate::AuthPolicy;
 /// use auth_core::{AuthPolicy, AuthenticationMiddleware, UserProfile};
 ///
 /// async fn list(user: UserProfile) -> HttpResponse {
-///     HttpResponse::Ok().body(user.id)
+///     HttpResponse::Ok().body(user.id.clone())
 /// }
 ///
 /// let app = App::new().service(

@@ -40,6 +40,16 @@ impl PrincipalKind {
 /// remaining claims of a token, or any attributes a store knows, live in
 /// `claims`.
 ///
+/// The fields are those of [`ProfileData`], read through `Deref`
+/// (`user.id`, `user.roles`), and written through `DerefMut`
+/// (`user.roles.push(..)`). The profile itself is a shared pointer: the
+/// verified-token cache, the request and each handler argument hold the
+/// same one, so handing a profile to a handler costs a reference count, not
+/// a copy of its strings. A write copies the fields first when the profile
+/// is shared (copy on write), so every holder keeps the value it saw. To
+/// own a field, clone it (`user.id.clone()`) or take the whole data with
+/// [`into_data`](Self::into_data).
+///
 /// ```
 /// use auth_core::{PrincipalKind, UserProfile};
 ///
@@ -52,11 +62,32 @@ impl PrincipalKind {
 /// assert_eq!(profile.kind, PrincipalKind::User);
 /// let json = serde_json::to_value(&profile).unwrap();
 /// assert_eq!(json["securityId"], "42");
+///
+/// // Copy on write: the clone keeps its roles.
+/// let mut promoted = profile.clone();
+/// promoted.roles.push("owner".into());
+/// assert_eq!(profile.roles, ["admin"]);
+/// assert_eq!(promoted.roles, ["admin", "owner"]);
+/// ```
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserProfile(Arc<ProfileData>);
+
+/// The fields of a [`UserProfile`], which derefs to it.
+///
+/// ```
+/// use auth_core::{ProfileData, UserProfile};
+///
+/// let user = UserProfile::new("42").with_roles(["admin"]);
+/// let data: ProfileData = user.into_data();
+/// assert_eq!(UserProfile::from(data.clone()).roles, data.roles);
+/// let id: String = data.id; // owned
+/// assert_eq!(id, "42");
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct UserProfile {
+pub struct ProfileData {
     /// The stable identifier of the principal (LoopBack's `securityId`).
     #[serde(rename = "securityId")]
     pub id: String,
@@ -80,20 +111,67 @@ pub struct UserProfile {
     pub strategy: String,
     /// Everything else the credential carried (token claims, store attributes).
     ///
-    /// Shared, so that cloning a profile (the extractor hands each handler its
-    /// own copy) never copies the claims; [`UserProfile::with_claim`] and
-    /// [`Arc::make_mut`] write to a private copy.
+    /// Shared, so that copying the fields ([`UserProfile::into_data`] of a
+    /// shared profile, a write to one) never copies the claims;
+    /// [`UserProfile::with_claim`] and [`Arc::make_mut`] write to a private
+    /// copy.
     #[serde(default, skip_serializing_if = "is_empty")]
     pub claims: Arc<Map<String, Value>>,
+}
+
+impl std::ops::Deref for UserProfile {
+    type Target = ProfileData;
+
+    fn deref(&self) -> &ProfileData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for UserProfile {
+    /// Copies the fields first when another holder shares them.
+    fn deref_mut(&mut self) -> &mut ProfileData {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl std::fmt::Debug for UserProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<ProfileData> for UserProfile {
+    fn from(data: ProfileData) -> Self {
+        UserProfile(Arc::new(data))
+    }
 }
 
 impl UserProfile {
     /// A profile for the principal `id`, with no roles, scopes or claims.
     pub fn new(id: impl Into<String>) -> Self {
-        UserProfile {
+        UserProfile::from(ProfileData {
             id: id.into(),
-            ..UserProfile::default()
-        }
+            ..ProfileData::default()
+        })
+    }
+
+    /// The fields, owned: moved out when this is the only holder, copied
+    /// otherwise (the claims stay shared either way).
+    pub fn into_data(self) -> ProfileData {
+        Arc::unwrap_or_clone(self.0)
+    }
+
+    /// Whether `self` and `other` are the same shared profile (not merely
+    /// equal ones).
+    ///
+    /// ```
+    /// use auth_core::UserProfile;
+    /// let a = UserProfile::new("42");
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// assert!(!a.ptr_eq(&UserProfile::new("42")));
+    /// ```
+    pub fn ptr_eq(&self, other: &UserProfile) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// Sets the display name.
@@ -136,7 +214,7 @@ impl UserProfile {
 
     /// Adds one claim.
     pub fn with_claim(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        Arc::make_mut(&mut self.claims).insert(key.into(), value.into());
+        Arc::make_mut(&mut Arc::make_mut(&mut self.0).claims).insert(key.into(), value.into());
         self
     }
 

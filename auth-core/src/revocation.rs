@@ -85,10 +85,16 @@ impl RevocationOptions {
 #[derive(Debug, Default)]
 struct Lists {
     /// `jti` → `exp` (seconds since the epoch).
-    tokens: HashMap<String, u64>,
+    tokens: HashMap<String, u64, Hasher>,
     /// `sub` → tokens issued before this instant (seconds) are refused.
-    subjects: HashMap<String, u64>,
+    subjects: HashMap<String, u64, Hasher>,
 }
+
+/// foldhash (randomly seeded per process) rather than SipHash: both maps are
+/// read on every request, and their keys are not the client's to choose: a
+/// `jti` is drawn by the issuer, a subject is an account, and only the
+/// application revokes. SipHash cost about half of each lookup.
+type Hasher = foldhash::fast::RandomState;
 
 /// Revoked access tokens, shared by every instance through a
 /// [`StateStore`], checked locally.

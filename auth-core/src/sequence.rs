@@ -117,7 +117,11 @@ pub async fn run_sequence(
         match result {
             Ok(AuthOutcome::Authenticated(mut profile)) => {
                 span.record("outcome", "authenticated");
-                spec.name().clone_into(&mut profile.strategy);
+                // Written only when it differs: a cached profile is shared,
+                // and a write would copy it.
+                if profile.strategy != spec.name() {
+                    spec.name().clone_into(&mut profile.strategy);
+                }
                 return Ok(SequenceOutcome::Authenticated(profile));
             }
             Ok(AuthOutcome::NotApplicable) => {
@@ -303,19 +307,49 @@ async fn authenticate_in_place_unmarked(
     }
 }
 
-/// Recorded in the request extensions when `#[authenticate]` (including
-/// `skip`) or [`AuthenticationMiddleware`](crate::AuthenticationMiddleware)
-/// handled the request, so that an extractor finding no profile can tell a
-/// forgotten attribute from an anonymous request.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AuthenticationRan;
+/// What the authentication layers recorded about a request, in its
+/// extensions: one value rather than one per fact, because each insert into
+/// the extensions' map costs a hash and, for the first ones, a resize.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Marks {
+    /// `#[authenticate]` (including `skip`) or
+    /// [`AuthenticationMiddleware`](crate::AuthenticationMiddleware) handled
+    /// the request, so that an extractor finding no profile can tell a
+    /// forgotten attribute from an anonymous request.
+    pub(crate) ran: bool,
+    /// A declared (`#[authenticate]`) handler is answering
+    /// ([`DefaultPolicy`](crate::DefaultPolicy)).
+    pub(crate) declared: bool,
+    /// A policy refused the request.
+    pub(crate) refused: bool,
+    /// `AuthenticationMiddleware` decided the request before routing.
+    pub(crate) scope_middleware: bool,
+}
+
+/// Sets marks of `req`.
+pub(crate) fn mark(req: &HttpRequest, set: impl FnOnce(&mut Marks)) {
+    let mut ext = req.extensions_mut();
+    match ext.get_mut::<Marks>() {
+        Some(marks) => set(marks),
+        None => {
+            let mut marks = Marks::default();
+            set(&mut marks);
+            ext.insert(marks);
+        }
+    }
+}
+
+/// The marks of `req` (all unset when none was recorded).
+pub(crate) fn marks(req: &HttpRequest) -> Marks {
+    req.extensions().get::<Marks>().copied().unwrap_or_default()
+}
 
 pub(crate) fn mark_ran(req: &HttpRequest) {
-    req.extensions_mut().insert(AuthenticationRan);
+    mark(req, |m| m.ran = true);
 }
 
 pub(crate) fn authentication_ran(req: &HttpRequest) -> bool {
-    req.extensions().contains::<AuthenticationRan>()
+    marks(req).ran
 }
 
 const MISSING_REGISTRY_HINT: &str = "auth-core: no StrategyRegistry in app_data, so every \

@@ -13,7 +13,7 @@
 //! #[get("/todos")]
 //! #[auth_macros::authenticate("jwt")]
 //! async fn todos(user: UserProfile) -> HttpResponse {
-//!     HttpResponse::Ok().body(user.id)
+//!     HttpResponse::Ok().body(user.id.clone())
 //! }
 //!
 //! let secret = b"load me from the environment, 32+ bytes";

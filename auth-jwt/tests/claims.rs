@@ -47,19 +47,19 @@ async fn whoami(user: UserProfile) -> HttpResponse {
 #[get("/admin")]
 #[authenticate("jwt", scopes = ["admin"])]
 async fn admin(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/service")]
 #[authenticate("jwt", principal = "service")]
 async fn service_only(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/user")]
 #[authenticate("jwt", principal = "user")]
 async fn user_only(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 async fn app(

@@ -386,7 +386,7 @@ async fn a_key_held_by_the_application_serves_both_sides_with_the_files_rules() 
     #[actix_web::get("/me")]
     #[auth_macros::authenticate("jwt")]
     async fn me(user: UserProfile) -> String {
-        user.id
+        user.id.clone()
     }
     let app =
         actix_web::test::init_service(actix_web::App::new().app_data(registry.clone()).service(me))

@@ -65,7 +65,7 @@ fn claims(sub: &str) -> serde_json::Value {
 #[actix_web::get("/me")]
 #[auth_macros::authenticate("jwt")]
 async fn me(user: UserProfile) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok().body(user.id)
+    actix_web::HttpResponse::Ok().body(user.id.clone())
 }
 
 /// Signs a token per algorithm and sends it, and a tampered copy, to an

@@ -8,7 +8,7 @@
 //! #[authenticate("jwt")]
 //! #[get("/todos")]
 //! async fn list(user: UserProfile) -> impl Responder {
-//!     HttpResponse::Ok().body(user.id)
+//!     HttpResponse::Ok().body(user.id.clone())
 //! }
 //!
 //! #[authenticate("jwt", "basic"(realm = "admin"), roles = ["admin"])]

@@ -31,13 +31,13 @@ mod nested {
 #[get("/alias")]
 #[authenticate("header")]
 async fn alias(user: MaybeUser) -> HttpResponse {
-    HttpResponse::Ok().body(user.map_or_else(|| "anonymous".to_owned(), |u| u.id))
+    HttpResponse::Ok().body(user.map_or_else(|| "anonymous".to_owned(), |u| u.id.clone()))
 }
 
 #[get("/generic-alias")]
 #[authenticate("header")]
 async fn generic_alias(user: nested::Maybe<UserProfile>) -> HttpResponse {
-    HttpResponse::Ok().body(user.map_or_else(|| "anonymous".to_owned(), |u| u.id))
+    HttpResponse::Ok().body(user.map_or_else(|| "anonymous".to_owned(), |u| u.id.clone()))
 }
 
 #[get("/authenticated-alias")]
@@ -49,7 +49,7 @@ async fn authenticated_alias(user: MaybeId) -> HttpResponse {
 #[get("/required-alias")]
 #[authenticate("header")]
 async fn required_alias(user: User) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/unrelated-option")]

@@ -424,7 +424,7 @@ struct Inner {
 ///
 /// #[authenticate("oauth2")]
 /// async fn todos(user: UserProfile) -> HttpResponse {
-///     HttpResponse::Ok().body(user.id)
+///     HttpResponse::Ok().body(user.id.clone())
 /// }
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -1696,7 +1696,7 @@ impl OidcLogin {
                 ),
                 other => LoginError::InvalidIdToken(other.public_message().into_owned()),
             })?;
-        let claims = profile.claims;
+        let claims = profile.claims.clone();
         let client_id = inner.client_id.as_str();
         let azp = claims.get("azp");
         let several = claims

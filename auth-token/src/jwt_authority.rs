@@ -128,7 +128,7 @@ impl TokenAuthority for JwtAuthority {
             return Ok(None);
         };
         let mut members = Map::new();
-        members.insert("sub".into(), profile.id.into());
+        members.insert("sub".into(), profile.id.clone().into());
         members.insert("scope".into(), profile.scopes.join(" ").into());
         members.insert("exp".into(), exp.into());
         members.insert("token_type".into(), "refresh_token".into());

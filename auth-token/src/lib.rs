@@ -23,7 +23,7 @@
 //!
 //! #[authenticate("api-key")]
 //! async fn me(user: UserProfile) -> HttpResponse {
-//!     HttpResponse::Ok().body(user.id)
+//!     HttpResponse::Ok().body(user.id.clone())
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -20,7 +20,7 @@ const ORIGIN: &str = "https://app.example";
 
 #[authenticate("session")]
 async fn me(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[authenticate("session")]

@@ -15,7 +15,7 @@ use auth_token::{IntrospectionError, IntrospectionStrategy};
 
 #[authenticate("opaque")]
 async fn me(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 /// A server whose `/{answer}` endpoint answers with the body and status of

@@ -59,7 +59,7 @@ async fn setup(with_revocations: bool) -> Setup {
 
 #[authenticate("jwt")]
 async fn protected(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 macro_rules! app {

@@ -26,7 +26,7 @@ fn clocked(clock: &ManualClock) -> (Arc<MemoryStore>, TokenManager) {
 
 #[authenticate("opaque")]
 async fn me(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 /// Status and body of `GET /me` with `Authorization: Bearer token`.

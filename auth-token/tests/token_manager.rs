@@ -12,7 +12,7 @@ use auth_core::{AuthenticationMiddleware, MemoryStore, StateStore, StrategyRegis
 use auth_token::TokenManager;
 
 async fn hello(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 async fn broken(_: UserProfile) -> HttpResponse {

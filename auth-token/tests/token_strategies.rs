@@ -10,7 +10,7 @@ use auth_token::{OpaqueBearerStrategy, TokenBasicStrategy, TokenManager};
 
 #[authenticate("token-basic", "opaque")]
 async fn me(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 fn basic(id: &str, secret: &str) -> String {

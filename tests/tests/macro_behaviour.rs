@@ -73,13 +73,13 @@ fn registry(calls: Arc<AtomicUsize>) -> StrategyRegistry {
 #[get("/below")]
 #[authenticate("token")]
 async fn below_route_attribute(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 #[authenticate("token")]
 #[get("/above")]
 async fn above_route_attribute(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 #[get("/no-profile-argument")]
@@ -258,7 +258,7 @@ async fn unauthenticated_10_mb_post_gets_401_without_the_body_being_read() {
 #[get("/maybe")]
 #[authenticate("token")]
 async fn maybe(user: Option<UserProfile>) -> String {
-    user.map_or_else(|| "anonymous".to_owned(), |u| u.id)
+    user.map_or_else(|| "anonymous".to_owned(), |u| u.id.clone())
 }
 
 #[derive(Debug)]
@@ -342,7 +342,7 @@ async fn application_types_and_per_handler_options() {
 #[get("/annotated")]
 #[authenticate("token")]
 async fn annotated_in_scope(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 async fn plain_in_scope(user: UserProfile) -> String {
@@ -448,7 +448,7 @@ mod spans {
 #[get("/traced")]
 #[authenticate("traced")]
 async fn traced(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 #[actix_web::test]

@@ -17,12 +17,12 @@ use serde_json::{Value, json};
 #[get("/api")]
 #[authenticate("jwt", "basic")]
 async fn api(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 #[authenticate("jwt", "basic")]
 async fn plain_handler(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 #[get("/admin")]

@@ -13,11 +13,11 @@ use crate::fixtures::{challenges, protected_required, registry};
 const BOTH: [&str; 2] = [r#"Bearer realm="api""#, r#"ApiKey realm="api""#];
 
 async fn bare_profile(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 async fn bare_authenticated(user: Authenticated) -> HttpResponse {
-    HttpResponse::Ok().body(user.0.id)
+    HttpResponse::Ok().body(user.0.id.clone())
 }
 
 #[actix_web::test]

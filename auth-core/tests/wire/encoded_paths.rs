@@ -283,7 +283,7 @@ async fn internal_form() -> HttpResponse {
 
 #[get("/forms/optional")]
 async fn optional_form(user: Option<UserProfile>) -> HttpResponse {
-    let who = user.map_or_else(|| "anonymous".to_owned(), |u| u.id);
+    let who = user.map_or_else(|| "anonymous".to_owned(), |u| u.id.clone());
     HttpResponse::Ok().body(format!("protected-optional:{who}"))
 }
 
@@ -352,7 +352,7 @@ async fn delete_note_optional(user: Option<UserProfile>) -> HttpResponse {
     effect();
     HttpResponse::Ok().body(format!(
         "deleted-by:{}",
-        user.map_or("nobody".into(), |u| u.id)
+        user.map_or("nobody".into(), |u| u.id.clone())
     ))
 }
 

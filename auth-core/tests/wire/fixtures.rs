@@ -81,7 +81,7 @@ pub(crate) async fn protected_plain() -> HttpResponse {
 }
 
 pub(crate) async fn protected_optional(user: Option<UserProfile>) -> HttpResponse {
-    let who = user.map_or_else(|| "anonymous".to_owned(), |u| u.id);
+    let who = user.map_or_else(|| "anonymous".to_owned(), |u| u.id.clone());
     HttpResponse::Ok().body(format!("protected-optional:{who}"))
 }
 

@@ -48,7 +48,7 @@ async fn login(
     let result = check_password(&body.user, &body.password);
     attempt.record(&result).await;
     match result {
-        Ok(profile) => HttpResponse::Ok().body(profile.id),
+        Ok(profile) => HttpResponse::Ok().body(profile.id.clone()),
         Err(e) => auth_core::error_response(&req, &e, &[]),
     }
 }
@@ -89,7 +89,7 @@ impl AuthenticationStrategy for HeaderPassword {
 #[get("/guarded")]
 #[authenticate("pass")]
 async fn guarded(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/open")]

@@ -14,7 +14,7 @@ use crate::fixtures::{ApiKey, HeaderKey, challenges, protected_required, registr
 #[get("/annotated")]
 #[authenticate("key")]
 async fn annotated(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 fn problem_registry() -> StrategyRegistry {
@@ -202,19 +202,19 @@ async fn check_app_names_what_is_missing() {
 }
 
 async fn bare(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/warn/optional")]
 #[authenticate("key")]
 async fn warn_optional(user: Option<UserProfile>) -> HttpResponse {
-    HttpResponse::Ok().body(user.map(|u| u.id).unwrap_or_default())
+    HttpResponse::Ok().body(user.map(|u| u.id.clone()).unwrap_or_default())
 }
 
 #[get("/warn/skip")]
 #[authenticate(skip)]
 async fn warn_skip(user: Option<UserProfile>) -> HttpResponse {
-    HttpResponse::Ok().body(user.map(|u| u.id).unwrap_or_default())
+    HttpResponse::Ok().body(user.map(|u| u.id.clone()).unwrap_or_default())
 }
 
 #[actix_web::test]

@@ -28,7 +28,7 @@ fn token() -> String {
 #[get("/macro/plain")]
 #[authenticate("jwt")]
 async fn macro_plain(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/macro/public-cache")]
@@ -36,7 +36,7 @@ async fn macro_plain(user: UserProfile) -> HttpResponse {
 async fn macro_public_cache(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "public, max-age=60"))
-        .body(user.id)
+        .body(user.id.clone())
 }
 
 #[get("/macro/no-store")]
@@ -50,7 +50,7 @@ async fn macro_no_store() -> HttpResponse {
 #[get("/macro/optional")]
 #[authenticate("jwt")]
 async fn macro_optional(user: Option<UserProfile>) -> HttpResponse {
-    HttpResponse::Ok().body(user.map(|u| u.id).unwrap_or_default())
+    HttpResponse::Ok().body(user.map(|u| u.id.clone()).unwrap_or_default())
 }
 
 async fn plain() -> HttpResponse {
@@ -70,7 +70,7 @@ async fn no_store() -> HttpResponse {
 }
 
 async fn with_profile(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 async fn app() -> impl actix_web::dev::Service<

@@ -6,7 +6,7 @@ struct NotAnExtractor;
 #[authenticate("jwt")]
 async fn handler(user: UserProfile, thing: NotAnExtractor) -> String {
     let _ = thing;
-    user.id
+    user.id.clone()
 }
 
 fn main() {}

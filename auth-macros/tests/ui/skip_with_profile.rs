@@ -3,7 +3,7 @@ use auth_macros::authenticate;
 
 #[authenticate(skip)]
 async fn handler(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 fn main() {}

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 #[get("/reports")]
 #[authenticate("api-key", roles = ["reader"])]
 async fn reports(user: UserProfile) -> String {
-    user.id
+    user.id.clone()
 }
 
 fn setup() -> (StrategyRegistry, String, String) {

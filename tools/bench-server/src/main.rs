@@ -93,61 +93,61 @@ async fn stats(hs: web::Data<Hs256>) -> HttpResponse {
 #[get("/jwt/hs256")]
 #[authenticate("hs256")]
 async fn hs256(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/jwt/hs256-revocable")]
 #[authenticate("hs256-revocable")]
 async fn hs256_revocable(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/jwt/rs256")]
 #[authenticate("rs256")]
 async fn rs256(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/jwt/es256")]
 #[authenticate("es256")]
 async fn es256(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/jwt/eddsa")]
 #[authenticate("eddsa")]
 async fn eddsa(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/opaque")]
 #[authenticate("opaque")]
 async fn opaque(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/basic")]
 #[authenticate("basic")]
 async fn basic(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/basic-cached")]
 #[authenticate("basic-cached")]
 async fn basic_cached(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/basic-guarded")]
 #[authenticate("basic-guarded")]
 async fn basic_guarded(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/three")]
 #[authenticate("basic", "cookie", "hs256")]
 async fn three(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id)
+    HttpResponse::Ok().body(user.id.clone())
 }
 
 struct Args {
