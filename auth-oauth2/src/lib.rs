@@ -160,6 +160,7 @@ mod discovery;
 mod http;
 mod issuer;
 mod login;
+mod token_exchange;
 
 pub use client_credentials::{
     AccessToken, ClientCredentials, ClientCredentialsBuilder, ClientCredentialsError,
@@ -173,4 +174,8 @@ pub use login::{
     ClaimsJson, CookieError, CookieKey, IdTokenClaims, LoginConfigError, LoginError, LoginHandler,
     LoginSuccess, MAX_RETURN_TO_LEN, MIN_COOKIE_KEY_LEN, OidcLogin, OidcLoginBuilder,
     ProviderTokens, Refreshed,
+};
+pub use token_exchange::{
+    Downstream, ExchangeRequest, ExchangedToken, MAX_EXCHANGED_TOKEN_LEN, TOKEN_EXCHANGE_GRANT,
+    TokenExchange, TokenExchangeBuilder, TokenExchangeError, TokenType,
 };
