@@ -660,9 +660,26 @@ impl TokenExchangeBuilder {
     /// assert!(matches!(err, TokenExchangeError::InvalidEndpoint { .. }));
     /// let err = TokenExchange::builder("id", "secret").build().await.unwrap_err();
     /// assert!(matches!(err, TokenExchangeError::NoEndpoint));
+    /// let err = TokenExchange::builder("id", "")
+    ///     .token_endpoint("https://login.example/token")
+    ///     .build()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(err, TokenExchangeError::InvalidParameter { parameter: "client_secret", .. }));
     /// # });
     /// ```
     pub async fn build(self) -> Result<TokenExchange, TokenExchangeError> {
+        for (parameter, value) in [
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+        ] {
+            if value.is_empty() {
+                return Err(TokenExchangeError::InvalidParameter {
+                    parameter,
+                    reason: "it is empty",
+                });
+            }
+        }
         let client = auth_core::outbound::client()
             .map_err(|e| TokenExchangeError::Unreachable(e.to_string()))?;
         let endpoint = match (&self.token_endpoint, &self.issuer) {
