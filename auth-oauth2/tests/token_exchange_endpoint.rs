@@ -337,9 +337,21 @@ async fn token_exchange_sends_an_rfc8693_request_and_reads_the_answer() {
     let caller = actix_web::test::TestRequest::default()
         .insert_header(("Authorization", format!("Bearer {SUBJECT}")))
         .to_http_request();
-    ok.authorize_for_caller(&caller, &target(), outbound().get("http://127.0.0.1:9/"))
+    let request = ok
+        .authorize_for_caller(&caller, &target(), outbound().get("http://127.0.0.1:9/"))
         .await
+        .unwrap()
+        .build()
         .unwrap();
+    assert_eq!(
+        request
+            .headers()
+            .get("authorization")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        format!("Bearer {ISSUED}")
+    );
     assert_eq!(ok.fetch_count(), 1, "the same subject and target: cached");
     for header in [
         "Basic dXNlcjpwYXNz",
