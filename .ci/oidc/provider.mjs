@@ -11,6 +11,9 @@
 //               client todo-web (default http://127.0.0.1:1/auth/callback)
 //   OIDC_LOGIN_POST_LOGOUT_URIS  space-separated post_logout_redirect_uris
 //               of todo-web (default http://127.0.0.1:1/)
+//   OIDC_TOKEN_EXCHANGE  "off": no RFC 8693 token exchange grant (and no
+//               todo-api client); the discovery document then does not
+//               list it
 //
 // Prints "oidc-provider listening on http://127.0.0.1:PORT" once it accepts
 // connections. Clients:
@@ -21,6 +24,10 @@
 //                                        code with PKCE (required), refresh
 //                                        tokens, exact redirect URIs
 //   other-web / other-web-secret         the same, a second login client
+//   todo-api / todo-api-secret           RFC 8693 token exchange only: the
+//                                        resource server https://api.test
+//                                        calling downstream services on
+//                                        behalf of its callers
 // Logging in: the development interactions (devInteractions) at
 // /interaction/:uid accept any login name and password (the account id is
 // the login name); the consent form grants what the client asked for;
@@ -28,10 +35,16 @@
 // Access tokens for the resource https://api.test (the default) are RS256
 // JWTs (RFC 9068, typ at+jwt), 300 s (OIDC_ACCESS_TOKEN_TTL); for https://opaque.test they are
 // opaque, checked by introspection.
+// Token exchange (RFC 8693; oidc-provider has none built in, so it is a
+// grant registered here, see token-exchange.mjs): todo-api exchanges an
+// access token issued for https://api.test for a JWT access token for
+// https://downstream.test (audience "downstream") or https://api.test,
+// with the subject's `sub` and `act: {"sub": "todo-api"}`.
 import { createServer } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
+import { TOKEN_EXCHANGE, actClaims, registerTokenExchange } from './token-exchange.mjs';
 
 function freshKeys() {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
@@ -61,6 +74,8 @@ const loginClient = (id) => ({
   token_endpoint_auth_method: 'client_secret_basic',
 });
 
+const tokenExchange = process.env.OIDC_TOKEN_EXCHANGE !== 'off';
+
 const server = createServer();
 server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
   const { port } = server.address();
@@ -88,6 +103,14 @@ server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
       },
       loginClient('todo-web'),
       loginClient('other-web'),
+      ...(tokenExchange ? [{
+        client_id: 'todo-api',
+        client_secret: 'todo-api-secret',
+        grant_types: [TOKEN_EXCHANGE],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }] : []),
     ],
     // PKCE for every authorization code (RFC 9700 §2.1.1), S256 only (the
     // only method oidc-provider 9 offers).
@@ -95,6 +118,8 @@ server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
     // A refresh token for every login client, without offline_access.
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    // The `act` claim (RFC 8693 §4.1) of exchanged tokens; nothing else.
+    extraTokenClaims: async (ctx, token) => actClaims(token),
     findAccount: (ctx, id) => ({
       accountId: id,
       claims: () => ({ sub: id, email: `${id}@example.test`, email_verified: true }),
@@ -134,6 +159,33 @@ server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
       },
     },
   });
+  if (tokenExchange) {
+    registerTokenExchange(provider, {
+      // Which client may exchange tokens issued for which audience (the
+      // resource server it is).
+      exchangers: new Map([['todo-api', 'https://api.test']]),
+      // What it may ask for: resource indicator -> resource server.
+      targets: new Map([
+        ['https://downstream.test', {
+          audience: 'https://downstream.test',
+          names: ['downstream'],
+          scope: 'todos:read todos:write',
+          accessTokenFormat: 'jwt',
+          accessTokenTTL,
+          jwt: { sign: { alg: 'RS256' } },
+        }],
+        ['https://api.test', {
+          audience: 'https://api.test',
+          names: ['api'],
+          scope: 'todos:read todos:write',
+          accessTokenFormat: 'jwt',
+          accessTokenTTL,
+          jwt: { sign: { alg: 'RS256' } },
+        }],
+      ]),
+      keys,
+    });
+  }
   // The tests run over plain HTTP on loopback.
   provider.proxy = false;
   server.on('request', provider.callback());

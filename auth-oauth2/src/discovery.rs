@@ -135,6 +135,7 @@ pub struct ProviderMetadata {
     authorization_endpoint: Option<Url>,
     end_session_endpoint: Option<Url>,
     code_challenge_methods: Option<Vec<String>>,
+    grant_types: Option<Vec<String>>,
     from: Url,
 }
 
@@ -151,6 +152,8 @@ struct Document {
     end_session_endpoint: Option<String>,
     #[serde(default)]
     code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    grant_types_supported: Option<Vec<String>>,
 }
 
 impl ProviderMetadata {
@@ -253,6 +256,7 @@ impl ProviderMetadata {
             authorization_endpoint: endpoint("authorization_endpoint", doc.authorization_endpoint)?,
             end_session_endpoint: endpoint("end_session_endpoint", doc.end_session_endpoint)?,
             code_challenge_methods: doc.code_challenge_methods_supported,
+            grant_types: doc.grant_types_supported,
             from: Url::parse(&from).unwrap_or_else(|_| base.clone()),
         })
     }
@@ -288,6 +292,33 @@ impl ProviderMetadata {
     /// lists it; absent means the provider did not say.
     pub fn code_challenge_methods(&self) -> Option<&[String]> {
         self.code_challenge_methods.as_deref()
+    }
+
+    /// `grant_types_supported` (RFC 8414 §2), if the document lists it.
+    /// Absent means RFC 8414's default, `authorization_code` and
+    /// `implicit` only; [`supports_grant`](Self::supports_grant) applies it.
+    pub fn grant_types(&self) -> Option<&[String]> {
+        self.grant_types.as_deref()
+    }
+
+    /// Whether the provider offers the grant type `grant_type` (e.g.
+    /// [`TOKEN_EXCHANGE_GRANT`](crate::TOKEN_EXCHANGE_GRANT)) by its
+    /// `grant_types_supported`; a document without that member offers
+    /// `authorization_code` and `implicit` only (RFC 8414 §2).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), auth_oauth2::DiscoveryError> {
+    /// let meta = auth_oauth2::ProviderMetadata::discover("https://login.example", &[]).await?;
+    /// if !meta.supports_grant(auth_oauth2::TOKEN_EXCHANGE_GRANT) {
+    ///     println!("no RFC 8693 token exchange at {}", meta.issuer());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn supports_grant(&self, grant_type: &str) -> bool {
+        match &self.grant_types {
+            Some(types) => types.iter().any(|t| t == grant_type),
+            None => matches!(grant_type, "authorization_code" | "implicit"),
+        }
     }
 
     /// The URL the document was read from (OpenID or RFC 8414 form).

@@ -106,6 +106,69 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # On behalf of the caller: token exchange (RFC 8693)
+//!
+//! [`TokenExchange`] swaps the access token a caller presented for a token
+//! for a downstream service (the `urn:ietf:params:oauth:grant-type:token-exchange`
+//! grant), so the downstream call carries the caller's identity (`sub`)
+//! and, where the provider implements RFC 8693 §4.1, an `act` claim naming
+//! this service. Built like [`ClientCredentials`]: client id and secret
+//! (HTTP Basic or `client_secret_post`), a token endpoint given explicitly
+//! or discovered from an issuer, whose `grant_types_supported` must list
+//! the grant ([`TokenExchangeError::NotOffered`] otherwise).
+//! [`Downstream`] names the target (`resource` and/or `audience`, `scope`,
+//! `requested_token_type`); [`ExchangeRequest`] adds an actor token for
+//! delegation. The provider's refusals are typed
+//! ([`TokenExchangeError::InvalidRequest`], [`TokenExchangeError::InvalidTarget`],
+//! ...) and map to 401/403/503 ([`TokenExchangeError::to_auth_error`]).
+//!
+//! Cache decisions: an exchanged token is kept per (SHA-256 of the subject
+//! token, its type, the actor token's hash, target, scope set, requested
+//! type), never by the token itself, and served until the earliest of its
+//! expiry minus `refresh_ahead` (60 s, at most half its lifetime), the
+//! subject token's own `exp` (a JWT's, read unverified and only to
+//! shorten), and `max_cache_lifetime` (300 s: how long a revoked caller
+//! token can keep working downstream through this cache). At most
+//! `max_entries` (1024) tokens; concurrent callers with the same key share
+//! one request. A provider that cannot be reached lets a still-valid cached
+//! token be used; a refusal is never papered over and drops the entry.
+//!
+//! ```no_run
+//! use actix_web::{web, HttpRequest, HttpResponse};
+//! use auth_core::UserProfile;
+//! use auth_macros::authenticate;
+//! use auth_oauth2::{Downstream, TokenExchange, TokenExchangeError};
+//!
+//! #[authenticate("oauth2")]
+//! async fn invoices(
+//!     req: HttpRequest,
+//!     _user: UserProfile,
+//!     exchange: web::Data<TokenExchange>,
+//! ) -> Result<HttpResponse, TokenExchangeError> {
+//!     let http = auth_core::outbound::client()
+//!         .map_err(|e| TokenExchangeError::Unreachable(e.to_string()))?;
+//!     let billing = Downstream::audience("billing").scope("invoices:read");
+//!     let resp = exchange
+//!         .authorize_for_caller(&req, &billing, http.get("https://billing.example/invoices"))
+//!         .await?
+//!         .send()
+//!         .await
+//!         .map_err(|e| TokenExchangeError::Unreachable(e.to_string()))?;
+//!     Ok(HttpResponse::Ok().body(resp.text().await.unwrap_or_default()))
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let exchange = TokenExchange::builder("todo-api", std::env::var("TODO_API_SECRET")?)
+//!     .issuer("https://login.example")
+//!     .build()
+//!     .await?;
+//! let app = actix_web::App::new()
+//!     .app_data(web::Data::new(exchange))
+//!     .route("/invoices", web::get().to(invoices));
+//! # let _ = app;
+//! # Ok(()) }
+//! ```
+//!
 //! # Browser login: OpenID Connect relying party
 //!
 //! [`OidcLogin`] mounts a login route, the callback (the redirect URI's
@@ -146,12 +209,10 @@
 //! # Not here (yet)
 //!
 //! - Back-channel and front-channel logout.
-//! - On-behalf-of (RFC 8693 token exchange): oidc-provider, the provider the
-//!   workspace tests run against, does not implement it, so it is not
-//!   offered untested.
 //! - An `awc` helper: awc is not in the dependency tree; reqwest (auth-core's
 //!   outbound client) is the one HTTP client. With awc, add
-//!   `format!("Bearer {}", token.secret())` from [`ClientCredentials::token`].
+//!   `format!("Bearer {}", token.secret())` from [`ClientCredentials::token`]
+//!   or [`TokenExchange::on_behalf_of`].
 //! - Configuration from the application's config file (builders only).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -160,6 +221,7 @@ mod discovery;
 mod http;
 mod issuer;
 mod login;
+mod token_exchange;
 
 pub use client_credentials::{
     AccessToken, ClientCredentials, ClientCredentialsBuilder, ClientCredentialsError,
@@ -173,4 +235,8 @@ pub use login::{
     ClaimsJson, CookieError, CookieKey, IdTokenClaims, LoginConfigError, LoginError, LoginHandler,
     LoginSuccess, MAX_RETURN_TO_LEN, MIN_COOKIE_KEY_LEN, OidcLogin, OidcLoginBuilder,
     ProviderTokens, Refreshed,
+};
+pub use token_exchange::{
+    Downstream, ExchangeRequest, ExchangedToken, MAX_EXCHANGED_TOKEN_LEN, TOKEN_EXCHANGE_GRANT,
+    TokenExchange, TokenExchangeBuilder, TokenExchangeError, TokenType,
 };
