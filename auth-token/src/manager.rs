@@ -491,11 +491,19 @@ impl TokenManager {
         }
         let digest = digest(token);
         let now_ms = self.clock.now_ms();
+        if let Some(live) = self.cache.as_ref().and_then(|c| c.get(&digest, now_ms)) {
+            return Ok(Some(live));
+        }
+        // Boxed: a hit (the common case) does not carry the store
+        // round trip's state around.
+        Box::pin(self.miss(digest, now_ms)).await
+    }
+
+    /// [`lookup`](Self::lookup) past the cache: reads the store, and keeps
+    /// what it read in the cache unless an invalidation came meanwhile.
+    async fn miss(&self, digest: Digest, now_ms: u64) -> Result<Option<Live>, TokenError> {
         let since = match &self.cache {
             Some(cache) => {
-                if let Some(live) = cache.get(&digest, now_ms) {
-                    return Ok(Some(live));
-                }
                 cache.link(&self.store, &self.namespace, now_ms).await;
                 Some(cache.epoch())
             }
