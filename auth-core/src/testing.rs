@@ -201,9 +201,11 @@ impl FlakyStore {
 
     /// Cuts publish/subscribe only, as a dropped subscription connection
     /// does: every live subscription reports a gap
-    /// ([`StoreError::Lagged`](crate::StoreError::Lagged)) and ends, and
-    /// `publish` and `subscribe` fail as unavailable until
-    /// [`restore_pubsub`](Self::restore_pubsub). Other operations go on.
+    /// ([`StoreError::Lagged`](crate::StoreError::Lagged)), and `publish`
+    /// and `subscribe` fail as unavailable until
+    /// [`restore_pubsub`](Self::restore_pubsub); then the live
+    /// subscriptions receive messages again, as Redis subscriptions do
+    /// after they reconnect. Other operations go on.
     ///
     /// ```
     /// use auth_core::testing::FlakyStore;
@@ -214,17 +216,19 @@ impl FlakyStore {
     /// let mut subscription = store.subscribe("news").await.unwrap();
     /// store.cut_pubsub();
     /// assert!(matches!(subscription.recv().await, Some(Err(StoreError::Lagged { .. }))));
-    /// assert!(subscription.recv().await.is_none());
     /// assert!(store.subscribe("news").await.unwrap_err().is_transient());
+    /// assert!(store.publish("news", b"lost").await.unwrap_err().is_transient());
     /// store.restore_pubsub();
     /// assert!(store.subscribe("news").await.is_ok());
+    /// store.publish("news", b"hello").await.unwrap();
+    /// assert_eq!(subscription.recv().await.unwrap().unwrap(), b"hello");
     /// # });
     /// ```
     pub fn cut_pubsub(&self) {
         self.pubsub_cut.send_replace(true);
     }
 
-    /// Publish/subscribe works again (new subscriptions only).
+    /// Publish/subscribe works again.
     pub fn restore_pubsub(&self) {
         self.pubsub_cut.send_replace(false);
     }
@@ -303,20 +307,25 @@ impl crate::StateStore for FlakyStore {
 
     async fn subscribe(&self, channel: &str) -> Result<crate::Subscription, crate::StoreError> {
         let inner = self.pubsub_up()?.subscribe(channel).await?;
-        let cut = self.pubsub_cut.subscribe();
-        // Ends with a gap once cut, as a subscription whose connection
-        // dropped.
+        let mut cut = self.pubsub_cut.subscribe();
+        cut.mark_unchanged();
+        // A gap when cut, then on as a subscription that reconnected.
         Ok(crate::Subscription::new(futures_util::stream::unfold(
-            Some((inner, cut)),
-            |state| async move {
-                let (mut inner, mut cut) = state?;
-                let message = tokio::select! {
-                    message = inner.recv() => message,
-                    () = async {
-                        let _ = cut.wait_for(|cut| *cut).await;
-                    } => return Some((Err(crate::StoreError::Lagged { missed: 0 }), None)),
-                };
-                message.map(|m| (m, Some((inner, cut))))
+            (inner, cut),
+            |(mut inner, mut cut)| async move {
+                loop {
+                    let changed = tokio::select! {
+                        message = inner.recv() => return message.map(|m| (m, (inner, cut))),
+                        changed = cut.changed() => changed,
+                    };
+                    if changed.is_err() {
+                        return None; // the store is gone
+                    }
+                    if *cut.borrow_and_update() {
+                        let gap = Err(crate::StoreError::Lagged { missed: 0 });
+                        return Some((gap, (inner, cut)));
+                    }
+                }
             },
         )))
     }

@@ -21,6 +21,10 @@ const T0: u64 = 1_800_000_000_000;
 /// within 1 s.
 const BOUND: Duration = Duration::from_secs(1);
 
+/// A maximum age far beyond the bound, so that only the published
+/// revocation (or a reported gap) can end a hit within it.
+const LONG: Duration = Duration::from_secs(3600);
+
 /// How many store reads `f` costs.
 async fn reads<T>(store: &FlakyStore, f: impl std::future::Future<Output = T>) -> (T, u64) {
     let before = store.reads();
@@ -48,7 +52,7 @@ async fn a_hit_reads_nothing_and_revocations_reach_the_other_instance_within_the
     for sliding in [false, true] {
         let store = FlakyStore::new();
         let instance = || {
-            let m = TokenManager::new(Arc::new(store.clone()));
+            let m = TokenManager::new(Arc::new(store.clone())).cache(100, LONG);
             if sliding {
                 m.sliding(Duration::from_secs(3600))
             } else {
@@ -84,8 +88,12 @@ async fn a_hit_reads_nothing_and_revocations_reach_the_other_instance_within_the
 #[actix_web::test]
 async fn the_per_user_cap_invalidates_the_evicted_token_everywhere() {
     let store = FlakyStore::new();
-    let a = TokenManager::new(Arc::new(store.clone())).max_per_user(2);
-    let b = TokenManager::new(Arc::new(store.clone())).max_per_user(2);
+    let a = TokenManager::new(Arc::new(store.clone()))
+        .max_per_user(2)
+        .cache(100, LONG);
+    let b = TokenManager::new(Arc::new(store.clone()))
+        .max_per_user(2)
+        .cache(100, LONG);
     // A millisecond apart at least: the cap orders by issue time.
     let first = a.issue(&UserProfile::new("ada")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -116,7 +124,7 @@ async fn an_expired_token_is_never_served_from_the_cache() {
     let m = TokenManager::new(Arc::new(store.clone()))
         .clock(Arc::new(clock.clone()))
         .ttl(Duration::from_secs(60))
-        .cache(100, Duration::from_secs(3600));
+        .cache(100, LONG);
     let issued = m.issue(&UserProfile::new("ada")).await.unwrap();
     assert!(live(&m, &issued.token).await);
     clock.advance(Duration::from_millis(59_999));
@@ -210,7 +218,7 @@ async fn without_its_subscription_the_cache_is_not_trusted() {
     let instance = || {
         TokenManager::new(Arc::new(store.clone()))
             .clock(Arc::new(clock.clone()))
-            .cache(100, Duration::from_secs(3600))
+            .cache(100, LONG)
     };
     let (a, b) = (instance(), instance());
     let kept = a.issue(&UserProfile::new("ada")).await.unwrap();
@@ -239,7 +247,7 @@ async fn without_its_subscription_the_cache_is_not_trusted() {
 #[actix_web::test]
 async fn a_full_cache_stays_within_its_capacity() {
     let store = FlakyStore::new();
-    let m = TokenManager::new(Arc::new(store.clone())).cache(2, Duration::from_secs(3600));
+    let m = TokenManager::new(Arc::new(store.clone())).cache(2, LONG);
     let mut tokens = Vec::new();
     for user in ["ada", "bob", "cy"] {
         tokens.push(m.issue(&UserProfile::new(user)).await.unwrap().token);
@@ -307,8 +315,8 @@ async fn server(
 #[actix_web::test]
 async fn on_the_wire_hits_cost_no_read_and_a_delete_on_one_instance_holds_on_the_other() {
     let store = FlakyStore::new();
-    let a = TokenManager::new(Arc::new(store.clone()));
-    let b = TokenManager::new(Arc::new(store.clone()));
+    let a = TokenManager::new(Arc::new(store.clone())).cache(100, LONG);
+    let b = TokenManager::new(Arc::new(store.clone())).cache(100, LONG);
     let (app_a, app_b) = (server(&a).await, server(&b).await);
     let issued = a.issue(&UserProfile::new("ada")).await.unwrap();
     let bearer = format!("Bearer {}", issued.token);
