@@ -25,6 +25,11 @@ const BOUND: Duration = Duration::from_secs(1);
 /// revocation (or a reported gap) can end a hit within it.
 const LONG: Duration = Duration::from_secs(3600);
 
+/// A manager (an instance) on `store`, reading time from `clock`.
+fn clocked(store: &FlakyStore, clock: &ManualClock) -> TokenManager {
+    TokenManager::new(Arc::new(store.clone())).clock(Arc::new(clock.clone()))
+}
+
 /// How many store reads `f` costs.
 async fn reads<T>(store: &FlakyStore, f: impl std::future::Future<Output = T>) -> (T, u64) {
     let before = store.reads();
@@ -117,12 +122,10 @@ async fn the_per_user_cap_invalidates_the_evicted_token_everywhere() {
 
 #[actix_web::test]
 async fn an_expired_token_is_never_served_from_the_cache() {
-    let clock = ManualClock::new(T0);
-    let store = FlakyStore::new();
+    let (clock, store) = (ManualClock::new(T0), FlakyStore::new());
     // A maximum age far beyond the lifetime: only the deadline check can
     // end these hits.
-    let m = TokenManager::new(Arc::new(store.clone()))
-        .clock(Arc::new(clock.clone()))
+    let m = clocked(&store, &clock)
         .ttl(Duration::from_secs(60))
         .cache(100, LONG);
     let issued = m.issue(&UserProfile::new("ada")).await.unwrap();
@@ -147,11 +150,8 @@ async fn an_expired_token_is_never_served_from_the_cache() {
 
 #[actix_web::test]
 async fn the_maximum_age_sends_a_hit_back_to_the_store() {
-    let clock = ManualClock::new(T0);
-    let store = FlakyStore::new();
-    let m = TokenManager::new(Arc::new(store.clone()))
-        .clock(Arc::new(clock.clone()))
-        .cache(100, Duration::from_millis(250));
+    let (clock, store) = (ManualClock::new(T0), FlakyStore::new());
+    let m = clocked(&store, &clock).cache(100, Duration::from_millis(250));
     let issued = m.issue(&UserProfile::new("ada")).await.unwrap();
     assert_eq!(reads(&store, live(&m, &issued.token)).await, (true, 1));
     clock.advance(Duration::from_millis(249));
@@ -168,10 +168,8 @@ async fn the_maximum_age_sends_a_hit_back_to_the_store() {
 
 #[actix_web::test]
 async fn sliding_renewal_keeps_working_with_the_cache() {
-    let clock = ManualClock::new(T0);
-    let store = FlakyStore::new();
-    let m = TokenManager::new(Arc::new(store.clone()))
-        .clock(Arc::new(clock.clone()))
+    let (clock, store) = (ManualClock::new(T0), FlakyStore::new());
+    let m = clocked(&store, &clock)
         .ttl(Duration::from_secs(10))
         .sliding(Duration::from_secs(3600));
     let issued = m.issue(&UserProfile::new("ada")).await.unwrap();
@@ -213,13 +211,8 @@ async fn until_it_reads(store: &FlakyStore, m: &TokenManager, token: &str) {
 
 #[actix_web::test]
 async fn without_its_subscription_the_cache_is_not_trusted() {
-    let clock = ManualClock::new(T0);
-    let store = FlakyStore::new();
-    let instance = || {
-        TokenManager::new(Arc::new(store.clone()))
-            .clock(Arc::new(clock.clone()))
-            .cache(100, LONG)
-    };
+    let (clock, store) = (ManualClock::new(T0), FlakyStore::new());
+    let instance = || clocked(&store, &clock).cache(100, LONG);
     let (a, b) = (instance(), instance());
     let kept = a.issue(&UserProfile::new("ada")).await.unwrap();
     let revoked = a.issue(&UserProfile::new("bob")).await.unwrap();
