@@ -785,7 +785,7 @@ RSS_MIB=$(awk -v k="$RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
   row /jwt/rs256 rs256 0.7 "jwt RS256"
   row /jwt/es256 es256 0.7 "jwt ES256"
   row /jwt/eddsa eddsa "" "jwt EdDSA"
-  row /opaque opaque 0.8 "auth token (auth-token, in-process store)"
+  row /opaque opaque 0.8 "auth token (auth-token, in-process store, local cache)"
   row /three three 0.8 "basic, cookie jwt, jwt HS256"
   row /basic basic "" "basic, argon2id ($BASIC_CONNS conns)"
   row /basic-cached basic_cached "" "basic + verification cache"

@@ -131,11 +131,19 @@ pub async fn init_service(
 /// assert_eq!(store.get("k").await.unwrap().unwrap().value, b"v");
 /// # });
 /// ```
+///
+/// It also counts the reads ([`get`](crate::StateStore::get)) asked of it,
+/// so a test can tell a cache hit from a store read, and its
+/// publish/subscribe alone can be cut ([`cut_pubsub`](Self::cut_pubsub)),
+/// as when a subscription's connection drops while the store answers.
 #[derive(Clone, Default)]
 pub struct FlakyStore {
     inner: crate::MemoryStore,
     down: std::sync::Arc<std::sync::atomic::AtomicBool>,
     failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// `true` while publish/subscribe is cut; live subscriptions watch it.
+    pubsub_cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for FlakyStore {
@@ -172,6 +180,69 @@ impl FlakyStore {
         self.failures.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// How many [`get`](crate::StateStore::get)s were asked, failed ones
+    /// included.
+    ///
+    /// ```
+    /// use auth_core::testing::FlakyStore;
+    /// use auth_core::StateStore;
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let store = FlakyStore::new();
+    /// assert_eq!(store.get("k").await.unwrap(), None);
+    /// store.go_down();
+    /// assert!(store.get("k").await.is_err());
+    /// assert_eq!(store.reads(), 2);
+    /// # });
+    /// ```
+    pub fn reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Cuts publish/subscribe only, as a dropped subscription connection
+    /// does: every live subscription reports a gap
+    /// ([`StoreError::Lagged`](crate::StoreError::Lagged)), and `publish`
+    /// and `subscribe` fail as unavailable until
+    /// [`restore_pubsub`](Self::restore_pubsub); then the live
+    /// subscriptions receive messages again, as Redis subscriptions do
+    /// after they reconnect. Other operations go on.
+    ///
+    /// ```
+    /// use auth_core::testing::FlakyStore;
+    /// use auth_core::{StateStore, StoreError};
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let store = FlakyStore::new();
+    /// let mut subscription = store.subscribe("news").await.unwrap();
+    /// store.cut_pubsub();
+    /// assert!(matches!(subscription.recv().await, Some(Err(StoreError::Lagged { .. }))));
+    /// assert!(store.subscribe("news").await.unwrap_err().is_transient());
+    /// assert!(store.publish("news", b"lost").await.unwrap_err().is_transient());
+    /// store.restore_pubsub();
+    /// assert!(store.subscribe("news").await.is_ok());
+    /// store.publish("news", b"hello").await.unwrap();
+    /// assert_eq!(subscription.recv().await.unwrap().unwrap(), b"hello");
+    /// # });
+    /// ```
+    pub fn cut_pubsub(&self) {
+        self.pubsub_cut.send_replace(true);
+    }
+
+    /// Publish/subscribe works again.
+    pub fn restore_pubsub(&self) {
+        self.pubsub_cut.send_replace(false);
+    }
+
+    fn pubsub_up(&self) -> Result<&crate::MemoryStore, crate::StoreError> {
+        let store = self.up()?;
+        if *self.pubsub_cut.borrow() {
+            return Err(crate::StoreError::unavailable(
+                "publish/subscribe is cut (testing::FlakyStore)",
+            ));
+        }
+        Ok(store)
+    }
+
     /// The entries, reachable whatever the switch says (to inspect counts).
     pub fn memory(&self) -> &crate::MemoryStore {
         &self.inner
@@ -201,6 +272,7 @@ impl crate::StateStore for FlakyStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<crate::Entry>, crate::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.up()?.get(key).await
     }
 
@@ -230,11 +302,32 @@ impl crate::StateStore for FlakyStore {
     }
 
     async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), crate::StoreError> {
-        self.up()?.publish(channel, message).await
+        self.pubsub_up()?.publish(channel, message).await
     }
 
     async fn subscribe(&self, channel: &str) -> Result<crate::Subscription, crate::StoreError> {
-        self.up()?.subscribe(channel).await
+        let inner = self.pubsub_up()?.subscribe(channel).await?;
+        let mut cut = self.pubsub_cut.subscribe();
+        cut.mark_unchanged();
+        // A gap when cut, then on as a subscription that reconnected.
+        Ok(crate::Subscription::new(futures_util::stream::unfold(
+            (inner, cut),
+            |(mut inner, mut cut)| async move {
+                loop {
+                    let changed = tokio::select! {
+                        message = inner.recv() => return message.map(|m| (m, (inner, cut))),
+                        changed = cut.changed() => changed,
+                    };
+                    if changed.is_err() {
+                        return None; // the store is gone
+                    }
+                    if *cut.borrow_and_update() {
+                        let gap = Err(crate::StoreError::Lagged { missed: 0 });
+                        return Some((gap, (inner, cut)));
+                    }
+                }
+            },
+        )))
     }
 
     async fn scan(&self, prefix: &str) -> Result<Vec<(String, crate::Entry)>, crate::StoreError> {

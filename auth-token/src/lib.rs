@@ -42,6 +42,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api_key;
+mod cache;
 mod endpoints;
 #[cfg(feature = "introspection")]
 mod introspection;

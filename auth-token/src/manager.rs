@@ -19,11 +19,25 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::LocalBoxFuture;
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::cache::{self, Digest, Live, RecordCache};
+
+/// Whether `s` has the shape of a token (43 base64url characters): anything
+/// else cannot be one and costs no store round trip.
+pub(crate) fn looks_like_token(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn digest(token: &str) -> Digest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 fn hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+    cache::encode(&digest(token))
 }
 
 /// RFC 3339, UTC, whole seconds.
@@ -58,10 +72,10 @@ pub struct TokenRecord {
     /// moves past (seconds since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_expires_at: Option<u64>,
-    hash: String,
+    pub(crate) hash: String,
     /// Milliseconds since the epoch at issue: orders tokens for the cap.
     #[serde(default)]
-    issued_ms: u64,
+    pub(crate) issued_ms: u64,
     /// The profile's e-mail, if it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -143,6 +157,12 @@ impl From<TokenError> for AuthError {
 /// With [`sliding`](Self::sliding) renewal the lifetime is an idle
 /// timeout instead, within a fixed maximum.
 ///
+/// Each instance keeps the records of the tokens it verified lately in a
+/// local [`cache`](Self::cache) (on by default: 10 000 tokens, each read
+/// from the store again after 1 s at the latest), so a token in use costs
+/// no store round trip; a revocation reaches every instance's cache
+/// through the store's publish/subscribe.
+///
 /// ```
 /// use std::sync::Arc;
 /// use auth_core::{MemoryStore, UserProfile};
@@ -169,6 +189,12 @@ pub struct TokenManager {
     sliding: Option<Duration>,
     /// The first segment of every key (`authtoken`).
     namespace: String,
+    /// The local cache of live records; `None` when turned off. Every
+    /// builder method starts a new one, so that managers configured apart
+    /// (another namespace, clock or lifetime) never share entries.
+    cache: Option<Arc<RecordCache>>,
+    cache_capacity: usize,
+    cache_max_age: Duration,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -177,6 +203,11 @@ impl std::fmt::Debug for TokenManager {
             .field("ttl", &self.ttl)
             .field("max_per_user", &self.max_per_user)
             .field("sliding", &self.sliding)
+            .field(
+                "cache_capacity",
+                &self.cache.as_ref().map(|_| self.cache_capacity),
+            )
+            .field("cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -193,7 +224,88 @@ impl TokenManager {
             clock: Arc::new(SystemClock),
             sliding: None,
             namespace: "authtoken".into(),
+            cache: RecordCache::new(cache::DEFAULT_CAPACITY, cache::DEFAULT_MAX_AGE),
+            cache_capacity: cache::DEFAULT_CAPACITY,
+            cache_max_age: cache::DEFAULT_MAX_AGE,
         }
+    }
+
+    /// A new, empty cache with the current settings (see the `cache` field).
+    fn fresh_cache(mut self) -> Self {
+        self.cache = RecordCache::new(self.cache_capacity, self.cache_max_age);
+        self
+    }
+
+    /// The local cache of live tokens: at most `capacity` records (the
+    /// least recently used goes first), each served for at most `max_age`
+    /// after it was read from the store. Default: 10 000 tokens, 1 s. A
+    /// zero capacity or maximum age turns it off (every verification reads
+    /// the store).
+    ///
+    /// Without it, each verification reads the token's record from the
+    /// store (a round trip to Redis or SQL) and decodes it; a hit costs a
+    /// SHA-256, a map lookup and a copy of the profile. What keeps it
+    /// correct on many instances:
+    ///
+    /// - **Keyed by the token's SHA-256**, never the token; a hit is
+    ///   checked against the token's deadline with this manager's clock,
+    ///   so an expired token is never served. An entry past its deadline or
+    ///   its maximum age is dropped and the store is read, as for an
+    ///   unknown token (the two still cost the same).
+    /// - **Revocations are published.** [`revoke`](Self::revoke) (and so
+    ///   the per-user cap, a browser session's logout and rotation, and the
+    ///   RFC 7009 endpoint) drops the token here at once and publishes its
+    ///   hash on the store channel `<namespace>:revoked`; every instance's
+    ///   cache drops it when the message arrives (milliseconds on Redis or
+    ///   PostgreSQL, see docs/scaling.md). A record read from the store
+    ///   while any invalidation arrived is not kept.
+    /// - **Trusted only while subscribed.** The first verification
+    ///   subscribes to that channel; until that succeeded, and from the
+    ///   moment the subscription reports a gap (a lost connection, a slow
+    ///   reader) or ends, nothing is served from the cache: every request
+    ///   reads the store, and the next one subscribes again (at most one
+    ///   attempt a second while it fails). A store without
+    ///   publish/subscribe ([`StoreError::Unsupported`]) gets no cache.
+    /// - **Bounded staleness.** `max_age` bounds what a lost message can
+    ///   cost: a revocation whose message never arrived, without a gap
+    ///   reported, is enforced on the other instances within `max_age`
+    ///   (the default 1 s is the revocation bound docs/scaling.md states).
+    /// - **Sliding renewal** ([`sliding`](Self::sliding)) happens on the
+    ///   verifications that read the store: with the cache, at least one
+    ///   per `max_age` and token on a busy instance instead of one per
+    ///   second, so the stored deadline may lag the last use by up to
+    ///   `max_age` and an idle token can expire up to `max_age` earlier
+    ///   than `ttl` after its last use. A hit reports the deadline as of
+    ///   the store read.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use auth_core::{MemoryStore, UserProfile};
+    /// use auth_token::TokenManager;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// // Two instances on one store, with a smaller cache.
+    /// let a = TokenManager::new(store.clone()).cache(1_000, Duration::from_millis(500));
+    /// let b = TokenManager::new(store.clone()).cache(1_000, Duration::from_millis(500));
+    /// let issued = a.issue(&UserProfile::new("ada")).await.unwrap();
+    /// assert!(b.verify(&issued.token).await.unwrap().is_some()); // read, cached
+    /// assert!(b.verify(&issued.token).await.unwrap().is_some()); // from the cache
+    /// a.revoke("ada", &issued.record.id).await.unwrap();
+    /// // b's cache drops it as the message arrives (within 500 ms at worst).
+    /// while b.verify(&issued.token).await.unwrap().is_some() {
+    ///     tokio::task::yield_now().await;
+    /// }
+    /// // Off: every verification reads the store.
+    /// let uncached = TokenManager::new(store).cache(0, Duration::ZERO);
+    /// # let _ = uncached;
+    /// # });
+    /// ```
+    pub fn cache(mut self, capacity: usize, max_age: Duration) -> Self {
+        self.cache_capacity = capacity;
+        self.cache_max_age = max_age;
+        self.fresh_cache()
     }
 
     /// The first segment of the store keys (default `authtoken`): managers
@@ -217,7 +329,7 @@ impl TokenManager {
     /// ```
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
-        self
+        self.fresh_cache()
     }
 
     fn key(&self, kind: &str, rest: &str) -> String {
@@ -231,7 +343,7 @@ impl TokenManager {
     /// Reads time from `clock` (tests; give the store the same clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
-        self
+        self.fresh_cache()
     }
 
     /// Sliding renewal: a token expires after [`ttl`](Self::ttl) without
@@ -240,8 +352,11 @@ impl TokenManager {
     /// tokens, an active client keeps its token and an idle one loses it.
     ///
     /// The current deadline is a separate entry of the store (one more
-    /// round trip per verification, and one write per token and second at
-    /// most), so that every instance sees each renewal.
+    /// round trip per verification that reads the store, and one write per
+    /// token and second at most), so that every instance sees each renewal.
+    /// With the local [`cache`](Self::cache), renewals happen on the
+    /// verifications that read the store: the stored deadline lags the last
+    /// use by at most the cache's maximum age (1 s by default).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -267,7 +382,7 @@ impl TokenManager {
     /// ```
     pub fn sliding(mut self, max_lifetime: Duration) -> Self {
         self.sliding = Some(max_lifetime);
-        self
+        self.fresh_cache()
     }
 
     /// How long the store keeps a token's record: its lifetime, or with
@@ -282,20 +397,20 @@ impl TokenManager {
     /// How long a token lives (at least one second).
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl.max(Duration::from_secs(1));
-        self
+        self.fresh_cache()
     }
 
     /// How many live tokens a user may hold (at least 1).
     pub fn max_per_user(mut self, n: usize) -> Self {
         self.max_per_user = n.max(1);
-        self
+        self.fresh_cache()
     }
 
     /// The path under which token locations live (default `/auth/tokens`):
     /// the path [`routes`](Self::routes) is mounted at.
     pub fn location(mut self, path: impl Into<String>) -> Self {
         self.location = path.into().trim_end_matches('/').to_owned();
-        self
+        self.fresh_cache()
     }
 
     /// Issues a token for `profile`.
@@ -359,29 +474,63 @@ impl TokenManager {
     }
 
     /// The record of a live token; `None` for an unknown, revoked or expired
-    /// one, alike.
+    /// one, alike. Served from the local [`cache`](Self::cache) when it
+    /// holds the token.
     pub async fn verify(&self, token: &str) -> Result<Option<TokenRecord>, TokenError> {
-        // A token is 43 base64url characters; anything else cannot be one
-        // and costs no store round trip.
-        if token.len() != 43
-            || !token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        Ok(self
+            .lookup(token)
+            .await?
+            .map(|live| Arc::unwrap_or_clone(live.record)))
+    }
+
+    /// [`verify`](Self::verify), as shared record and profile: what the
+    /// strategies use, so that a cache hit copies little.
+    pub(crate) async fn lookup(&self, token: &str) -> Result<Option<Live>, TokenError> {
+        if !looks_like_token(token) {
             return Ok(None);
         }
-        let hash = hash(token);
-        let now = self.clock.now_secs();
+        let digest = digest(token);
+        let now_ms = self.clock.now_ms();
+        if let Some(live) = self.cache.as_ref().and_then(|c| c.get(&digest, now_ms)) {
+            return Ok(Some(live));
+        }
+        // Boxed: a hit (the common case) does not carry the store
+        // round trip's state around.
+        Box::pin(self.miss(digest, now_ms)).await
+    }
+
+    /// [`lookup`](Self::lookup) past the cache: reads the store, and keeps
+    /// what it read in the cache unless an invalidation came meanwhile.
+    async fn miss(&self, digest: Digest, now_ms: u64) -> Result<Option<Live>, TokenError> {
+        let since = match &self.cache {
+            Some(cache) => {
+                cache.link(&self.store, &self.namespace, now_ms).await;
+                Some(cache.epoch())
+            }
+            None => None,
+        };
+        let Some(record) = self.read(&cache::encode(&digest), now_ms / 1000).await? else {
+            return Ok(None);
+        };
+        let live = Live::new(record);
+        if let (Some(cache), Some(since)) = (&self.cache, since) {
+            cache.fill(digest, live.clone(), since, now_ms);
+        }
+        Ok(Some(live))
+    }
+
+    /// The live record of the token with `hash`, from the store.
+    async fn read(&self, hash: &str, now: u64) -> Result<Option<TokenRecord>, TokenError> {
         // With sliding renewal the deadline decides first: an idle token
         // costs one round trip, as an unknown one does.
         let deadline = match self.sliding {
-            Some(_) => match self.deadline(&hash, now).await? {
+            Some(_) => match self.deadline(hash, now).await? {
                 Some(deadline) => Some(deadline),
                 None => return Ok(None),
             },
             None => None,
         };
-        let Some(entry) = self.store.get(&self.key("h", &hash)).await? else {
+        let Some(entry) = self.store.get(&self.key("h", hash)).await? else {
             return Ok(None);
         };
         let mut record: TokenRecord =
@@ -398,7 +547,7 @@ impl TokenManager {
             if renewed > deadline {
                 self.store
                     .raise(
-                        &self.deadline_key(&hash),
+                        &self.deadline_key(hash),
                         renewed,
                         Duration::from_secs(renewed - now),
                     )
@@ -474,7 +623,9 @@ impl TokenManager {
     }
 
     /// Revokes the owner's token `id` on every instance; `false` when there
-    /// was none.
+    /// was none. The token leaves this instance's [`cache`](Self::cache) at
+    /// once and the others' when the published message arrives; if
+    /// publishing fails (logged), theirs within the cache's maximum age.
     pub async fn revoke(&self, owner: &str, id: &str) -> Result<bool, TokenError> {
         let Some(hash) = self
             .store
@@ -487,6 +638,20 @@ impl TokenManager {
         self.store.delete(&self.key("h", &hash)).await?;
         if self.sliding.is_some() {
             self.store.delete(&self.deadline_key(&hash)).await?;
+        }
+        if let (Some(cache), Some(digest)) = (&self.cache, cache::decode(hash.as_bytes())) {
+            cache.invalidate(&digest);
+        }
+        // Other instances may cache even when this one does not.
+        match self
+            .store
+            .publish(&cache::channel(&self.namespace), hash.as_bytes())
+            .await
+        {
+            Ok(()) | Err(StoreError::Unsupported { .. }) => {}
+            // Revoked on the store all the same: the other caches let it go
+            // within their maximum age.
+            Err(e) => tracing::warn!(error = %e, "could not publish an auth token revocation"),
         }
         Ok(true)
     }

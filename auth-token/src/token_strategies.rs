@@ -9,14 +9,8 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq as _;
 
 use crate::TokenManager;
-
-/// Whether `s` has the shape of a [`TokenManager`] token (43 base64url
-/// characters): anything else is another credential, not ours.
-fn looks_like_token(s: &str) -> bool {
-    s.len() == 43
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+// A token's shape: anything else is another credential, not ours.
+use crate::manager::looks_like_token;
 
 fn invalid() -> AuthError {
     AuthError::invalid_credentials("INVALID_AUTH_TOKEN", "invalid or expired auth token")
@@ -101,9 +95,9 @@ impl AuthenticationStrategy for TokenBasicStrategy {
         if !looks_like_token(token) {
             return Ok(AuthOutcome::NotApplicable);
         }
-        match self.tokens.verify(token).await? {
-            Some(record) if bool::from(record.owner.as_bytes().ct_eq(id.as_bytes())) => {
-                Ok(AuthOutcome::Authenticated(record.profile()))
+        match self.tokens.lookup(token).await? {
+            Some(live) if bool::from(live.record.owner.as_bytes().ct_eq(id.as_bytes())) => {
+                Ok(AuthOutcome::Authenticated((*live.profile).clone()))
             }
             _ => Err(invalid()),
         }
@@ -161,8 +155,8 @@ impl AuthenticationStrategy for OpaqueBearerStrategy {
         let Some(token) = credentials.token68().filter(|t| looks_like_token(t)) else {
             return Ok(AuthOutcome::NotApplicable);
         };
-        match self.tokens.verify(token).await? {
-            Some(record) => Ok(AuthOutcome::Authenticated(record.profile())),
+        match self.tokens.lookup(token).await? {
+            Some(live) => Ok(AuthOutcome::Authenticated((*live.profile).clone())),
             None => Err(invalid()),
         }
     }
