@@ -1103,7 +1103,7 @@ mod tests {
             }
 
             /// The table scan agrees with the grammar's definition, whatever
-            /// byte ends the run and wherever (inside or after a chunk of 8).
+            /// byte ends the run and wherever (inside or after a chunk of 16).
             #[test]
             fn run_of_matches_the_grammar(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
                 let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);

@@ -261,10 +261,9 @@ pub async fn authenticate(
     }
 }
 
-/// [`authenticate`] without handing back a copy of the profile: `Ok(true)`
-/// when an authorized profile is in the request extensions. The attribute
-/// and the middleware use this, so a request copies its profile only when
-/// a handler extracts it.
+/// [`authenticate`] without handing back the profile: `Ok(true)` when an
+/// authorized profile is in the request extensions. The attribute and the
+/// middleware use this; a handler that extracts the profile shares it.
 pub(crate) async fn authenticate_in_place(
     req: &HttpRequest,
     policy: &AuthPolicy,

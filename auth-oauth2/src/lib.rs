@@ -130,8 +130,9 @@
 //! shorten), and `max_cache_lifetime` (300 s: how long a revoked caller
 //! token can keep working downstream through this cache). At most
 //! `max_entries` (1024) tokens; concurrent callers with the same key share
-//! one request. A provider that cannot be reached lets a still-valid cached
-//! token be used; a refusal is never papered over and drops the entry.
+//! one request. A provider that cannot be reached lets a cached token be
+//! used within the same bounds (never past the subject's `exp` or
+//! `max_cache_lifetime`); any other failure is returned and drops the entry.
 //!
 //! ```no_run
 //! use actix_web::{web, HttpRequest, HttpResponse};

@@ -615,18 +615,19 @@ impl TokenExchangeBuilder {
     }
 
     /// The lifetime assumed for a token whose response has no
-    /// `expires_in` (default 60 s).
+    /// `expires_in` (default 60 s; at most a year, as `expires_in` itself).
     pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
-        self.default_lifetime = lifetime;
+        self.default_lifetime = lifetime.min(MAX_LIFETIME);
         self
     }
 
     /// The longest an exchanged token is served from the cache (default
     /// 300 s), whatever its own lifetime: the bound on how long a revoked
-    /// subject token keeps working downstream through this cache. Zero
-    /// turns the cache off.
+    /// subject token keeps working downstream through this cache, the
+    /// provider's outages included. Zero turns the cache off; at most a
+    /// year.
     pub fn max_cache_lifetime(mut self, lifetime: Duration) -> Self {
-        self.max_cache_lifetime = lifetime;
+        self.max_cache_lifetime = lifetime.min(MAX_LIFETIME);
         self
     }
 
@@ -754,8 +755,17 @@ struct Key {
 
 struct Entry {
     token: ExchangedToken,
+    /// Until when a cache hit returns it (before `hard_until`: renewed
+    /// ahead of expiry).
     serve_until: Instant,
+    /// Never served after this, not even while the provider is down: the
+    /// token's expiry, the subject token's `exp`, `max_cache_lifetime`.
+    hard_until: Instant,
 }
+
+/// The longest lifetime believed or configured (a year): also keeps every
+/// `Instant` sum far from overflow.
+const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One in-flight exchange per key; waiters share its failure.
 #[derive(Default)]
@@ -798,9 +808,11 @@ struct Inner {
 ///   and [`max_cache_lifetime`](TokenExchangeBuilder::max_cache_lifetime)
 ///   after it was issued. At most [`max_entries`](TokenExchangeBuilder::max_entries)
 ///   tokens. Concurrent callers with the same key share one request (and
-///   its failure). When the provider cannot be reached, a cached token
-///   that is still valid is used until it expires; a refusal is never
-///   papered over.
+///   its failure, or the cached token below). When the provider cannot be
+///   reached, a cached token is still used, but never past the earliest of
+///   its expiry, the subject token's `exp` and `max_cache_lifetime`; any
+///   answer that is not a token (a refusal, a gateway's error page) is
+///   returned and drops the entry.
 /// - **Secrets**: tokens and the client secret never appear in `Debug`,
 ///   errors or logs; the cache holds token hashes as keys.
 ///
@@ -958,7 +970,7 @@ impl TokenExchange {
         if let Some((at, e)) = last_failure.as_ref()
             && *at >= waited_from
         {
-            return Err(e.clone());
+            return self.after_failure(&key, e.clone());
         }
         let result = self.fetch(request).await;
         match result {
@@ -969,26 +981,34 @@ impl TokenExchange {
             }
             Err(e) => {
                 *last_failure = Some((Instant::now(), e.clone()));
-                let fallback = matches!(
-                    e,
-                    TokenExchangeError::Unreachable(_) | TokenExchangeError::InvalidResponse(_)
-                );
-                let now = Instant::now();
-                let mut cache = self.cache();
-                match cache.get(&key) {
-                    Some(entry) if fallback && now < entry.token.expires_at => {
-                        tracing::warn!(
-                            "token exchange failed: {e}; using the cached token until it expires"
-                        );
-                        Ok(entry.token.clone())
-                    }
-                    _ => {
-                        // A refusal also drops what was cached for the key.
-                        cache.remove(&key);
-                        tracing::warn!("token exchange: {e}");
-                        Err(e)
-                    }
-                }
+                tracing::warn!("token exchange: {e}");
+                self.after_failure(&key, e)
+            }
+        }
+    }
+
+    /// What a caller gets when the exchange for `key` failed with `e` (its
+    /// own attempt or the one it waited for): while the endpoint cannot be
+    /// reached, the cached token, but never past its hard bound (its
+    /// expiry, the subject token's `exp`, `max_cache_lifetime`); after any
+    /// answer of the endpoint that is not a token, the error, and the key's
+    /// cached token is dropped.
+    fn after_failure(
+        &self,
+        key: &Key,
+        e: TokenExchangeError,
+    ) -> Result<ExchangedToken, TokenExchangeError> {
+        let now = Instant::now();
+        let mut cache = self.cache();
+        match cache.get(key) {
+            Some(entry)
+                if matches!(e, TokenExchangeError::Unreachable(_)) && now < entry.hard_until =>
+            {
+                Ok(entry.token.clone())
+            }
+            _ => {
+                cache.remove(key);
+                Err(e)
             }
         }
     }
@@ -1101,7 +1121,7 @@ impl TokenExchange {
         let mut cache = self.cache();
         match cache.get(key) {
             Some(entry) if now < entry.serve_until => Some(entry.token.clone()),
-            Some(entry) if now >= entry.token.expires_at => {
+            Some(entry) if now >= entry.hard_until => {
                 cache.remove(key);
                 None
             }
@@ -1126,17 +1146,18 @@ impl TokenExchange {
         let inner = &self.inner;
         let now = Instant::now();
         let lifetime = token.expires_at.saturating_duration_since(now);
-        let mut serve_until = token.expires_at - inner.refresh_ahead.min(lifetime / 2);
-        serve_until = serve_until.min(now + inner.max_cache_lifetime);
+        let mut hard_until = token.expires_at.min(now + inner.max_cache_lifetime);
         if let Some(exp) = subject_exp {
-            serve_until = serve_until.min(exp);
+            hard_until = hard_until.min(exp);
         }
+        let serve_until =
+            (token.expires_at - inner.refresh_ahead.min(lifetime / 2)).min(hard_until);
         if serve_until <= now {
             return;
         }
         let mut cache = self.cache();
         if !cache.contains_key(&key) && cache.len() >= inner.max_entries {
-            cache.retain(|_, e| now < e.token.expires_at);
+            cache.retain(|_, e| now < e.hard_until);
             while cache.len() >= inner.max_entries {
                 let Some(soonest) = cache
                     .iter()
@@ -1148,7 +1169,14 @@ impl TokenExchange {
                 cache.remove(&soonest);
             }
         }
-        cache.insert(key, Entry { token, serve_until });
+        cache.insert(
+            key,
+            Entry {
+                token,
+                serve_until,
+                hard_until,
+            },
+        );
     }
 
     async fn fetch(
@@ -1237,7 +1265,7 @@ impl TokenExchange {
         let expires_in = match doc.get("expires_in") {
             None | Some(Value::Null) => inner.default_lifetime,
             Some(Value::Number(n)) => match n.as_u64() {
-                Some(secs) if secs > 0 => Duration::from_secs(secs.min(365 * 24 * 3600)),
+                Some(secs) if secs > 0 => Duration::from_secs(secs).min(MAX_LIFETIME),
                 _ => {
                     return Err(TokenExchangeError::InvalidResponse(
                         "`expires_in` is not a positive integer".into(),
@@ -1343,12 +1371,21 @@ fn jwt_exp(token: &str) -> Option<Instant> {
         return None;
     };
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    // RFC 7519 §2: a NumericDate may have a fraction; the token is not
+    // valid from its whole second on.
     let exp = serde_json::from_slice::<Value>(&bytes)
         .ok()?
         .get("exp")?
-        .as_u64()?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Instant::now() + Duration::from_secs(exp.saturating_sub(now)))
+        .as_f64()
+        .filter(|e| e.is_finite() && *e >= 0.0)?
+        .floor();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    // Beyond a year away it bounds nothing the other bounds do not.
+    let left = Duration::from_secs_f64((exp - now).clamp(0.0, MAX_LIFETIME.as_secs_f64()));
+    Some(Instant::now() + left)
 }
 
 /// The typed error of a non-2xx answer.

@@ -65,6 +65,7 @@ async fn endpoint(req: HttpRequest, body: web::Bytes, seen: web::Data<Seen>) -> 
     };
     match path.as_str() {
         "/ok" => json(200, ok_body(r#","expires_in":120"#)),
+        "/short" => json(200, ok_body(r#","expires_in":4"#)),
         "/full" => json(
             200,
             ok_body(r#","expires_in":90,"scope":"todos:read","refresh_token":"REFRESH-VALUE-1""#),
@@ -630,6 +631,114 @@ async fn token_exchange_cache_is_bounded_and_shared_by_concurrent_callers() {
     for (i, request) in variants.iter().enumerate() {
         x.exchange(request).await.unwrap();
         assert_eq!(x.fetch_count(), 12 + i as u64, "{request:?}");
+    }
+    handle.stop(false).await;
+}
+
+/// A JWT-shaped subject token whose payload is `claims` (the exchange reads
+/// its `exp`, never trusts it otherwise).
+fn subject_jwt(claims: &str) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!("{}.{}.c2ln", b64(r#"{"alg":"RS256"}"#), b64(claims))
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[actix_web::test]
+async fn token_exchange_outage_serves_the_cached_token_only_within_its_bounds() {
+    // Inside the bounds: a 4 s token renewed 2 s ahead. Once the provider is
+    // gone, the caller and those who waited for it get the cached token
+    // until its expiry, and then the error.
+    let (base, _seen, handle) = start();
+    let x = TokenExchange::builder("a", SECRET)
+        .token_endpoint(format!("{base}/short"))
+        .refresh_ahead(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
+    let first = x.on_behalf_of(SUBJECT, &target()).await.unwrap();
+    let issued = Instant::now();
+    handle.stop(false).await;
+    actix_web::rt::time::sleep(Duration::from_millis(2300)).await;
+    let billing = target();
+    let during =
+        futures_util::future::join_all((0..4).map(|_| x.on_behalf_of(SUBJECT, &billing))).await;
+    for token in &during {
+        assert_eq!(token.as_ref().unwrap().secret(), first.secret());
+    }
+    assert!(issued.elapsed() < Duration::from_secs(4));
+    actix_web::rt::time::sleep(Duration::from_secs(4).saturating_sub(issued.elapsed())).await;
+    let e = x.on_behalf_of(SUBJECT, &target()).await.unwrap_err();
+    assert!(matches!(e, TokenExchangeError::Unreachable(_)), "{e:?}");
+
+    // `max_cache_lifetime` and the subject's own `exp` bound an outage too:
+    // a 120 s token is not served past either.
+    // (The subject's `exp` is 2.5 s after the first request: made in the loop.)
+    for (max_cache, expiring) in [
+        (Duration::from_secs(2), false),
+        (Duration::from_secs(300), true),
+    ] {
+        let subject = if expiring {
+            subject_jwt(&format!(r#"{{"exp":{}}}"#, now_secs() + 2.5))
+        } else {
+            SUBJECT.to_owned()
+        };
+        let subject = subject.as_str();
+        let (base, _seen, handle) = start();
+        let x = TokenExchange::builder("a", SECRET)
+            .token_endpoint(format!("{base}/ok"))
+            .max_cache_lifetime(max_cache)
+            .build()
+            .await
+            .unwrap();
+        x.on_behalf_of(subject, &target()).await.unwrap();
+        x.on_behalf_of(subject, &target()).await.unwrap();
+        assert_eq!(x.fetch_count(), 1, "{max_cache:?}");
+        handle.stop(false).await;
+        actix_web::rt::time::sleep(Duration::from_millis(3100)).await;
+        let e = x.on_behalf_of(subject, &target()).await.unwrap_err();
+        assert!(
+            matches!(e, TokenExchangeError::Unreachable(_)),
+            "{max_cache:?}: {e:?}"
+        );
+        assert_eq!(x.cached_entries(), 0);
+    }
+}
+
+#[actix_web::test]
+async fn token_exchange_subject_exp_of_any_shape_bounds_the_cache_without_panicking() {
+    let (base, _seen, handle) = start();
+    let x = TokenExchange::builder("a", SECRET)
+        .token_endpoint(format!("{base}/ok"))
+        .max_cache_lifetime(Duration::MAX)
+        .default_lifetime(Duration::MAX)
+        .build()
+        .await
+        .unwrap();
+    let now = now_secs();
+    // Far future, fractional, huge, negative, not a number: each is either
+    // a bound or ignored, and none panics.
+    for (claims, cached) in [
+        (format!(r#"{{"exp":{}}}"#, now + 3600.0), true),
+        (format!(r#"{{"exp":{}.75}}"#, now as u64 + 3600), true),
+        (r#"{"exp":18446744073709551615}"#.to_owned(), true),
+        (r#"{"exp":1e300}"#.to_owned(), true),
+        (r#"{"exp":-5}"#.to_owned(), true),
+        (r#"{"exp":"tomorrow"}"#.to_owned(), true),
+        // Already past (a fraction after a past second): never cached.
+        (format!(r#"{{"exp":{}.5}}"#, now as u64 - 10), false),
+    ] {
+        let subject = subject_jwt(&claims);
+        let before = x.fetch_count();
+        x.on_behalf_of(&subject, &target()).await.unwrap();
+        x.on_behalf_of(&subject, &target()).await.unwrap();
+        let fetched = x.fetch_count() - before;
+        assert_eq!(fetched, if cached { 1 } else { 2 }, "{claims}");
     }
     handle.stop(false).await;
 }

@@ -26,14 +26,31 @@ pub(crate) type Digest = [u8; 32];
 #[derive(Debug, Clone)]
 pub(crate) struct Live {
     pub(crate) record: Arc<TokenRecord>,
-    pub(crate) profile: Arc<UserProfile>,
+    /// Built once, named after the first strategy that reads it.
+    profile: Arc<std::sync::OnceLock<UserProfile>>,
 }
 
 impl Live {
     pub(crate) fn new(record: TokenRecord) -> Self {
         Live {
-            profile: Arc::new(record.profile()),
+            profile: Arc::new(std::sync::OnceLock::new()),
             record: Arc::new(record),
+        }
+    }
+
+    /// The token's profile as `strategy` produced it. The cached profile
+    /// carries the name of the first strategy that read it (a manager
+    /// usually serves one), so that the sequence never renames, and so
+    /// copies, a shared profile; a second strategy reading the same token
+    /// gets its own copy.
+    pub(crate) fn profile(&self, strategy: &str) -> UserProfile {
+        let profile = self
+            .profile
+            .get_or_init(|| self.record.profile().with_strategy(strategy));
+        if profile.strategy == strategy {
+            profile.clone()
+        } else {
+            profile.clone().with_strategy(strategy)
         }
     }
 }

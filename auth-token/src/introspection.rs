@@ -440,13 +440,18 @@ impl IntrospectionStrategy {
             (_, Some(client)) if !client.is_empty() => (client.clone(), PrincipalKind::Service),
             _ => return None,
         };
-        let mut profile = UserProfile::new(id).with_kind(kind).with_scopes(
-            answer
-                .scope
-                .as_deref()
-                .unwrap_or("")
-                .split_ascii_whitespace(),
-        );
+        // Named here, so that the sequence never renames (and copies) the
+        // profile this cache shares between requests.
+        let mut profile = UserProfile::new(id)
+            .with_strategy(self.inner.name.as_str())
+            .with_kind(kind)
+            .with_scopes(
+                answer
+                    .scope
+                    .as_deref()
+                    .unwrap_or("")
+                    .split_ascii_whitespace(),
+            );
         for (claim, value) in [
             ("client_id", answer.client_id),
             ("iss", answer.iss),

@@ -97,7 +97,7 @@ impl AuthenticationStrategy for TokenBasicStrategy {
         }
         match self.tokens.lookup(token).await? {
             Some(live) if bool::from(live.record.owner.as_bytes().ct_eq(id.as_bytes())) => {
-                Ok(AuthOutcome::Authenticated((*live.profile).clone()))
+                Ok(AuthOutcome::Authenticated(live.profile(&self.name)))
             }
             _ => Err(invalid()),
         }
@@ -156,7 +156,7 @@ impl AuthenticationStrategy for OpaqueBearerStrategy {
             return Ok(AuthOutcome::NotApplicable);
         };
         match self.tokens.lookup(token).await? {
-            Some(live) => Ok(AuthOutcome::Authenticated((*live.profile).clone())),
+            Some(live) => Ok(AuthOutcome::Authenticated(live.profile(&self.name))),
             None => Err(invalid()),
         }
     }

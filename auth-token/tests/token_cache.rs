@@ -353,3 +353,43 @@ async fn on_the_wire_hits_cost_no_read_and_a_delete_on_one_instance_holds_on_the
         assert_eq!(test::call_service(&app_b, get(auth)).await.status(), 401);
     }
 }
+
+/// A cache hit hands every request the one cached profile, named after the
+/// strategy, so the sequence has nothing to rename and nothing is copied;
+/// a second strategy on the same manager gets a profile named after it.
+#[actix_web::test]
+async fn cached_profiles_are_shared_and_named_after_their_strategy() {
+    use auth_core::{AuthOutcome, AuthenticationStrategy, StrategyOptions};
+    let store = FlakyStore::new();
+    let m = TokenManager::new(Arc::new(store.clone())).cache(100, LONG);
+    let issued = m.issue(&UserProfile::new("ada")).await.unwrap();
+    let bearer = OpaqueBearerStrategy::new("opaque", m.clone());
+    let basic = TokenBasicStrategy::new("token-basic", m.clone());
+    let profile = |outcome: AuthOutcome| match outcome {
+        AuthOutcome::Authenticated(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let with_bearer = || {
+        test::TestRequest::default()
+            .insert_header(("authorization", format!("Bearer {}", issued.token)))
+            .to_http_request()
+    };
+    let options = StrategyOptions::default();
+    let first = profile(bearer.authenticate(&with_bearer(), &options).await.unwrap());
+    let second = profile(bearer.authenticate(&with_bearer(), &options).await.unwrap());
+    assert_eq!(first.strategy, "opaque");
+    assert!(first.ptr_eq(&second), "a hit copied the profile");
+    let basic_req = test::TestRequest::default()
+        .insert_header((
+            "authorization",
+            format!(
+                "Basic {}",
+                auth_test_support::basic_credentials("ada", &issued.token)
+            ),
+        ))
+        .to_http_request();
+    let other = profile(basic.authenticate(&basic_req, &options).await.unwrap());
+    assert_eq!(other.strategy, "token-basic");
+    assert_eq!(other.id, "ada");
+    assert!(!other.ptr_eq(&first));
+}
