@@ -231,15 +231,15 @@ fn check_issuer(
     match (&audiences, o.any_audience) {
         (Some(_), true) => {
             return Err(at.error(
-                &format!("issuers[{i}]"),
+                &field("any_audience"),
                 "give audience or any_audience = true, not both",
             ));
         }
         (None, false) => {
             return Err(at.error(
-                &format!("issuers[{i}]"),
-                "name the audience this API accepts (audience = \"...\"), or accept tokens \
-                 minted for any service explicitly with any_audience = true",
+                &field("audience"),
+                "missing: name the audience this API accepts (audience = \"...\"), or accept \
+                 tokens minted for any service explicitly with any_audience = true",
             ));
         }
         (Some(list), false) if list.is_empty() => {
@@ -550,7 +550,7 @@ impl IssuerConfig {
 ///     issuer = "https://login.example"
 /// "#).unwrap();
 /// let err = StrategyRegistry::from_config(&config, &[&IssuerFactory]).await.unwrap_err();
-/// assert_eq!(err.path, "strategies.oauth2.issuers[0]");
+/// assert_eq!(err.path, "strategies.oauth2.issuers[0].audience");
 /// assert!(err.message.contains("any_audience = true"), "{err}");
 /// # });
 /// ```
