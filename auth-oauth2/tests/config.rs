@@ -409,3 +409,27 @@ fn every_key_is_read_and_the_defaults_are_the_builders() {
         "{debug}"
     );
 }
+
+/// The first fenced block of `lang` after `heading` in docs/configuration.md.
+fn doc_block(heading: &str, lang: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .unwrap();
+    let section = &doc[doc.find(heading).expect(heading)..];
+    let start = section.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+    let end = start + section[start..].find("```").unwrap();
+    section[start..end].to_owned()
+}
+
+#[test]
+fn the_example_of_the_documentation_is_read() {
+    let text = doc_block("## `type = \"oauth2-issuers\"`", "toml");
+    let config = AuthConfig::from_toml_str("configuration.md", &text).unwrap();
+    let read = IssuerConfig::from_config(&config, "oauth2").unwrap();
+    assert_eq!(
+        read.issuers().collect::<Vec<_>>(),
+        ["https://login.example", "https://partner.example/tenant-7"]
+    );
+}

@@ -386,3 +386,22 @@ fn a_table_of_another_type_or_a_missing_one_is_refused() {
     let err = IntrospectionConfig::from_config(&config, "opaque").unwrap_err();
     assert_eq!(err.path, "strategies.opaque", "{err}");
 }
+
+#[test]
+fn the_example_of_the_documentation_is_read() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .unwrap();
+    let section = &doc[doc.find("## `type = \"introspection\"`").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let end = start + section[start..].find("```").unwrap();
+    let config = AuthConfig::from_toml_str("configuration.md", &section[start..end])
+        .unwrap()
+        .with_env_vars("AUTH", [(SECRET_VAR, SECRET)])
+        .unwrap();
+    let read = IntrospectionConfig::from_config(&config, "opaque").unwrap();
+    assert_eq!(read.name(), "opaque");
+    read.strategy().unwrap();
+}
