@@ -210,11 +210,7 @@ fn host(at: &Section<'_>, field: &str, value: &str) -> Result<String, AuthConfig
     }
 }
 
-fn check_issuer(
-    at: &Section<'_>,
-    i: usize,
-    o: IssuerOptions,
-) -> Result<Checked, AuthConfigError> {
+fn check_issuer(at: &Section<'_>, i: usize, o: IssuerOptions) -> Result<Checked, AuthConfigError> {
     let field = |name: &str| format!("issuers[{i}].{name}");
     let url = auth_core::outbound::checked_url(&o.issuer)
         .map_err(|e| at.error(&field("issuer"), format!("`{}`: {e}", o.issuer)))?;
@@ -283,12 +279,13 @@ fn check_issuer(
             format!("{secs} is out of range: 0 to {JWKS_COOLDOWN_MAX} seconds"),
         ));
     }
-    let jwks_timing = (o.jwks_refresh_secs.is_some() || o.jwks_cooldown_secs.is_some()).then(|| {
-        (
-            Duration::from_secs(o.jwks_refresh_secs.unwrap_or(JWKS_REFRESH_DEFAULT)),
-            Duration::from_secs(o.jwks_cooldown_secs.unwrap_or(JWKS_COOLDOWN_DEFAULT)),
-        )
-    });
+    let jwks_timing =
+        (o.jwks_refresh_secs.is_some() || o.jwks_cooldown_secs.is_some()).then(|| {
+            (
+                Duration::from_secs(o.jwks_refresh_secs.unwrap_or(JWKS_REFRESH_DEFAULT)),
+                Duration::from_secs(o.jwks_cooldown_secs.unwrap_or(JWKS_COOLDOWN_DEFAULT)),
+            )
+        });
     if let Some(secs) = o.leeway_secs
         && secs > LEEWAY_MAX
     {

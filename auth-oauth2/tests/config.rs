@@ -44,9 +44,8 @@ fn bad_tables() -> Vec<(String, &'static str, &'static str)> {
             "[[strategies.api.issuers]]\nissuer = \"https://login.example\"\naudience = \"api\"\n{extra}"
         )
     };
-    let issuer = |url: &str| {
-        format!("[[strategies.api.issuers]]\nissuer = \"{url}\"\naudience = \"api\"\n")
-    };
+    let issuer =
+        |url: &str| format!("[[strategies.api.issuers]]\nissuer = \"{url}\"\naudience = \"api\"\n");
     vec![
         // Wrong types.
         (

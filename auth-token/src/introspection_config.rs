@@ -489,6 +489,8 @@ impl StrategyFactory for IntrospectionFactory {
         &self,
         section: &StrategySection<'_>,
     ) -> Result<Arc<dyn AuthenticationStrategy>, AuthConfigError> {
-        Ok(Arc::new(IntrospectionConfig::from_section(section)?.strategy()?))
+        Ok(Arc::new(
+            IntrospectionConfig::from_section(section)?.strategy()?,
+        ))
     }
 }

@@ -313,13 +313,21 @@ async fn the_secret_comes_from_the_environment_or_a_file_and_is_never_shown() {
 
     // Set by a variable but not a string: refused without the value, the
     // variable named.
-    for (value, kind) in [("123456789", "number"), ("true", "bool"), ("[\"x\"]", "list")] {
+    for (value, kind) in [
+        ("123456789", "number"),
+        ("true", "bool"),
+        ("[\"x\"]", "list"),
+    ] {
         let (_dir, config) = config(GOOD, &[(SECRET_VAR, value)]);
         let err = refusal(&config, kind).await;
         assert_eq!(err.path, "strategies.opaque.client_secret", "{err}");
         assert_eq!(err.origin, format!("environment variable {SECRET_VAR}"));
         assert!(err.message.contains("must be a string"), "{err}");
-        assert!(!err.to_string().contains(value.trim_matches(['[', ']', '"'])), "{err}");
+        assert!(
+            !err.to_string()
+                .contains(value.trim_matches(['[', ']', '"'])),
+            "{err}"
+        );
     }
     // Empty, or with a control character.
     for (value, needle) in [("", "empty"), ("a\nb", "control characters")] {
