@@ -432,3 +432,147 @@ fn the_example_of_the_documentation_is_read() {
         ["https://login.example", "https://partner.example/tenant-7"]
     );
 }
+
+// ---------------------------------------------------------------------------
+// The defaults and the opt-outs on tokens: a small provider on 127.0.0.1
+// serving a discovery document and a key set, tokens signed with its key.
+
+mod provider {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use auth_jwt::SigningKey;
+    use serde_json::{Value, json};
+
+    const PRIVATE_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"cfg-1","alg":"ES256","x":"H7f8nZLNSg8DxYy-QFXPQQFnvNcEJ3D4KqVJaIQAWUk","y":"ctLzn2FGluBxHs-7HFJ8Nl_TvX8A65nlGE1B6BashNQ","d":"raFX5m60haepscX34s6n9AsxP72Tieq_nkDuLfSwqwo"}"#;
+
+    pub(crate) fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    /// Starts the provider; its issuer is `http://127.0.0.1:PORT`.
+    pub(crate) fn start() -> (String, actix_web::dev::ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let document = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}).to_string();
+        let jwks = json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "cfg-1", "alg": "ES256", "use": "sig",
+            "x": "H7f8nZLNSg8DxYy-QFXPQQFnvNcEJ3D4KqVJaIQAWUk",
+            "y": "ctLzn2FGluBxHs-7HFJ8Nl_TvX8A65nlGE1B6BashNQ",
+        }]})
+        .to_string();
+        let server = HttpServer::new(move || {
+            let (document, jwks) = (document.clone(), jwks.clone());
+            App::new()
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(move || {
+                        let d = document.clone();
+                        async move { HttpResponse::Ok().content_type("application/json").body(d) }
+                    }),
+                )
+                .route(
+                    "/jwks",
+                    web::get().to(move || {
+                        let j = jwks.clone();
+                        async move { HttpResponse::Ok().content_type("application/json").body(j) }
+                    }),
+                )
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(0)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (issuer, handle)
+    }
+
+    /// A token of this provider with `claims` and header `typ`.
+    pub(crate) fn mint(claims: Value, typ: &str) -> String {
+        SigningKey::from_jwk_json(PRIVATE_JWK)
+            .unwrap()
+            .sign(&claims, Some(typ))
+            .unwrap()
+    }
+}
+
+/// The strategy `[[strategies.api.issuers]]` with `issuer` and `extra`
+/// builds, through the registry's factory path.
+async fn built(issuer: &str, extra: &str) -> auth_oauth2::IssuerStrategy {
+    let config = config(&format!(
+        "[[strategies.api.issuers]]\nissuer = \"{issuer}\"\n{extra}\n"
+    ));
+    let registry = StrategyRegistry::from_config(&config, &[&IssuerFactory])
+        .await
+        .unwrap();
+    assert!(registry.get("api").is_some());
+    IssuerConfig::from_config(&config, "api")
+        .unwrap()
+        .strategy()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn the_files_defaults_are_the_builders_and_each_opt_out_does_what_it_says() {
+    use provider::{mint, now};
+    use serde_json::json;
+
+    let (issuer, server) = provider::start();
+    let claims = |aud: &str, exp: u64| json!({"iss": issuer, "aud": aud, "sub": "user-1", "client_id": "app-7", "exp": exp, "roles": ["reader"]});
+    let good = mint(claims("api", now() + 300), "at+jwt");
+    let plain_jwt = mint(claims("api", now() + 300), "JWT");
+    let other_audience = mint(claims("other-api", now() + 300), "at+jwt");
+    let just_expired = mint(claims("api", now() - 10), "at+jwt");
+
+    // Defaults: audience checked, RFC 9068 typ required, 30 s leeway.
+    let strict = built(&issuer, "audience = \"api\"").await;
+    let user = strict.authenticate_token(&good).await.unwrap();
+    assert_eq!(user.id, "user-1");
+    assert_eq!(user.roles, ["reader"]);
+    assert!(strict.authenticate_token(&just_expired).await.is_ok());
+    for (why, token) in [
+        ("typ JWT", &plain_jwt),
+        ("another audience", &other_audience),
+    ] {
+        let err = strict.authenticate_token(token).await.unwrap_err();
+        assert_eq!(err.status().as_u16(), 401, "{why}");
+    }
+
+    // Each opt-out, and nothing else.
+    let any_typ = built(
+        &issuer,
+        "audience = \"api\"\ndangerously_accept_any_typ = true",
+    )
+    .await;
+    assert!(any_typ.authenticate_token(&plain_jwt).await.is_ok());
+    assert!(any_typ.authenticate_token(&other_audience).await.is_err());
+    let any_audience = built(&issuer, "any_audience = true").await;
+    assert!(
+        any_audience
+            .authenticate_token(&other_audience)
+            .await
+            .is_ok()
+    );
+    assert!(any_audience.authenticate_token(&plain_jwt).await.is_err());
+
+    // Leeway, mapping and fixed roles reach the verifier.
+    let mapped = built(
+        &issuer,
+        "audience = [\"other-api\", \"api\"]\nleeway_secs = 0\nusername_claim = \"client_id\"\nroles_claim = \"none\"\nfixed_roles = [\"partner\"]",
+    )
+    .await;
+    let user = mapped.authenticate_token(&good).await.unwrap();
+    assert_eq!(user.id, "app-7");
+    assert_eq!(user.roles, ["partner"]);
+    assert!(mapped.authenticate_token(&other_audience).await.is_ok());
+    assert!(mapped.authenticate_token(&just_expired).await.is_err());
+
+    server.stop(false).await;
+}
