@@ -453,11 +453,15 @@ mod provider {
             .as_secs()
     }
 
-    /// Starts the provider; its issuer is `http://127.0.0.1:PORT`.
-    pub(crate) fn start() -> (String, actix_web::dev::ServerHandle) {
+    /// Starts the provider; its issuer is `http://127.0.0.1:PORT`, its
+    /// discovery document names `http://JWKS_HOST:PORT/jwks`.
+    pub(crate) fn start(jwks_host: &str) -> (String, actix_web::dev::ServerHandle) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let document = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}).to_string();
+        let port = listener.local_addr().unwrap().port();
+        let issuer = format!("http://127.0.0.1:{port}");
+        let document =
+            json!({"issuer": issuer, "jwks_uri": format!("http://{jwks_host}:{port}/jwks")})
+                .to_string();
         let jwks = json!({"keys": [{
             "kty": "EC", "crv": "P-256", "kid": "cfg-1", "alg": "ES256", "use": "sig",
             "x": "H7f8nZLNSg8DxYy-QFXPQQFnvNcEJ3D4KqVJaIQAWUk",
@@ -524,7 +528,7 @@ async fn the_files_defaults_are_the_builders_and_each_opt_out_does_what_it_says(
     use provider::{mint, now};
     use serde_json::json;
 
-    let (issuer, server) = provider::start();
+    let (issuer, server) = provider::start("127.0.0.1");
     let claims = |aud: &str, exp: u64| json!({"iss": issuer, "aud": aud, "sub": "user-1", "client_id": "app-7", "exp": exp, "roles": ["reader"]});
     let good = mint(claims("api", now() + 300), "at+jwt");
     let plain_jwt = mint(claims("api", now() + 300), "JWT");
@@ -573,6 +577,29 @@ async fn the_files_defaults_are_the_builders_and_each_opt_out_does_what_it_says(
     assert_eq!(user.roles, ["partner"]);
     assert!(mapped.authenticate_token(&other_audience).await.is_ok());
     assert!(mapped.authenticate_token(&just_expired).await.is_err());
+    server.stop(false).await;
+}
 
+#[actix_web::test]
+async fn keys_on_another_host_are_refused_unless_the_file_allows_that_host() {
+    let (issuer, server) = provider::start("localhost");
+    let config = config(&format!(
+        "[[strategies.api.issuers]]\nissuer = \"{issuer}\"\naudience = \"api\"\n"
+    ));
+    let err = StrategyRegistry::from_config(&config, &[&IssuerFactory])
+        .await
+        .unwrap_err();
+    assert_eq!(err.path, "strategies.api.issuers[0]", "{err}");
+    assert!(err.message.contains("localhost"), "{err}");
+    let allowed = built(
+        &issuer,
+        "audience = \"api\"\nallowed_endpoint_hosts = [\"localhost\"]",
+    )
+    .await;
+    let token = provider::mint(
+        serde_json::json!({"iss": issuer, "aud": "api", "sub": "u", "exp": provider::now() + 60}),
+        "at+jwt",
+    );
+    assert!(allowed.authenticate_token(&token).await.is_ok());
     server.stop(false).await;
 }
