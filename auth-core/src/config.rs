@@ -101,7 +101,21 @@ fn location(path: &str, strategy: &Option<String>) -> String {
 /// assert_eq!(sections[0].name(), "jwt");
 /// assert_eq!(sections[0].value()["issuer"], "https://other.example");
 /// ```
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the document with the values of keys that name a secret
+/// or a password (`client_secret`, set by a variable) replaced by `"..."`:
+///
+/// ```
+/// use auth_core::AuthConfig;
+///
+/// let config = AuthConfig::from_toml_str("auth.toml", "[strategies.x]\ntype = \"introspection\"\n")
+///     .unwrap()
+///     .with_env_vars("AUTH", [("AUTH__STRATEGIES__X__CLIENT_SECRET", "hunter2-hunter2")])
+///     .unwrap();
+/// let debug = format!("{config:?}");
+/// assert!(!debug.contains("hunter2") && debug.contains("client_secret"), "{debug}");
+/// ```
+#[derive(Clone)]
 pub struct AuthConfig {
     origin: String,
     base_dir: Option<PathBuf>,
@@ -109,6 +123,42 @@ pub struct AuthConfig {
     /// Dotted paths set by environment variables or by the application, and
     /// where each value came from (`environment variable NAME`...).
     overrides: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("origin", &self.origin)
+            .field("base_dir", &self.base_dir)
+            .field("tree", &redacted(&self.tree))
+            .field("overrides", &self.overrides)
+            .finish()
+    }
+}
+
+/// `tree` with the values of keys naming a secret or a password replaced
+/// (`secret_env` and `secret_file` name a variable or a file, and stay).
+fn redacted(tree: &Value) -> Value {
+    match tree {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let key_lower = key.to_ascii_lowercase();
+                    let names_a_place = key_lower.ends_with("_env") || key_lower.ends_with("_file");
+                    let secret = (key_lower.contains("secret") || key_lower.contains("password"))
+                        && !names_a_place;
+                    let value = if secret {
+                        Value::String("...".into())
+                    } else {
+                        redacted(value)
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
 }
 
 impl AuthConfig {
@@ -390,8 +440,22 @@ impl AuthConfig {
         error
     }
 
-    /// The variable that set `path` or one of its parents, else the file.
-    fn origin_of(&self, path: &str) -> String {
+    /// Where the value at `path` came from: `environment variable NAME`
+    /// when a variable (or [`with_override`](Self::with_override)) set it or
+    /// one of its parents, else the file. A factory reading a secret uses it
+    /// to refuse one written in the file.
+    ///
+    /// ```
+    /// use auth_core::AuthConfig;
+    ///
+    /// let config = AuthConfig::from_toml_str("auth.toml", "[strategies.x]\ntype = \"introspection\"\nclient_id = \"api\"\n")
+    ///     .unwrap()
+    ///     .with_env_vars("AUTH", [("AUTH__STRATEGIES__X__CLIENT_SECRET", "s")])
+    ///     .unwrap();
+    /// assert_eq!(config.origin_of("strategies.x.client_secret"), "environment variable AUTH__STRATEGIES__X__CLIENT_SECRET");
+    /// assert_eq!(config.origin_of("strategies.x.client_id"), "auth.toml");
+    /// ```
+    pub fn origin_of(&self, path: &str) -> String {
         // Errors write list indexes as `keys[0]`, variables as `keys.0`.
         let dotted = path.replace('[', ".").replace(']', "");
         let mut probe = dotted.as_str();

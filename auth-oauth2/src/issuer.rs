@@ -30,7 +30,7 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// ```
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
-type Customize = Box<dyn FnOnce(JwtStrategyBuilder) -> JwtStrategyBuilder>;
+type Customize = Box<dyn FnOnce(JwtStrategyBuilder) -> JwtStrategyBuilder + Send>;
 
 /// One issuer the resource server trusts: its URL, the audience its tokens
 /// must name here, and how their claims map to a [`UserProfile`].
@@ -190,7 +190,9 @@ impl TrustedIssuer {
     /// Further settings of this issuer's [`JwtStrategyBuilder`] (leeway,
     /// principal rules, fixed roles, a verifier hook, ...), applied after
     /// the ones above. The key set, issuer, audience and `typ` are this
-    /// type's; setting keys here makes the build fail.
+    /// type's; setting keys here makes the build fail. The closure is
+    /// `Send`, so that the build (and a configuration factory running it)
+    /// can run on any worker.
     ///
     /// ```
     /// let issuer = auth_oauth2::TrustedIssuer::new("https://login.example")
@@ -200,7 +202,7 @@ impl TrustedIssuer {
     /// ```
     pub fn configure(
         mut self,
-        f: impl FnOnce(JwtStrategyBuilder) -> JwtStrategyBuilder + 'static,
+        f: impl FnOnce(JwtStrategyBuilder) -> JwtStrategyBuilder + Send + 'static,
     ) -> Self {
         self.customize.push(Box::new(f));
         self

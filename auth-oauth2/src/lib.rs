@@ -214,10 +214,28 @@
 //!   outbound client) is the one HTTP client. With awc, add
 //!   `format!("Bearer {}", token.secret())` from [`ClientCredentials::token`]
 //!   or [`TokenExchange::on_behalf_of`].
-//! - Configuration from the application's config file (builders only).
+//! - Configuration files for the login, client credentials and token
+//!   exchange (builders only); the resource server has one (below).
+//!
+//! # Configuration files (feature `config`)
+//!
+//! [`IssuerFactory`] builds `type = "oauth2-issuers"` strategies for
+//! auth-core's `StrategyRegistry::from_config`, one
+//! `[[strategies.NAME.issuers]]` table per [`TrustedIssuer`], with the
+//! builder's defaults (audience required, `any_audience = true` the
+//! explicit opt-out; `typ: at+jwt` required, `dangerously_accept_any_typ =
+//! true` the opt-out); [`IssuerConfig`] reads a table for code to add to.
+//! Every key is in `docs/configuration.md`.
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `openapi` | no | `security_scheme` for OpenAPI documents |
+//! | `config` | no | [`IssuerFactory`] and [`IssuerConfig`] (auth-core's `config`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client_credentials;
+#[cfg(feature = "config")]
+mod config;
 mod discovery;
 mod http;
 mod issuer;
@@ -227,6 +245,9 @@ mod token_exchange;
 pub use client_credentials::{
     AccessToken, ClientCredentials, ClientCredentialsBuilder, ClientCredentialsError,
 };
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use config::{IssuerConfig, IssuerFactory};
 pub use discovery::{DiscoveryError, ProviderMetadata};
 pub use issuer::{
     ACCESS_TOKEN_TYP, IssuerConfigError, IssuerStrategy, IssuerStrategyBuilder, MAX_TOKEN_LEN,

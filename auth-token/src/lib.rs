@@ -13,6 +13,12 @@
 //!   protection (a session-bound token and `Origin`/`Sec-Fetch-Site`
 //!   checks), rotation at login, idle and absolute timeouts and a logout
 //!   that revokes; the decisions are listed on [`BrowserSessions`].
+//! - `IntrospectionStrategy` (feature `introspection`): opaque Bearer tokens
+//!   of an external OAuth 2.0 server, checked at its RFC 7662 endpoint;
+//!   with the `config` feature too, `IntrospectionFactory` builds it from a
+//!   `type = "introspection"` table of a configuration file (the client
+//!   secret from the environment override or a file, never the file itself;
+//!   every key in `docs/configuration.md`).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -46,6 +52,8 @@ mod cache;
 mod endpoints;
 #[cfg(feature = "introspection")]
 mod introspection;
+#[cfg(all(feature = "config", feature = "introspection"))]
+mod introspection_config;
 #[cfg(feature = "jwt")]
 mod jwt_authority;
 mod manager;
@@ -59,6 +67,9 @@ pub use endpoints::{TokenAuthority, TokenEndpoints, unsupported_token_type};
 #[cfg(feature = "introspection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
 pub use introspection::{IntrospectionBuilder, IntrospectionError, IntrospectionStrategy};
+#[cfg(all(feature = "config", feature = "introspection"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "config", feature = "introspection"))))]
+pub use introspection_config::{IntrospectionConfig, IntrospectionFactory};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt_authority::JwtAuthority;
