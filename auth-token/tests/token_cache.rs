@@ -393,3 +393,84 @@ async fn cached_profiles_are_shared_and_named_after_their_strategy() {
     assert_eq!(other.id, "ada");
     assert!(!other.ptr_eq(&first));
 }
+
+/// A store without publish/subscribe: everything else of `MemoryStore`,
+/// and a count of reads.
+struct NoPubSub {
+    inner: auth_core::MemoryStore,
+    reads: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl auth_core::StateStore for NoPubSub {
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, auth_core::StoreError> {
+        self.inner.set_if_absent(key, value, ttl).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<auth_core::Entry>, auth_core::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, auth_core::StoreError> {
+        self.inner.take(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, auth_core::StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn increment(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<auth_core::Count, auth_core::StoreError> {
+        self.inner.increment(key, window).await
+    }
+    async fn raise(
+        &self,
+        key: &str,
+        value: u64,
+        ttl: Duration,
+    ) -> Result<bool, auth_core::StoreError> {
+        self.inner.raise(key, value, ttl).await
+    }
+    async fn publish(&self, _: &str, _: &[u8]) -> Result<(), auth_core::StoreError> {
+        Err(auth_core::StoreError::Unsupported {
+            operation: "publish",
+        })
+    }
+    async fn subscribe(&self, _: &str) -> Result<auth_core::Subscription, auth_core::StoreError> {
+        Err(auth_core::StoreError::Unsupported {
+            operation: "subscribe",
+        })
+    }
+    async fn scan(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, auth_core::Entry)>, auth_core::StoreError> {
+        self.inner.scan(prefix).await
+    }
+}
+
+/// Without publish/subscribe no instance could hear of another's
+/// revocation, so the cache is never trusted: every verification reads the
+/// store, and a revocation through a second manager holds at once.
+#[actix_web::test]
+async fn a_store_without_publish_subscribe_gets_no_cache() {
+    let store = Arc::new(NoPubSub {
+        inner: auth_core::MemoryStore::new(),
+        reads: Default::default(),
+    });
+    let a = TokenManager::new(store.clone()).cache(100, LONG);
+    let b = TokenManager::new(store.clone()).cache(100, LONG);
+    let issued = a.issue(&UserProfile::new("ada")).await.unwrap();
+    for _ in 0..3 {
+        let before = store.reads.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(live(&a, &issued.token).await);
+        assert!(store.reads.load(std::sync::atomic::Ordering::SeqCst) > before);
+    }
+    assert!(b.revoke("ada", &issued.record.id).await.unwrap());
+    assert!(!live(&a, &issued.token).await);
+}
