@@ -363,6 +363,29 @@ impl AuthConfig {
         }
     }
 
+    /// The `[strategies.NAME]` table of one strategy; an error naming it
+    /// when the configuration has none. What every factory's
+    /// `from_config(config, name)` starts with.
+    ///
+    /// ```
+    /// use auth_core::AuthConfig;
+    /// let config = AuthConfig::from_toml_str("auth.toml", "[strategies.api]\ntype = \"jwt\"\n").unwrap();
+    /// assert_eq!(config.strategy_section("api").unwrap().kind(), "jwt");
+    /// assert!(config.strategy_section("web").unwrap_err().to_string().contains("no such strategy"));
+    /// ```
+    pub fn strategy_section(&self, name: &str) -> Result<StrategySection<'_>, AuthConfigError> {
+        self.strategy_sections()?
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                self.error_at(
+                    &format!("strategies.{name}"),
+                    Some(name),
+                    "no such strategy in the configuration",
+                )
+            })
+    }
+
     /// The `[strategies.NAME]` tables, by name, each with its `type`.
     pub fn strategy_sections(&self) -> Result<Vec<StrategySection<'_>>, AuthConfigError> {
         let Some(strategies) = self.tree.get("strategies") else {
@@ -882,5 +905,34 @@ impl GuardConfig {
             trusted_proxies,
             on_store_error,
         })
+    }
+}
+
+/// A configuration value written as one string or as a list of them
+/// (`audience = "a"` or `audience = ["a", "b"]`), for factories' options.
+///
+/// ```
+/// use auth_core::OneOrMany;
+/// let one: OneOrMany = serde_json::from_str(r#""a""#).unwrap();
+/// let many: OneOrMany = serde_json::from_str(r#"["a", "b"]"#).unwrap();
+/// assert_eq!(one.into_vec(), ["a"]);
+/// assert_eq!(many.into_vec(), ["a", "b"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One string.
+    One(String),
+    /// A list of strings.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The strings, as a list.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
     }
 }

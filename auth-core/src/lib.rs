@@ -285,7 +285,7 @@ pub use check::{check_app, check_app_in};
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
-pub use config::{AuthConfig, AuthConfigError, StrategyFactory, StrategySection};
+pub use config::{AuthConfig, AuthConfigError, OneOrMany, StrategyFactory, StrategySection};
 pub use credentials::{
     AuthParams, Authorization, Credentials, CredentialsData, CredentialsError, credentials_for,
 };

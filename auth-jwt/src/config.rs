@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AuthConfig, AuthConfigError, AuthenticationStrategy, StrategyFactory, StrategySection,
+    AuthConfig, AuthConfigError, AuthenticationStrategy, OneOrMany, StrategyFactory,
+    StrategySection,
 };
 use serde::Deserialize;
 
@@ -45,23 +46,6 @@ struct Options {
     max_token_len: Option<usize>,
     cache_capacity: Option<usize>,
     tokens: Option<TokenOptions>,
-}
-
-/// `"a"` or `["a", "b"]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(one) => vec![one],
-            OneOrMany::Many(many) => many,
-        }
-    }
 }
 
 /// One key: a secret (from a variable or a file), a PEM file or a JWK file.
@@ -390,15 +374,7 @@ impl JwtConfig {
     /// Reads `[strategies.NAME]`, which must have `type = "jwt"`, and loads
     /// its keys (secrets from their variables or files, PEM and JWK files).
     pub fn from_config(config: &AuthConfig, name: &str) -> Result<JwtConfig, AuthConfigError> {
-        let sections = config.strategy_sections()?;
-        let Some(section) = sections.iter().find(|s| s.name() == name) else {
-            return Err(config.error_at(
-                &format!("strategies.{name}"),
-                Some(name),
-                "no such strategy in the configuration",
-            ));
-        };
-        Self::from_section(section)
+        Self::from_section(&config.strategy_section(name)?)
     }
 
     /// Reads one strategy table (what [`JwtFactory`] does).

@@ -11,7 +11,7 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 
-use crate::discovery::{DiscoveryError, ProviderMetadata};
+use crate::discovery::{DiscoveryError, EndpointError};
 use crate::http::{HttpError, OutboundHttp};
 
 type Client =
@@ -62,6 +62,18 @@ pub enum ClientCredentialsError {
     /// The token type is not `Bearer`.
     #[error("the token endpoint issued a {0:?} token, not a Bearer token")]
     NotBearer(String),
+}
+
+impl ClientCredentialsError {
+    fn from_endpoint(e: EndpointError) -> Self {
+        match e {
+            EndpointError::Missing => ClientCredentialsError::NoEndpoint,
+            EndpointError::Invalid { url, reason } => {
+                ClientCredentialsError::InvalidEndpoint { url, reason }
+            }
+            EndpointError::Discovery(e) => ClientCredentialsError::Discovery(e),
+        }
+    }
 }
 
 /// An access token from the token endpoint. `Debug` never shows it.
@@ -234,22 +246,14 @@ impl ClientCredentialsBuilder {
     pub async fn build(self) -> Result<ClientCredentials, ClientCredentialsError> {
         let client = auth_core::outbound::client()
             .map_err(|e| ClientCredentialsError::Unreachable(e.to_string()))?;
-        let endpoint = match (&self.token_endpoint, &self.issuer) {
-            (Some(url), _) => auth_core::outbound::checked_url(url).map_err(|e| {
-                ClientCredentialsError::InvalidEndpoint {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                }
-            })?,
-            (None, Some(issuer)) => {
-                let meta = ProviderMetadata::discover_with(&client, issuer, &self.allowed_hosts)
-                    .await
-                    .map_err(ClientCredentialsError::Discovery)?;
-                meta.require("token_endpoint", meta.token_endpoint())
-                    .map_err(ClientCredentialsError::Discovery)?
-            }
-            (None, None) => return Err(ClientCredentialsError::NoEndpoint),
-        };
+        let (endpoint, _) = crate::discovery::token_endpoint(
+            &client,
+            self.token_endpoint.as_deref(),
+            self.issuer.as_deref(),
+            &self.allowed_hosts,
+        )
+        .await
+        .map_err(ClientCredentialsError::from_endpoint)?;
         let token_url = TokenUrl::from_url(endpoint);
         let oauth = BasicClient::new(ClientId::new(self.client_id))
             .set_client_secret(self.client_secret)

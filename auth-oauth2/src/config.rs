@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AuthConfig, AuthConfigError, AuthenticationStrategy, StrategyFactory, StrategySection,
+    AuthConfig, AuthConfigError, AuthenticationStrategy, OneOrMany, StrategyFactory,
+    StrategySection,
 };
 use serde::Deserialize;
 
@@ -56,23 +57,6 @@ struct IssuerOptions {
     leeway_secs: Option<u64>,
     fixed_roles: Option<Vec<String>>,
     cache_capacity: Option<usize>,
-}
-
-/// `"a"` or `["a", "b"]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(one) => vec![one],
-            OneOrMany::Many(many) => many,
-        }
-    }
 }
 
 /// One issuer, read and checked.
@@ -366,15 +350,7 @@ impl Checked {
 impl IssuerConfig {
     /// Reads `[strategies.NAME]`, which must have `type = "oauth2-issuers"`.
     pub fn from_config(config: &AuthConfig, name: &str) -> Result<IssuerConfig, AuthConfigError> {
-        let sections = config.strategy_sections()?;
-        let Some(section) = sections.iter().find(|s| s.name() == name) else {
-            return Err(config.error_at(
-                &format!("strategies.{name}"),
-                Some(name),
-                "no such strategy in the configuration",
-            ));
-        };
-        Self::from_section(section)
+        Self::from_section(&config.strategy_section(name)?)
     }
 
     /// Reads one strategy table (what [`IssuerFactory`] does) and checks

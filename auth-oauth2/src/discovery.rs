@@ -390,3 +390,46 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, Discovery
             reason: e.to_string(),
         })
 }
+
+/// Why no token endpoint could be settled on: what [`token_endpoint`]
+/// reports, each client mapping it into its own error.
+pub(crate) enum EndpointError {
+    /// Neither an endpoint nor an issuer was given.
+    Missing,
+    /// The explicit endpoint is not `https` (or `http` to loopback).
+    Invalid { url: String, reason: String },
+    /// Discovery failed, or its document has no token endpoint.
+    Discovery(DiscoveryError),
+}
+
+/// The token endpoint of a client (client credentials, token exchange): the
+/// explicit URL when one was given, else the one the issuer's discovery
+/// document names (on the issuer's host or an allowed one), returned with
+/// that document for further checks.
+pub(crate) async fn token_endpoint(
+    client: &reqwest::Client,
+    explicit: Option<&str>,
+    issuer: Option<&str>,
+    allowed_hosts: &[String],
+) -> Result<(Url, Option<ProviderMetadata>), EndpointError> {
+    match (explicit, issuer) {
+        (Some(url), _) => {
+            checked_url(url)
+                .map(|url| (url, None))
+                .map_err(|e| EndpointError::Invalid {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })
+        }
+        (None, Some(issuer)) => {
+            let meta = ProviderMetadata::discover_with(client, issuer, allowed_hosts)
+                .await
+                .map_err(EndpointError::Discovery)?;
+            let url = meta
+                .require("token_endpoint", meta.token_endpoint())
+                .map_err(EndpointError::Discovery)?;
+            Ok((url, Some(meta)))
+        }
+        (None, None) => Err(EndpointError::Missing),
+    }
+}

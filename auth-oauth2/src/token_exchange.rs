@@ -15,7 +15,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::discovery::{DiscoveryError, ProviderMetadata};
+use crate::discovery::{DiscoveryError, EndpointError};
 use crate::http::{HttpError, chain, read_limited};
 
 /// The grant type of RFC 8693 token exchange, as sent in `grant_type` and
@@ -541,6 +541,18 @@ impl ExchangeRequest {
     }
 }
 
+impl TokenExchangeError {
+    fn from_endpoint(e: EndpointError) -> Self {
+        match e {
+            EndpointError::Missing => TokenExchangeError::NoEndpoint,
+            EndpointError::Invalid { url, reason } => {
+                TokenExchangeError::InvalidEndpoint { url, reason }
+            }
+            EndpointError::Discovery(e) => TokenExchangeError::Discovery(e),
+        }
+    }
+}
+
 /// Builds a [`TokenExchange`]: the client, where the token endpoint is,
 /// and the cache's bounds.
 ///
@@ -683,27 +695,21 @@ impl TokenExchangeBuilder {
         }
         let client = auth_core::outbound::client()
             .map_err(|e| TokenExchangeError::Unreachable(e.to_string()))?;
-        let endpoint = match (&self.token_endpoint, &self.issuer) {
-            (Some(url), _) => auth_core::outbound::checked_url(url).map_err(|e| {
-                TokenExchangeError::InvalidEndpoint {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                }
-            })?,
-            (None, Some(issuer)) => {
-                let meta = ProviderMetadata::discover_with(&client, issuer, &self.allowed_hosts)
-                    .await
-                    .map_err(TokenExchangeError::Discovery)?;
-                if !meta.supports_grant(TOKEN_EXCHANGE_GRANT) {
-                    return Err(TokenExchangeError::NotOffered {
-                        issuer: issuer.clone(),
-                    });
-                }
-                meta.require("token_endpoint", meta.token_endpoint())
-                    .map_err(TokenExchangeError::Discovery)?
-            }
-            (None, None) => return Err(TokenExchangeError::NoEndpoint),
-        };
+        let (endpoint, discovered) = crate::discovery::token_endpoint(
+            &client,
+            self.token_endpoint.as_deref(),
+            self.issuer.as_deref(),
+            &self.allowed_hosts,
+        )
+        .await
+        .map_err(TokenExchangeError::from_endpoint)?;
+        if let (Some(meta), Some(issuer)) = (&discovered, &self.issuer)
+            && !meta.supports_grant(TOKEN_EXCHANGE_GRANT)
+        {
+            return Err(TokenExchangeError::NotOffered {
+                issuer: issuer.clone(),
+            });
+        }
         let basic = if self.auth_in_body {
             None
         } else {

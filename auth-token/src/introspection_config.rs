@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{
-    AuthConfig, AuthConfigError, AuthenticationStrategy, StrategyFactory, StrategySection,
+    AuthConfig, AuthConfigError, AuthenticationStrategy, OneOrMany, StrategyFactory,
+    StrategySection,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,23 +40,6 @@ struct Options {
     realm: Option<String>,
     cache_capacity: Option<usize>,
     revocation_budget_secs: Option<u64>,
-}
-
-/// `"a"` or `["a", "b"]`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(one) => vec![one],
-            OneOrMany::Many(many) => many,
-        }
-    }
 }
 
 /// The client secret: never printed.
@@ -266,15 +250,7 @@ impl IntrospectionConfig {
         config: &AuthConfig,
         name: &str,
     ) -> Result<IntrospectionConfig, AuthConfigError> {
-        let sections = config.strategy_sections()?;
-        let Some(section) = sections.iter().find(|s| s.name() == name) else {
-            return Err(config.error_at(
-                &format!("strategies.{name}"),
-                Some(name),
-                "no such strategy in the configuration",
-            ));
-        };
-        Self::from_section(section)
+        Self::from_section(&config.strategy_section(name)?)
     }
 
     /// Reads one strategy table (what [`IntrospectionFactory`] does) and
