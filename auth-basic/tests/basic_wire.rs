@@ -228,7 +228,8 @@ async fn guard_answers_429_after_n_failures_and_lets_in_after_the_window() {
             ..GuardConfig::default()
         },
         Arc::new(MemoryStore::new().with_clock(Arc::new(clock.clone()))),
-    );
+    )
+    .with_clock(Arc::new(clock.clone()));
     let strategy = BasicStrategy::new(
         "test",
         PasswordAuthenticator::new(users(&h).await, h.clone()),
@@ -354,7 +355,8 @@ mod login {
                 ..GuardConfig::default()
             },
             Arc::new(MemoryStore::new().with_clock(Arc::new(clock.clone()))),
-        );
+        )
+        .with_clock(Arc::new(clock.clone()));
         let auth = PasswordAuthenticator::new(users(&h).await, h);
         let app = at::init_service(
             App::new()

@@ -810,6 +810,7 @@ struct GuardOptions {
     #[serde(default)]
     trusted_proxies: Vec<String>,
     on_store_error: Option<String>,
+    lockout_cache_ms: Option<u64>,
 }
 
 impl GuardConfig {
@@ -823,6 +824,7 @@ impl GuardConfig {
     /// window_secs = 900
     /// trusted_proxies = ["10.0.0.0/8"] # whose X-Forwarded-For is believed
     /// on_store_error = "closed"        # or "local": see GuardFailurePolicy
+    /// lockout_cache_ms = 1000          # see GuardConfig::lockout_cache; 0 reads the store every time
     /// ```
     ///
     /// One table for the whole application, not one per strategy: the
@@ -904,6 +906,9 @@ impl GuardConfig {
             window,
             trusted_proxies,
             on_store_error,
+            lockout_cache: options
+                .lockout_cache_ms
+                .map_or(defaults.lockout_cache, std::time::Duration::from_millis),
         })
     }
 }

@@ -1,13 +1,15 @@
 //! The brute-force guard: failures counted per client address and per
 //! username in the store seam; past the limit, 429 with `Retry-After`.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::{AuthError, MemoryStore, StateStore, StoreError};
+use crate::{AuthError, Clock, MemoryStore, StateStore, StoreError, SystemClock};
 use actix_web::{HttpRequest, HttpResponse};
 
 /// An address or a CIDR block of trusted reverse proxies.
@@ -141,6 +143,19 @@ pub struct GuardConfig {
     /// What to do while the counter store fails. Default
     /// [`GuardFailurePolicy::FailClosed`] (503).
     pub on_store_error: GuardFailurePolicy,
+    /// How long this instance repeats a lockout it read from the store
+    /// without reading the store again. Default 1 second.
+    ///
+    /// A locked-out client that keeps trying (a flood of wrong passwords)
+    /// then costs one store read per key and per `lockout_cache` on each
+    /// instance instead of one or two per attempt, and is refused without
+    /// leaving the instance; `Retry-After` still counts down to the end of
+    /// the window. The price: a lockout lifted in the store before its
+    /// window ends (a counter deleted by an administrator, or a user key
+    /// cleared by a successful login on another instance) is still enforced
+    /// here for up to this long. A success on this instance clears its own
+    /// copy at once. [`Duration::ZERO`] reads the store on every attempt.
+    pub lockout_cache: Duration,
 }
 
 impl Default for GuardConfig {
@@ -151,6 +166,7 @@ impl Default for GuardConfig {
             window: Duration::from_secs(15 * 60),
             trusted_proxies: Vec::new(),
             on_store_error: GuardFailurePolicy::FailClosed,
+            lockout_cache: Duration::from_secs(1),
         }
     }
 }
@@ -160,6 +176,11 @@ impl Default for GuardConfig {
 /// failure goes uncounted (logged), as with a full [`MemoryStore`].
 const FALLBACK_CAPACITY: usize = 100_000;
 
+/// How many client addresses and how many usernames the lockout cache
+/// remembers at most, each; past it, lockouts go uncached (read from the
+/// store on every attempt) until remembered ones expire.
+const LOCKOUT_CAPACITY: usize = 10_000;
+
 struct GuardInner {
     config: GuardConfig,
     store: Arc<dyn StateStore>,
@@ -168,6 +189,62 @@ struct GuardInner {
     /// Whether the shared store failed and has not answered since: the
     /// outage is logged when this turns on and when it turns off.
     degraded: AtomicBool,
+    /// Measures [`GuardConfig::lockout_cache`] and the windows of the
+    /// cached lockouts (and of the fallback counters).
+    clock: Arc<dyn Clock>,
+    lockouts: Mutex<Lockouts>,
+}
+
+/// Lockouts read from the store recently ([`GuardConfig::lockout_cache`]).
+/// std's SipHash with a random key: client addresses and usernames are the
+/// client's choice.
+#[derive(Default)]
+struct Lockouts {
+    clients: HashMap<Option<IpAddr>, Lockout>,
+    users: HashMap<Box<str>, Lockout>,
+}
+
+/// One cached lockout, in the guard's clock's milliseconds.
+#[derive(Debug, Clone, Copy)]
+struct Lockout {
+    /// The end of the key's window: what `Retry-After` counts down to.
+    until_ms: u64,
+    /// When to read the store again.
+    recheck_ms: u64,
+}
+
+impl Lockout {
+    /// The time left to wait, while the cached copy may still be used.
+    fn wait(&self, now_ms: u64) -> Option<u64> {
+        (now_ms < self.recheck_ms && now_ms < self.until_ms).then(|| self.until_ms - now_ms)
+    }
+}
+
+impl Lockouts {
+    /// The longest wait of the cached lockouts of `client` and `username`.
+    fn wait(&self, client: Option<IpAddr>, username: Option<&str>, now_ms: u64) -> Option<u64> {
+        let by_client = self.clients.get(&client).and_then(|l| l.wait(now_ms));
+        let by_user = username
+            .and_then(|u| self.users.get(u))
+            .and_then(|l| l.wait(now_ms));
+        by_client.max(by_user)
+    }
+
+    /// Remembers a lockout, unless the map is full of live ones.
+    fn insert<K: std::hash::Hash + Eq>(
+        map: &mut HashMap<K, Lockout>,
+        key: K,
+        lockout: Lockout,
+        now_ms: u64,
+    ) {
+        if map.len() >= LOCKOUT_CAPACITY {
+            map.retain(|_, l| l.wait(now_ms).is_some());
+            if map.len() >= LOCKOUT_CAPACITY {
+                return;
+            }
+        }
+        map.insert(key, lockout);
+    }
 }
 
 /// Counts failed authentications per client address and per username and
@@ -271,14 +348,52 @@ impl BruteForceGuard {
     /// # let _ = guard;
     /// ```
     pub fn with_store(config: GuardConfig, store: Arc<dyn StateStore>) -> Self {
+        Self::build(config, store, Arc::new(SystemClock))
+    }
+
+    /// The same guard measuring its lockout cache
+    /// ([`GuardConfig::lockout_cache`]) and its local fallback counters
+    /// with `clock`: give it the clock its store uses, so that a test
+    /// moving a [`ManualClock`](crate::ManualClock) moves both. Call it
+    /// before cloning the guard: the result shares nothing with `self`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::{BruteForceGuard, GuardConfig, ManualClock, MemoryStore};
+    /// let clock = Arc::new(ManualClock::new(0));
+    /// let store = MemoryStore::new().with_clock(clock.clone());
+    /// let guard = BruteForceGuard::with_store(GuardConfig::default(), Arc::new(store))
+    ///     .with_clock(clock);
+    /// # let _ = guard;
+    /// ```
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self::build(
+            self.inner.config.clone(),
+            Arc::clone(&self.inner.store),
+            clock,
+        )
+    }
+
+    fn build(config: GuardConfig, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Self {
         BruteForceGuard {
             inner: Arc::new(GuardInner {
                 config,
                 store,
-                fallback: MemoryStore::with_capacity(FALLBACK_CAPACITY),
+                fallback: MemoryStore::with_capacity(FALLBACK_CAPACITY)
+                    .with_clock(Arc::clone(&clock)),
                 degraded: AtomicBool::new(false),
+                clock,
+                lockouts: Mutex::new(Lockouts::default()),
             }),
         }
+    }
+
+    fn lockouts(&self) -> std::sync::MutexGuard<'_, Lockouts> {
+        // The maps hold plain values, consistent after any panic.
+        self.inner
+            .lockouts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether the guard is counting on this instance only: the policy is
@@ -339,16 +454,19 @@ impl BruteForceGuard {
             return Some(peer);
         }
         let mut client = peer;
-        // Several header lines are one comma-separated list (RFC 9110 §5.3).
-        let entries: Vec<String> = req
+        // Several header lines are one comma-separated list (RFC 9110 §5.3),
+        // read right to left without copying (a flood of refused attempts
+        // passes here on every request).
+        let mut lines = req
             .headers()
             .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_owned())
-            .collect();
-        for entry in entries.iter().rev() {
-            let Some(ip) = parse_forwarded_ip(entry) else {
+            .filter_map(|v| v.to_str().ok());
+        let first = lines.next();
+        // Empty, so without an allocation, unless there are several lines.
+        let rest: Vec<&str> = lines.collect();
+        let right_to_left = rest.iter().rev().copied().chain(first);
+        for entry in right_to_left.flat_map(|line| line.rsplit(',')) {
+            let Some(ip) = parse_forwarded_ip(entry.trim()) else {
                 break;
             };
             client = ip;
@@ -377,37 +495,58 @@ impl BruteForceGuard {
         username: Option<&str>,
     ) -> Result<Attempt, AuthError> {
         let cfg = &self.inner.config;
-        let client_key = format!(
-            "guard:client:{}",
-            client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-        );
-        let user_key = username.map(|u| format!("guard:user:{u}"));
-        let mut keys = vec![(client_key.as_str(), cfg.max_failures_per_client)];
-        if let Some(user_key) = &user_key {
-            keys.push((user_key.as_str(), cfg.max_failures_per_user));
+        let cache = !cfg.lockout_cache.is_zero();
+        if cache {
+            let now = self.inner.clock.now_ms();
+            if let Some(wait) = self.lockouts().wait(client, username, now) {
+                return Err(too_many(wait));
+            }
         }
-        let mut retry = match longest_wait(&*self.inner.store, &keys).await {
-            Ok(wait) => {
-                self.store_answered();
-                wait
-            }
-            Err(e) if e.is_transient() && self.falls_back() => {
-                self.store_failed(&e);
-                Duration::ZERO
-            }
-            Err(e) => return Err(e.into()),
+        let client_key = client_key(client);
+        let user_key = username.map(|u| {
+            let mut key = String::with_capacity(11 + u.len());
+            key.push_str("guard:user:");
+            key.push_str(u);
+            key
+        });
+        let mut client_wait = self.wait(&client_key, cfg.max_failures_per_client).await?;
+        let mut user_wait = match &user_key {
+            Some(key) => self.wait(key, cfg.max_failures_per_user).await?,
+            None => Duration::ZERO,
         };
         if self.falls_back() {
             // Failures counted here during an outage keep counting until
             // their window ends, also once the shared store is back: a
             // client locked out on this instance stays locked out.
-            retry = retry.max(longest_wait(&self.inner.fallback, &keys).await?);
+            let fallback = &self.inner.fallback;
+            client_wait =
+                client_wait.max(wait_of(fallback, &client_key, cfg.max_failures_per_client).await?);
+            if let Some(key) = &user_key {
+                user_wait = user_wait.max(wait_of(fallback, key, cfg.max_failures_per_user).await?);
+            }
         }
-        let retry_ms = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX);
-        if retry_ms > 0 {
-            // Round up: a client that waits exactly Retry-After must get in.
-            let secs = retry_ms.div_ceil(1000).max(1);
-            return Err(AuthError::too_many_requests(Duration::from_secs(secs)));
+        let retry = client_wait.max(user_wait);
+        if !retry.is_zero() {
+            if cache {
+                let now = self.inner.clock.now_ms();
+                let lockout = |wait: Duration| Lockout {
+                    until_ms: now.saturating_add(millis(wait)),
+                    recheck_ms: now.saturating_add(millis(cfg.lockout_cache)),
+                };
+                let mut lockouts = self.lockouts();
+                if !client_wait.is_zero() {
+                    Lockouts::insert(&mut lockouts.clients, client, lockout(client_wait), now);
+                }
+                if let Some(username) = username.filter(|_| !user_wait.is_zero()) {
+                    Lockouts::insert(
+                        &mut lockouts.users,
+                        username.into(),
+                        lockout(user_wait),
+                        now,
+                    );
+                }
+            }
+            return Err(too_many(millis(retry)));
         }
         Ok(Attempt {
             guard: self.clone(),
@@ -415,6 +554,22 @@ impl BruteForceGuard {
             client_key,
             user_key,
         })
+    }
+
+    /// The wait `key` owes in the shared store (zero when under `limit`),
+    /// following the outage policy.
+    async fn wait(&self, key: &str, limit: u32) -> Result<Duration, AuthError> {
+        match wait_of(&*self.inner.store, key, limit).await {
+            Ok(wait) => {
+                self.store_answered();
+                Ok(wait)
+            }
+            Err(e) if e.is_transient() && self.falls_back() => {
+                self.store_failed(&e);
+                Ok(Duration::ZERO)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// [`check`](Self::check) for a login handler: the refusal is already
@@ -430,21 +585,39 @@ impl BruteForceGuard {
     }
 }
 
-/// The longest time left in the window of a key of `keys` (key, limit) whose
-/// count has reached its limit; zero when none has.
-async fn longest_wait(
-    store: &dyn StateStore,
-    keys: &[(&str, u32)],
-) -> Result<Duration, StoreError> {
-    let mut wait = Duration::ZERO;
-    for &(key, limit) in keys {
-        if let Some(entry) = store.get(key).await?
-            && entry.as_count()? >= u64::from(limit)
-        {
-            wait = wait.max(entry.ttl);
+/// The time left in the window of `key` once its count has reached
+/// `limit`; zero when it has not.
+async fn wait_of(store: &dyn StateStore, key: &str, limit: u32) -> Result<Duration, StoreError> {
+    Ok(match store.get(key).await? {
+        Some(entry) if entry.as_count()? >= u64::from(limit) => entry.ttl,
+        _ => Duration::ZERO,
+    })
+}
+
+/// The counter key of a client address: `guard:client:ADDR`, or
+/// `guard:client:unknown`.
+fn client_key(client: Option<IpAddr>) -> String {
+    // One allocation: 13 + the longest IPv6 text (45).
+    let mut key = String::with_capacity(58);
+    key.push_str("guard:client:");
+    match client {
+        // Writing to a String cannot fail.
+        Some(ip) => {
+            let _ = write!(key, "{ip}");
         }
+        None => key.push_str("unknown"),
     }
-    Ok(wait)
+    key
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The 429 for a wait of `wait_ms`, rounded up to whole seconds (a client
+/// that waits exactly `Retry-After` must get in), at least 1.
+fn too_many(wait_ms: u64) -> AuthError {
+    AuthError::too_many_requests(Duration::from_secs(wait_ms.div_ceil(1000).max(1)))
 }
 
 fn parse_forwarded_ip(entry: &str) -> Option<IpAddr> {
@@ -516,6 +689,9 @@ impl Attempt {
             return;
         };
         let guard = &self.guard;
+        if let Some(username) = user_key.strip_prefix("guard:user:") {
+            guard.lockouts().users.remove(username);
+        }
         if guard.falls_back() {
             // Cannot fail: a delete never needs room.
             let _ = guard.inner.fallback.delete(user_key).await;
@@ -562,6 +738,7 @@ mod tests {
             },
             Arc::new(MemoryStore::new().with_clock(Arc::new(clock.clone()))),
         )
+        .with_clock(Arc::new(clock.clone()))
     }
 
     fn ip(s: &str) -> Option<IpAddr> {

@@ -160,6 +160,30 @@ impl FlakyStore {
         Self::default()
     }
 
+    /// The same (empty) store on `clock`, to move its expiry by hand:
+    /// call it first, before the store is cloned or used.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use auth_core::testing::FlakyStore;
+    /// use auth_core::{ManualClock, StateStore};
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let clock = ManualClock::new(0);
+    /// let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
+    /// store.set_if_absent("k", b"v", Duration::from_secs(2)).await.unwrap();
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(store.get("k").await.unwrap(), None);
+    /// # });
+    /// ```
+    pub fn with_clock(self, clock: std::sync::Arc<dyn crate::Clock>) -> Self {
+        FlakyStore {
+            inner: self.inner.with_clock(clock),
+            ..self
+        }
+    }
+
     /// Every operation fails from now on.
     pub fn go_down(&self) {
         self.down.store(true, std::sync::atomic::Ordering::SeqCst);

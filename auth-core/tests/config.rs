@@ -458,13 +458,13 @@ fn the_guard_table_maps_onto_guard_config() {
     let toml = AuthConfig::from_toml_str(
         "auth.toml",
         "[guard]\nmax_failures_per_user = 3\nmax_failures_per_client = 12\nwindow_secs = 60\n\
-         trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+         trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nlockout_cache_ms = 250\n",
     )
     .unwrap();
     let yaml = AuthConfig::from_yaml_str(
         "auth.yaml",
         "guard:\n  max_failures_per_user: 3\n  max_failures_per_client: 12\n  window_secs: 60\n  \
-         trusted_proxies: [10.0.0.0/8, '::1']\n",
+         trusted_proxies: [10.0.0.0/8, '::1']\n  lockout_cache_ms: 250\n",
     )
     .unwrap();
     for config in [toml, yaml] {
@@ -477,6 +477,7 @@ fn the_guard_table_maps_onto_guard_config() {
             ),
             (3, 12, Duration::from_secs(60))
         );
+        assert_eq!(guard.lockout_cache, Duration::from_millis(250));
         assert_eq!(guard.trusted_proxies.len(), 2);
         assert!(guard.trusted_proxies[0].contains("10.9.8.7".parse().unwrap()));
         assert!(guard.trusted_proxies[1].contains("::1".parse().unwrap()));

@@ -1,0 +1,396 @@
+//! The brute-force guard's lockout cache (`GuardConfig::lockout_cache`): a
+//! locked-out client's further attempts are refused without a store read
+//! per attempt, `Retry-After` keeps counting down to the end of the window,
+//! and nothing cached outlives its recheck time or its window.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, get, test, web};
+use auth_core::testing::FlakyStore;
+use auth_core::{
+    AuthError, AuthOutcome, AuthenticationStrategy, BruteForceGuard, Challenge, GuardConfig,
+    ManualClock, StateStore, StrategyOptions, StrategyRegistry, UserProfile, async_trait,
+};
+use auth_macros::authenticate;
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+fn ip(s: &str) -> Option<IpAddr> {
+    Some(s.parse().unwrap())
+}
+
+/// A guard on a counting store, both on `clock`: 3 failures per user, 5 per
+/// client, a 60-second window.
+fn guard(clock: &ManualClock, lockout_cache: Duration) -> (BruteForceGuard, FlakyStore) {
+    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
+    let guard = BruteForceGuard::with_store(
+        GuardConfig {
+            max_failures_per_user: 3,
+            max_failures_per_client: 5,
+            window: WINDOW,
+            lockout_cache,
+            ..GuardConfig::default()
+        },
+        Arc::new(store.clone()),
+    )
+    .with_clock(Arc::new(clock.clone()));
+    (guard, store)
+}
+
+async fn fail(guard: &BruteForceGuard, client: Option<IpAddr>, user: &str) {
+    guard
+        .check_addr(client, Some(user))
+        .await
+        .expect("not locked out yet")
+        .record_failure()
+        .await;
+}
+
+fn retry_after(result: Result<auth_core::Attempt, AuthError>) -> u64 {
+    let err = result.expect_err("locked out");
+    assert_eq!(err.status(), StatusCode::TOO_MANY_REQUESTS, "{err:?}");
+    err.retry_after().expect("a 429 says when").as_secs()
+}
+
+#[tokio::test]
+async fn a_locked_out_user_costs_one_store_read_per_key_and_period() {
+    let clock = ManualClock::new(1_000_000);
+    let (guard, store) = guard(&clock, Duration::from_secs(1));
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{i}")), "ada").await;
+    }
+    let before = store.reads();
+    // The first refusal reads the client's and the user's counters ...
+    assert_eq!(
+        retry_after(guard.check_addr(ip("198.51.100.1"), Some("ada")).await),
+        60
+    );
+    assert_eq!(store.reads(), before + 2);
+    // ... the next ones, from any address, read nothing within the second.
+    for i in 0..50 {
+        let client = ip(&format!("198.51.100.{}", 2 + i));
+        assert_eq!(retry_after(guard.check_addr(client, Some("ada")).await), 60);
+        clock.advance(Duration::from_millis(10));
+    }
+    assert_eq!(store.reads(), before + 2, "refusals read the store");
+    // Another user is not held up by ada's lockout.
+    assert!(
+        guard
+            .check_addr(ip("198.51.100.1"), Some("bob"))
+            .await
+            .is_ok()
+    );
+    // Past the second the store is read again, and Retry-After counts down.
+    clock.advance(Duration::from_millis(600));
+    let reads = store.reads();
+    assert_eq!(
+        retry_after(guard.check_addr(ip("198.51.100.1"), Some("ada")).await),
+        59
+    );
+    assert_eq!(store.reads(), reads + 2);
+    // t = 2.05 s: 57.95 s left, still from the copy read at t = 1.1 s.
+    clock.advance(Duration::from_millis(950));
+    assert_eq!(
+        retry_after(guard.check_addr(ip("198.51.100.9"), Some("ada")).await),
+        58
+    );
+    assert_eq!(store.reads(), reads + 2);
+}
+
+#[tokio::test]
+async fn a_locked_out_client_is_refused_for_every_username_without_a_read() {
+    let clock = ManualClock::new(0);
+    let (guard, store) = guard(&clock, Duration::from_secs(1));
+    for i in 0..5 {
+        fail(&guard, ip("203.0.113.7"), &format!("user{i}")).await;
+    }
+    assert_eq!(
+        retry_after(guard.check_addr(ip("203.0.113.7"), Some("new")).await),
+        60
+    );
+    let reads = store.reads();
+    for i in 0..100 {
+        let user = format!("spray{i}");
+        assert_eq!(
+            retry_after(guard.check_addr(ip("203.0.113.7"), Some(&user)).await),
+            60
+        );
+        assert_eq!(
+            retry_after(guard.check_addr(ip("203.0.113.7"), None).await),
+            60
+        );
+    }
+    assert_eq!(store.reads(), reads, "a sprayed username read the store");
+    // Other clients are unaffected.
+    assert!(
+        guard
+            .check_addr(ip("203.0.113.8"), Some("spray1"))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn without_the_cache_every_refusal_reads_the_store() {
+    let clock = ManualClock::new(0);
+    let (guard, store) = guard(&clock, Duration::ZERO);
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{i}")), "ada").await;
+    }
+    let reads = store.reads();
+    for _ in 0..10 {
+        assert_eq!(
+            retry_after(guard.check_addr(ip("192.0.2.50"), Some("ada")).await),
+            60
+        );
+    }
+    assert_eq!(store.reads(), reads + 20);
+}
+
+#[tokio::test]
+async fn a_lockout_lifted_in_the_store_holds_here_at_most_the_cache_period() {
+    let clock = ManualClock::new(0);
+    let (guard, store) = guard(&clock, Duration::from_secs(1));
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{i}")), "ada").await;
+    }
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.9"), Some("ada")).await),
+        60
+    );
+    // An administrator unlocks ada (or another instance saw her log in).
+    assert!(store.memory().delete("guard:user:ada").await.unwrap());
+    clock.advance(Duration::from_millis(999));
+    assert!(
+        guard
+            .check_addr(ip("192.0.2.9"), Some("ada"))
+            .await
+            .is_err()
+    );
+    clock.advance(Duration::from_millis(1));
+    assert!(guard.check_addr(ip("192.0.2.9"), Some("ada")).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_cached_lockout_never_outlives_its_window() {
+    let clock = ManualClock::new(0);
+    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
+    let guard = BruteForceGuard::with_store(
+        GuardConfig {
+            max_failures_per_user: 1,
+            window: Duration::from_secs(2),
+            // Longer than the window: the window still ends the lockout.
+            lockout_cache: Duration::from_secs(30),
+            ..GuardConfig::default()
+        },
+        Arc::new(store.clone()),
+    )
+    .with_clock(Arc::new(clock.clone()));
+    fail(&guard, ip("192.0.2.1"), "ada").await;
+    clock.advance(Duration::from_millis(500));
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.1"), Some("ada")).await),
+        2
+    );
+    clock.advance(Duration::from_millis(1_000));
+    // 500 ms left: rounded up to a whole second, from the cache.
+    let reads = store.reads();
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.1"), Some("ada")).await),
+        1
+    );
+    assert_eq!(store.reads(), reads);
+    clock.advance(Duration::from_millis(500));
+    assert!(guard.check_addr(ip("192.0.2.1"), Some("ada")).await.is_ok());
+}
+
+#[tokio::test]
+async fn during_an_outage_a_cached_lockout_is_429_then_the_policy_answers() {
+    let clock = ManualClock::new(0);
+    let (guard, store) = guard(&clock, Duration::from_secs(1));
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{i}")), "ada").await;
+    }
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.9"), Some("ada")).await),
+        60
+    );
+    store.go_down();
+    // What this instance read a moment ago still holds ...
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.9"), Some("ada")).await),
+        60
+    );
+    assert_eq!(store.failures(), 0);
+    // ... and once it is due for a recheck, fail-closed answers 503.
+    clock.advance(Duration::from_secs(1));
+    let err = guard
+        .check_addr(ip("192.0.2.9"), Some("ada"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE, "{err:?}");
+    // Another user was never cached: the outage answers at once.
+    let err = guard
+        .check_addr(ip("192.0.2.9"), Some("bob"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE, "{err:?}");
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded_and_takes_new_lockouts_once_old_ones_expire() {
+    let clock = ManualClock::new(0);
+    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
+    let guard = BruteForceGuard::with_store(
+        GuardConfig {
+            max_failures_per_client: 1,
+            max_failures_per_user: 1_000,
+            ..GuardConfig::default()
+        },
+        Arc::new(store.clone()),
+    )
+    .with_clock(Arc::new(clock.clone()));
+    let addr = |i: u32| Some(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)));
+    // 10 000 locked-out clients fill the cache.
+    for i in 0..10_000 {
+        guard
+            .check_addr(addr(i), None)
+            .await
+            .unwrap()
+            .record_failure()
+            .await;
+        assert!(guard.check_addr(addr(i), None).await.is_err());
+    }
+    // One more is still refused, from the store every time.
+    let late = addr(10_000);
+    guard
+        .check_addr(late, None)
+        .await
+        .unwrap()
+        .record_failure()
+        .await;
+    let reads = store.reads();
+    for _ in 0..3 {
+        assert!(guard.check_addr(late, None).await.is_err());
+    }
+    assert_eq!(store.reads(), reads + 3);
+    // Once the cached ones are due for a recheck, the new one is cached.
+    clock.advance(Duration::from_secs(1));
+    assert!(guard.check_addr(late, None).await.is_err());
+    let reads = store.reads();
+    for _ in 0..3 {
+        assert!(guard.check_addr(late, None).await.is_err());
+    }
+    assert_eq!(store.reads(), reads);
+}
+
+/// A Basic-like strategy: `X-User` and `X-Password` headers, the guard in
+/// front, as auth-basic's strategies use it.
+struct HeaderPassword(BruteForceGuard);
+
+#[async_trait(?Send)]
+impl AuthenticationStrategy for HeaderPassword {
+    fn name(&self) -> &str {
+        "pass"
+    }
+    async fn authenticate(
+        &self,
+        req: &actix_web::HttpRequest,
+        _: &StrategyOptions,
+    ) -> Result<AuthOutcome, AuthError> {
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (Some(user), Some(password)) = (header("x-user"), header("x-password")) else {
+            return Ok(AuthOutcome::NotApplicable);
+        };
+        let attempt = self.0.check(req, Some(&user)).await?;
+        let result = if password == "right" {
+            Ok(UserProfile::new(user))
+        } else {
+            Err(AuthError::invalid_credentials(
+                "INVALID_CREDENTIALS",
+                "wrong password",
+            ))
+        };
+        attempt.record(&result).await;
+        result.map(AuthOutcome::Authenticated)
+    }
+    fn challenge(&self, _: Option<&AuthError>) -> Option<Challenge> {
+        Some(Challenge::new("Password"))
+    }
+}
+
+#[get("/guarded")]
+#[authenticate("pass")]
+async fn guarded(user: UserProfile) -> HttpResponse {
+    HttpResponse::Ok().body(user.id.clone())
+}
+
+#[actix_web::test]
+async fn on_the_wire_a_flood_behind_a_trusted_proxy_is_refused_from_the_cache() {
+    let clock = ManualClock::new(0);
+    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
+    let guard = BruteForceGuard::with_store(
+        GuardConfig {
+            max_failures_per_user: 3,
+            max_failures_per_client: 5,
+            window: WINDOW,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..GuardConfig::default()
+        },
+        Arc::new(store.clone()),
+    )
+    .with_clock(Arc::new(clock.clone()));
+    let registry = StrategyRegistry::builder()
+        .register(HeaderPassword(guard))
+        .build()
+        .unwrap();
+    let app = test::init_service(
+        App::new()
+            .app_data(registry)
+            .app_data(web::Data::new(()))
+            .service(guarded),
+    )
+    .await;
+    let call = |client: &'static str, user: &'static str, password: &'static str| {
+        test::TestRequest::get()
+            .uri("/guarded")
+            .peer_addr("10.0.0.2:4711".parse().unwrap())
+            // Several lines and entries: the right-most untrusted one counts.
+            .append_header(("X-Forwarded-For", "6.6.6.6"))
+            .append_header(("X-Forwarded-For", format!("{client}, 10.0.0.9")))
+            .insert_header(("X-User", user))
+            .insert_header(("X-Password", password))
+            .to_request()
+    };
+    for i in 0..5 {
+        let user = ["u1", "u2", "u3", "u4", "u5"][i];
+        let resp = test::call_service(&app, call("192.0.2.66", user, "wrong")).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let resp = test::call_service(&app, call("192.0.2.66", "u6", "right")).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "60");
+    let reads = store.reads();
+    for _ in 0..20 {
+        let resp = test::call_service(&app, call("192.0.2.66", "u7", "right")).await;
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "60");
+    }
+    assert_eq!(store.reads(), reads);
+    // The same user from another client behind the same proxy gets in.
+    let resp = test::call_service(&app, call("192.0.2.67", "u7", "right")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The spoofed left-most entry is not the client: it was never counted.
+    assert_eq!(
+        store.memory().get("guard:client:6.6.6.6").await.unwrap(),
+        None
+    );
+}
