@@ -268,8 +268,19 @@ impl AuthError {
     /// The message that may be sent to the client. Internal errors answer with
     /// a generic text; their real message is only logged.
     pub fn public_message(&self) -> Cow<'_, str> {
+        // Borrowed wherever the text is a field or a literal (every refusal
+        // of a flood renders one): the same text `Display` writes.
         match self {
             AuthError::Internal { .. } => Cow::Borrowed("Internal Server Error"),
+            AuthError::InvalidRequest { message, .. }
+            | AuthError::NoCredentials { message, .. }
+            | AuthError::InvalidCredentials { message, .. }
+            | AuthError::Forbidden { message, .. }
+            | AuthError::Unavailable { message, .. }
+            | AuthError::Rejected { message, .. } => Cow::Borrowed(message),
+            AuthError::TooManyRequests { .. } => {
+                Cow::Borrowed("too many failed authentication attempts")
+            }
             other => Cow::Owned(other.to_string()),
         }
     }
@@ -352,4 +363,33 @@ fn unknown_list(missing: &[(String, String)]) -> String {
         })
         .collect();
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_message_is_what_display_writes_except_for_internal_errors() {
+        let every_kind = [
+            AuthError::invalid_request("bad header"),
+            AuthError::no_credentials("no token"),
+            AuthError::invalid_token("token expired"),
+            AuthError::invalid_credentials("WRONG", "wrong password"),
+            AuthError::forbidden("no"),
+            AuthError::insufficient_scope("todos:write"),
+            AuthError::too_many_requests(Duration::from_secs(3)),
+            AuthError::unavailable("store down"),
+            AuthError::UnknownStrategy {
+                name: "jvt".into(),
+            },
+            AuthError::rejected(StatusCode::PAYLOAD_TOO_LARGE, "BIG", "too big"),
+        ];
+        for error in &every_kind {
+            assert_eq!(error.public_message(), error.to_string(), "{error:?}");
+        }
+        let internal = AuthError::internal("connection string postgres://secret@db");
+        assert_eq!(internal.public_message(), "Internal Server Error");
+        assert!(internal.to_string().contains("secret"));
+    }
 }
