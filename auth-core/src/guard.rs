@@ -459,7 +459,7 @@ impl BruteForceGuard {
         // passes here on every request).
         let mut lines = req
             .headers()
-            .get_all("x-forwarded-for")
+            .get_all(actix_web::http::header::X_FORWARDED_FOR)
             .filter_map(|v| v.to_str().ok());
         let first = lines.next();
         // Empty, so without an allocation, unless there are several lines.

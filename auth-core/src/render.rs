@@ -152,13 +152,17 @@ impl ErrorRenderer for ProblemJsonRenderer {
 /// ```
 pub fn challenge_suppressed(req: &HttpRequest) -> bool {
     req.headers()
-        .get_all("no-auth-challenge")
+        .get_all(NO_AUTH_CHALLENGE)
         .any(|value| suppresses(value.as_bytes()))
         || (!req.query_string().is_empty()
             && form_urlencoded::parse(req.query_string().as_bytes()).any(|(key, value)| {
                 key.eq_ignore_ascii_case("noauthchallenge") && suppresses(value.as_bytes())
             }))
 }
+
+/// The header's name, parsed once (a lookup by `&str` parses it on every
+/// refusal).
+const NO_AUTH_CHALLENGE: header::HeaderName = header::HeaderName::from_static("no-auth-challenge");
 
 /// Whether one `No-Auth-Challenge` value asks for suppression: every value
 /// but the four spellings of "no".
