@@ -166,6 +166,11 @@ impl SqlUserStore {
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            // A connection to an embedded SQLite file cannot go stale while
+            // idle (no server, no network): pinging it before each use is
+            // one more hand-off to its worker thread per query for nothing.
+            // Server databases keep the check.
+            .test_before_acquire(!is_sqlite(url))
             .connect_with(connect)
             .await
             .map_err(backend)?;
@@ -180,7 +185,9 @@ impl SqlUserStore {
     }
 
     /// The pool, for an application that keeps its own tables in the same
-    /// database.
+    /// database. On SQLite its connections are not pinged before each use
+    /// (an embedded file cannot drop a connection); on a server database
+    /// they are.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -488,4 +495,10 @@ impl UserStore for SqlUserStore {
         row.map(|r| r.try_get::<String, _>("username").map_err(backend))
             .transpose()
     }
+}
+
+/// Whether `url` names an SQLite database (`sqlite:…`, any case).
+fn is_sqlite(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("sqlite:"))
 }

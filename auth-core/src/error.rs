@@ -380,9 +380,7 @@ mod tests {
             AuthError::insufficient_scope("todos:write"),
             AuthError::too_many_requests(Duration::from_secs(3)),
             AuthError::unavailable("store down"),
-            AuthError::UnknownStrategy {
-                name: "jvt".into(),
-            },
+            AuthError::UnknownStrategy { name: "jvt".into() },
             AuthError::rejected(StatusCode::PAYLOAD_TOO_LARGE, "BIG", "too big"),
         ];
         for error in &every_kind {
