@@ -131,18 +131,7 @@ impl std::fmt::Display for Challenge {
             f.write_char('=')?;
             if *quoted {
                 f.write_char('"')?;
-                for c in value.chars() {
-                    match c {
-                        '"' | '\\' => {
-                            f.write_char('\\')?;
-                            f.write_char(c)?;
-                        }
-                        // Keep header values visible ASCII (RFC 9110 §5.5);
-                        // drop anything a client could mis-parse.
-                        ' '..='~' => f.write_char(c)?,
-                        _ => {}
-                    }
-                }
+                write_quoted(f, value)?;
                 f.write_char('"')?;
             } else {
                 f.write_str(value)?;
@@ -152,9 +141,67 @@ impl std::fmt::Display for Challenge {
     }
 }
 
+/// The inside of a quoted-string (RFC 9110 §5.6.4): `"` and `\\` escaped,
+/// only visible ASCII and spaces kept (RFC 9110 §5.5: anything else a
+/// client could mis-parse is dropped, every byte of a multi-byte character
+/// included). Runs of plain bytes are written at once, not character by
+/// character: every 401 formats its challenge.
+fn write_quoted(f: &mut std::fmt::Formatter<'_>, value: &str) -> std::fmt::Result {
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let plain = (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
+        if plain {
+            continue;
+        }
+        // Bytes `start..i` are plain ASCII, so both ends are char
+        // boundaries; `start == i` may sit inside a dropped character.
+        if start < i {
+            f.write_str(&value[start..i])?;
+        }
+        if b == b'"' || b == b'\\' {
+            f.write_char('\\')?;
+            f.write_char(char::from(b))?;
+        }
+        start = i + 1;
+        // Skip the rest of a multi-byte character: its bytes are >= 0x80
+        // and dropped like its first one.
+    }
+    f.write_str(&value[start..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The character-by-character definition `write_quoted` must match.
+    fn quoted_by_chars(value: &str) -> String {
+        let mut out = String::new();
+        for c in value.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                ' '..='~' => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quoting_keeps_escapes_and_drops_exactly_what_the_definition_does(
+            value in "(\\PC|[\"\\\\ \t\r\n\u{7f}\u{e9}\u{20ac}\u{1f600}a-z]){0,40}"
+        ) {
+            let c = Challenge::new("Bearer").param("error_description", value.clone());
+            proptest::prop_assert_eq!(
+                c.to_string(),
+                format!("Bearer error_description=\"{}\"", quoted_by_chars(&value))
+            );
+        }
+    }
 
     #[test]
     fn quotes_and_escapes_values() {

@@ -264,7 +264,8 @@ fn with_headers(
     let headers = resp.headers_mut();
     if error.carries_challenge() {
         for challenge in challenges {
-            if let Ok(value) = HeaderValue::from_str(&challenge.to_string()) {
+            // The formatted String becomes the header's bytes (no copy).
+            if let Ok(value) = HeaderValue::try_from(challenge.to_string()) {
                 headers.append(header::WWW_AUTHENTICATE, value);
             }
         }
