@@ -260,7 +260,9 @@ impl TokenManager {
     ///   PostgreSQL, see docs/scaling.md). A record read from the store
     ///   while any invalidation arrived is not kept.
     /// - **Trusted only while subscribed.** The first verification
-    ///   subscribes to that channel; until that succeeded, and from the
+    ///   subscribes to that channel (that one request waits for the
+    ///   subscription, within the store's own timeouts; concurrent requests
+    ///   read the store meanwhile instead of waiting); until that succeeded, and from the
     ///   moment the subscription reports a gap (a lost connection, a slow
     ///   reader) or ends, nothing is served from the cache: every request
     ///   reads the store, and the next one subscribes again (at most one
