@@ -155,6 +155,13 @@ pub struct GuardConfig {
     /// cleared by a successful login on another instance) is still enforced
     /// here for up to this long. A success on this instance clears its own
     /// copy at once. [`Duration::ZERO`] reads the store on every attempt.
+    ///
+    /// A cached lockout of the client answers whatever the username, with
+    /// the client's `Retry-After`; a username locked out for longer is
+    /// reported when the client comes back. Each instance caches at most
+    /// 10 000 client addresses and 10 000 usernames (names over 256 bytes
+    /// never); past that, further lockouts are read from the store on every
+    /// attempt until cached ones are due.
     pub lockout_cache: Duration,
 }
 
@@ -200,8 +207,55 @@ struct GuardInner {
 /// client's choice.
 #[derive(Default)]
 struct Lockouts {
-    clients: HashMap<Option<IpAddr>, Lockout>,
-    users: HashMap<Box<str>, Lockout>,
+    clients: Bounded<Option<IpAddr>>,
+    users: Bounded<Box<str>>,
+    /// Counts the successes that cleared a user here: a check that read a
+    /// user's lockout before one of them does not cache it after.
+    successes: u64,
+}
+
+/// Usernames longer than this are not cached (their lockouts are read
+/// from the store each time): the cache's memory stays bounded whatever
+/// names a client sends.
+const MAX_CACHED_USERNAME: usize = 256;
+
+/// A map of at most [`LOCKOUT_CAPACITY`] lockouts.
+struct Bounded<K> {
+    map: HashMap<K, Lockout>,
+    /// When the map was full of live lockouts: no sweep (a scan of the
+    /// whole map) before the first of them is due.
+    next_sweep_ms: u64,
+}
+
+impl<K> Default for Bounded<K> {
+    fn default() -> Self {
+        Bounded {
+            map: HashMap::new(),
+            next_sweep_ms: 0,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Bounded<K> {
+    /// Remembers a lockout, unless the map is full of live ones.
+    fn insert(&mut self, key: K, lockout: Lockout, now_ms: u64) {
+        if self.map.len() >= LOCKOUT_CAPACITY && !self.map.contains_key(&key) {
+            if now_ms < self.next_sweep_ms {
+                return;
+            }
+            self.map.retain(|_, l| l.wait(now_ms).is_some());
+            if self.map.len() >= LOCKOUT_CAPACITY {
+                self.next_sweep_ms = self
+                    .map
+                    .values()
+                    .map(|l| l.recheck_ms.min(l.until_ms))
+                    .min()
+                    .unwrap_or(now_ms);
+                return;
+            }
+        }
+        self.map.insert(key, lockout);
+    }
 }
 
 /// One cached lockout, in the guard's clock's milliseconds.
@@ -223,27 +277,11 @@ impl Lockout {
 impl Lockouts {
     /// The longest wait of the cached lockouts of `client` and `username`.
     fn wait(&self, client: Option<IpAddr>, username: Option<&str>, now_ms: u64) -> Option<u64> {
-        let by_client = self.clients.get(&client).and_then(|l| l.wait(now_ms));
+        let by_client = self.clients.map.get(&client).and_then(|l| l.wait(now_ms));
         let by_user = username
-            .and_then(|u| self.users.get(u))
+            .and_then(|u| self.users.map.get(u))
             .and_then(|l| l.wait(now_ms));
         by_client.max(by_user)
-    }
-
-    /// Remembers a lockout, unless the map is full of live ones.
-    fn insert<K: std::hash::Hash + Eq>(
-        map: &mut HashMap<K, Lockout>,
-        key: K,
-        lockout: Lockout,
-        now_ms: u64,
-    ) {
-        if map.len() >= LOCKOUT_CAPACITY {
-            map.retain(|_, l| l.wait(now_ms).is_some());
-            if map.len() >= LOCKOUT_CAPACITY {
-                return;
-            }
-        }
-        map.insert(key, lockout);
     }
 }
 
@@ -336,15 +374,20 @@ impl BruteForceGuard {
     }
 
     /// A guard keeping its counters in `store` (keys start with `guard:`);
-    /// the store's clock measures the windows.
+    /// the store's clock measures the windows, the system clock the
+    /// lockout cache ([`GuardConfig::lockout_cache`]). A test on a
+    /// [`ManualClock`](crate::ManualClock) gives the guard the same clock
+    /// with [`with_clock`](Self::with_clock), or cached lockouts outlast
+    /// the windows it moves past by up to the cache period of real time.
     ///
     /// ```
     /// use std::sync::Arc;
     /// use auth_core::{BruteForceGuard, GuardConfig};
     /// use auth_core::{ManualClock, MemoryStore};
-    /// let clock = ManualClock::new(0);
-    /// let store = MemoryStore::new().with_clock(Arc::new(clock.clone()));
-    /// let guard = BruteForceGuard::with_store(GuardConfig::default(), Arc::new(store));
+    /// let clock = Arc::new(ManualClock::new(0));
+    /// let store = MemoryStore::new().with_clock(clock.clone());
+    /// let guard = BruteForceGuard::with_store(GuardConfig::default(), Arc::new(store))
+    ///     .with_clock(clock);
     /// # let _ = guard;
     /// ```
     pub fn with_store(config: GuardConfig, store: Arc<dyn StateStore>) -> Self {
@@ -496,11 +539,18 @@ impl BruteForceGuard {
     ) -> Result<Attempt, AuthError> {
         let cfg = &self.inner.config;
         let cache = !cfg.lockout_cache.is_zero();
+        let mut successes = 0;
         if cache {
             let now = self.inner.clock.now_ms();
-            if let Some(wait) = self.lockouts().wait(client, username, now) {
+            let lockouts = self.lockouts();
+            // A cached lockout answers at once: the client's own when the
+            // client is locked out, whatever the username (a spray of new
+            // names reads nothing). A username locked out for longer is
+            // reported when the client comes back.
+            if let Some(wait) = lockouts.wait(client, username, now) {
                 return Err(too_many(wait));
             }
+            successes = lockouts.successes;
         }
         let client_key = client_key(client);
         let user_key = username.map(|u| {
@@ -509,11 +559,24 @@ impl BruteForceGuard {
             key.push_str(u);
             key
         });
-        let mut client_wait = self.wait(&client_key, cfg.max_failures_per_client).await?;
+        // The shared store, under the outage policy; its state is logged
+        // once per check, from both reads.
+        let mut failure = None;
+        let mut client_wait = self.settle(
+            wait_of(&*self.inner.store, &client_key, cfg.max_failures_per_client).await,
+            &mut failure,
+        )?;
         let mut user_wait = match &user_key {
-            Some(key) => self.wait(key, cfg.max_failures_per_user).await?,
+            Some(key) => self.settle(
+                wait_of(&*self.inner.store, key, cfg.max_failures_per_user).await,
+                &mut failure,
+            )?,
             None => Duration::ZERO,
         };
+        match &failure {
+            Some(e) => self.store_failed(e),
+            None => self.store_answered(),
+        }
         if self.falls_back() {
             // Failures counted here during an outage keep counting until
             // their window ends, also once the shared store is back: a
@@ -535,15 +598,18 @@ impl BruteForceGuard {
                 };
                 let mut lockouts = self.lockouts();
                 if !client_wait.is_zero() {
-                    Lockouts::insert(&mut lockouts.clients, client, lockout(client_wait), now);
+                    lockouts.clients.insert(client, lockout(client_wait), now);
                 }
-                if let Some(username) = username.filter(|_| !user_wait.is_zero()) {
-                    Lockouts::insert(
-                        &mut lockouts.users,
-                        username.into(),
-                        lockout(user_wait),
-                        now,
-                    );
+                // Not when a success cleared a user since the store was
+                // read: what was read may be the lockout it lifted.
+                if let Some(username) = username.filter(|u| {
+                    !user_wait.is_zero()
+                        && u.len() <= MAX_CACHED_USERNAME
+                        && lockouts.successes == successes
+                }) {
+                    lockouts
+                        .users
+                        .insert(username.into(), lockout(user_wait), now);
                 }
             }
             return Err(too_many(millis(retry)));
@@ -556,16 +622,18 @@ impl BruteForceGuard {
         })
     }
 
-    /// The wait `key` owes in the shared store (zero when under `limit`),
-    /// following the outage policy.
-    async fn wait(&self, key: &str, limit: u32) -> Result<Duration, AuthError> {
-        match wait_of(&*self.inner.store, key, limit).await {
-            Ok(wait) => {
-                self.store_answered();
-                Ok(wait)
-            }
+    /// A read of the shared store under the outage policy: a transient
+    /// failure under [`GuardFailurePolicy::LocalFallback`] counts as no
+    /// wait (the fallback counters decide) and is kept in `failure`.
+    fn settle(
+        &self,
+        read: Result<Duration, StoreError>,
+        failure: &mut Option<StoreError>,
+    ) -> Result<Duration, AuthError> {
+        match read {
+            Ok(wait) => Ok(wait),
             Err(e) if e.is_transient() && self.falls_back() => {
-                self.store_failed(&e);
+                *failure = Some(e);
                 Ok(Duration::ZERO)
             }
             Err(e) => Err(e.into()),
@@ -689,9 +757,6 @@ impl Attempt {
             return;
         };
         let guard = &self.guard;
-        if let Some(username) = user_key.strip_prefix("guard:user:") {
-            guard.lockouts().users.remove(username);
-        }
         if guard.falls_back() {
             // Cannot fail: a delete never needs room.
             let _ = guard.inner.fallback.delete(user_key).await;
@@ -700,6 +765,13 @@ impl Attempt {
             Ok(_) => guard.store_answered(),
             Err(e) if e.is_transient() && guard.falls_back() => guard.store_failed(&e),
             Err(e) => tracing::warn!(error = %e, "could not reset an authentication counter"),
+        }
+        // After the store: a check that read the lockout before the delete
+        // sees the count move and does not cache it.
+        if let Some(username) = user_key.strip_prefix("guard:user:") {
+            let mut lockouts = guard.lockouts();
+            lockouts.successes = lockouts.successes.wrapping_add(1);
+            lockouts.users.map.remove(username);
         }
     }
 

@@ -12,7 +12,8 @@ use actix_web::{App, HttpResponse, get, test, web};
 use auth_core::testing::FlakyStore;
 use auth_core::{
     AuthError, AuthOutcome, AuthenticationStrategy, BruteForceGuard, Challenge, GuardConfig,
-    ManualClock, StateStore, StrategyOptions, StrategyRegistry, UserProfile, async_trait,
+    GuardFailurePolicy, ManualClock, StateStore, StrategyOptions, StrategyRegistry, UserProfile,
+    async_trait,
 };
 use auth_macros::authenticate;
 
@@ -287,6 +288,109 @@ async fn the_cache_is_bounded_and_takes_new_lockouts_once_old_ones_expire() {
     assert_eq!(store.reads(), reads);
 }
 
+#[tokio::test]
+async fn a_success_here_clears_the_cached_lockout_at_once() {
+    let clock = ManualClock::new(0);
+    let (guard, _store) = guard(&clock, Duration::from_secs(1));
+    // An attempt that passed the check before ada was locked out ...
+    let early = guard
+        .check_addr(ip("192.0.2.50"), Some("ada"))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{i}")), "ada").await;
+    }
+    // ... the lockout is read and cached ...
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.9"), Some("ada")).await),
+        60
+    );
+    // ... and the early attempt turns out right: ada's count is cleared
+    // in the store and in this instance's cache, with no time passing.
+    early.record_success().await;
+    assert!(guard.check_addr(ip("192.0.2.9"), Some("ada")).await.is_ok());
+}
+
+#[tokio::test]
+async fn long_usernames_are_refused_without_being_cached() {
+    let clock = ManualClock::new(0);
+    let (guard, store) = guard(&clock, Duration::from_secs(1));
+    let long = "x".repeat(300);
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{i}")), &long).await;
+    }
+    let reads = store.reads();
+    for _ in 0..5 {
+        assert_eq!(
+            retry_after(guard.check_addr(ip("192.0.2.9"), Some(&long)).await),
+            60
+        );
+    }
+    // Client and user read every time: the name is not kept.
+    assert_eq!(store.reads(), reads + 10);
+    // At the limit of 256 bytes it is.
+    let fits = "y".repeat(256);
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{}", 20 + i)), &fits).await;
+    }
+    assert!(
+        guard
+            .check_addr(ip("192.0.2.30"), Some(&fits))
+            .await
+            .is_err()
+    );
+    let reads = store.reads();
+    assert!(
+        guard
+            .check_addr(ip("192.0.2.31"), Some(&fits))
+            .await
+            .is_err()
+    );
+    assert_eq!(store.reads(), reads);
+}
+
+#[tokio::test]
+async fn local_fallback_lockouts_are_cached_too_and_the_store_is_tried_after_the_period() {
+    let clock = ManualClock::new(0);
+    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
+    let guard = BruteForceGuard::with_store(
+        GuardConfig {
+            max_failures_per_user: 3,
+            window: WINDOW,
+            on_store_error: GuardFailurePolicy::LocalFallback,
+            ..GuardConfig::default()
+        },
+        Arc::new(store.clone()),
+    )
+    .with_clock(Arc::new(clock.clone()));
+    store.go_down();
+    for i in 0..3 {
+        fail(&guard, ip(&format!("192.0.2.{i}")), "ada").await;
+    }
+    assert!(guard.is_falling_back());
+    // Counted on this instance: 429, and the refusal is cached.
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.9"), Some("ada")).await),
+        60
+    );
+    let (reads, failures) = (store.reads(), store.failures());
+    for _ in 0..10 {
+        assert_eq!(
+            retry_after(guard.check_addr(ip("192.0.2.9"), Some("ada")).await),
+            60
+        );
+    }
+    assert_eq!((store.reads(), store.failures()), (reads, failures));
+    // Past the period the shared store is tried again (still down), and
+    // the local count still refuses.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        retry_after(guard.check_addr(ip("192.0.2.9"), Some("ada")).await),
+        59
+    );
+    assert!(store.failures() > failures);
+}
+
 /// A Basic-like strategy: `X-User` and `X-Password` headers, the guard in
 /// front, as auth-basic's strategies use it.
 struct HeaderPassword(BruteForceGuard);
@@ -363,9 +467,11 @@ async fn on_the_wire_a_flood_behind_a_trusted_proxy_is_refused_from_the_cache() 
         test::TestRequest::get()
             .uri("/guarded")
             .peer_addr("10.0.0.2:4711".parse().unwrap())
-            // Several lines and entries: the right-most untrusted one counts.
+            // Several lines and entries, read from the last line's last
+            // entry leftwards: the first one not a trusted proxy counts.
             .append_header(("X-Forwarded-For", "6.6.6.6"))
-            .append_header(("X-Forwarded-For", format!("{client}, 10.0.0.9")))
+            .append_header(("X-Forwarded-For", format!("7.7.7.7, {client}")))
+            .append_header(("X-Forwarded-For", "10.0.0.8, 10.0.0.9"))
             .insert_header(("X-User", user))
             .insert_header(("X-Password", password))
             .to_request()
