@@ -170,7 +170,7 @@ impl SqlUserStore {
             // idle (no server, no network): pinging it before each use is
             // one more hand-off to its worker thread per query for nothing.
             // Server databases keep the check.
-            .test_before_acquire(!is_sqlite(url))
+            .test_before_acquire(connect.database_url.scheme() != "sqlite")
             .connect_with(connect)
             .await
             .map_err(backend)?;
@@ -495,10 +495,4 @@ impl UserStore for SqlUserStore {
         row.map(|r| r.try_get::<String, _>("username").map_err(backend))
             .transpose()
     }
-}
-
-/// Whether `url` names an SQLite database (`sqlite:…`, any case).
-fn is_sqlite(url: &str) -> bool {
-    url.get(..7)
-        .is_some_and(|s| s.eq_ignore_ascii_case("sqlite:"))
 }

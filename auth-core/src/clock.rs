@@ -42,6 +42,12 @@ impl Clock for SystemClock {
     }
 }
 
+/// `d` in whole milliseconds, saturating at `u64::MAX` (what the clocks
+/// count in).
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A clock moved by hand, for tests. Clones share one time.
 ///
 /// ```
@@ -70,7 +76,7 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let by = millis(by);
         let _ = self
             .0
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
@@ -93,6 +99,6 @@ impl Clock for ManualClock {
 /// `ttl` from `now_ms`, in milliseconds, saturating; at least 1 ms so that
 /// an entry written with a zero ttl is never immortal nor negative.
 pub(crate) fn deadline(now_ms: u64, ttl: Duration) -> u64 {
-    let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let ttl = millis(ttl).max(1);
     now_ms.saturating_add(ttl)
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::clock::millis;
 use crate::{AuthError, Clock, MemoryStore, StateStore, StoreError, SystemClock};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -553,12 +554,7 @@ impl BruteForceGuard {
             successes = lockouts.successes;
         }
         let client_key = client_key(client);
-        let user_key = username.map(|u| {
-            let mut key = String::with_capacity(11 + u.len());
-            key.push_str("guard:user:");
-            key.push_str(u);
-            key
-        });
+        let user_key = username.map(|u| [USER_PREFIX, u].concat());
         // The shared store, under the outage policy; its state is logged
         // once per check, from both reads.
         let mut failure = None;
@@ -662,12 +658,18 @@ async fn wait_of(store: &dyn StateStore, key: &str, limit: u32) -> Result<Durati
     })
 }
 
+/// Where the counters of client addresses and of usernames live in the
+/// store (`guard:client:ADDR`, `guard:user:NAME`): shared by every instance
+/// and version, so never to change.
+const CLIENT_PREFIX: &str = "guard:client:";
+const USER_PREFIX: &str = "guard:user:";
+
 /// The counter key of a client address: `guard:client:ADDR`, or
 /// `guard:client:unknown`.
 fn client_key(client: Option<IpAddr>) -> String {
     // One allocation: 13 + the longest IPv6 text (45).
     let mut key = String::with_capacity(58);
-    key.push_str("guard:client:");
+    key.push_str(CLIENT_PREFIX);
     match client {
         // Writing to a String cannot fail.
         Some(ip) => {
@@ -676,10 +678,6 @@ fn client_key(client: Option<IpAddr>) -> String {
         None => key.push_str("unknown"),
     }
     key
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The 429 for a wait of `wait_ms`, rounded up to whole seconds (a client
@@ -768,7 +766,7 @@ impl Attempt {
         }
         // After the store: a check that read the lockout before the delete
         // sees the count move and does not cache it.
-        if let Some(username) = user_key.strip_prefix("guard:user:") {
+        if let Some(username) = user_key.strip_prefix(USER_PREFIX) {
             let mut lockouts = guard.lockouts();
             lockouts.successes = lockouts.successes.wrapping_add(1);
             lockouts.users.map.remove(username);

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::clock::millis;
 use crate::{AuthError, StateStore, StoreError};
 
 const JTI_PREFIX: &str = "revoked:jti:";
@@ -162,10 +163,6 @@ fn now_ms() -> u64 {
 
 fn now_secs() -> u64 {
     now_ms() / 1000
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A published revocation: `t EXP JTI` or `s NOT_BEFORE SUB`; the id last,

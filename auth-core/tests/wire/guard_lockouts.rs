@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, get, test, web};
+use actix_web::{App, test, web};
 use auth_core::testing::FlakyStore;
 use auth_core::{
-    AuthError, AuthOutcome, AuthenticationStrategy, BruteForceGuard, Challenge, GuardConfig,
-    GuardFailurePolicy, ManualClock, StateStore, StrategyOptions, StrategyRegistry, UserProfile,
-    async_trait,
+    AuthError, BruteForceGuard, GuardConfig, GuardFailurePolicy, ManualClock, StateStore,
+    StrategyRegistry,
 };
-use auth_macros::authenticate;
+
+use crate::guard_fixtures::{HeaderPassword, RIGHT, guarded};
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -23,11 +23,18 @@ fn ip(s: &str) -> Option<IpAddr> {
     Some(s.parse().unwrap())
 }
 
-/// A guard on a counting store, both on `clock`: 3 failures per user, 5 per
-/// client, a 60-second window.
-fn guard(clock: &ManualClock, lockout_cache: Duration) -> (BruteForceGuard, FlakyStore) {
+/// A guard with `config` on a counting store, both on `clock`.
+fn guard_with(clock: &ManualClock, config: GuardConfig) -> (BruteForceGuard, FlakyStore) {
     let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
-    let guard = BruteForceGuard::with_store(
+    let guard = BruteForceGuard::with_store(config, Arc::new(store.clone()))
+        .with_clock(Arc::new(clock.clone()));
+    (guard, store)
+}
+
+/// 3 failures per user, 5 per client, a 60-second window.
+fn guard(clock: &ManualClock, lockout_cache: Duration) -> (BruteForceGuard, FlakyStore) {
+    guard_with(
+        clock,
         GuardConfig {
             max_failures_per_user: 3,
             max_failures_per_client: 5,
@@ -35,10 +42,7 @@ fn guard(clock: &ManualClock, lockout_cache: Duration) -> (BruteForceGuard, Flak
             lockout_cache,
             ..GuardConfig::default()
         },
-        Arc::new(store.clone()),
     )
-    .with_clock(Arc::new(clock.clone()));
-    (guard, store)
 }
 
 async fn fail(guard: &BruteForceGuard, client: Option<IpAddr>, user: &str) {
@@ -178,8 +182,8 @@ async fn a_lockout_lifted_in_the_store_holds_here_at_most_the_cache_period() {
 #[tokio::test]
 async fn a_cached_lockout_never_outlives_its_window() {
     let clock = ManualClock::new(0);
-    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
-    let guard = BruteForceGuard::with_store(
+    let (guard, store) = guard_with(
+        &clock,
         GuardConfig {
             max_failures_per_user: 1,
             window: Duration::from_secs(2),
@@ -187,9 +191,7 @@ async fn a_cached_lockout_never_outlives_its_window() {
             lockout_cache: Duration::from_secs(30),
             ..GuardConfig::default()
         },
-        Arc::new(store.clone()),
-    )
-    .with_clock(Arc::new(clock.clone()));
+    );
     fail(&guard, ip("192.0.2.1"), "ada").await;
     clock.advance(Duration::from_millis(500));
     assert_eq!(
@@ -244,16 +246,14 @@ async fn during_an_outage_a_cached_lockout_is_429_then_the_policy_answers() {
 #[tokio::test]
 async fn the_cache_is_bounded_and_takes_new_lockouts_once_old_ones_expire() {
     let clock = ManualClock::new(0);
-    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
-    let guard = BruteForceGuard::with_store(
+    let (guard, store) = guard_with(
+        &clock,
         GuardConfig {
             max_failures_per_client: 1,
             max_failures_per_user: 1_000,
             ..GuardConfig::default()
         },
-        Arc::new(store.clone()),
-    )
-    .with_clock(Arc::new(clock.clone()));
+    );
     let addr = |i: u32| Some(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)));
     // 10 000 locked-out clients fill the cache.
     for i in 0..10_000 {
@@ -352,17 +352,15 @@ async fn long_usernames_are_refused_without_being_cached() {
 #[tokio::test]
 async fn local_fallback_lockouts_are_cached_too_and_the_store_is_tried_after_the_period() {
     let clock = ManualClock::new(0);
-    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
-    let guard = BruteForceGuard::with_store(
+    let (guard, store) = guard_with(
+        &clock,
         GuardConfig {
             max_failures_per_user: 3,
             window: WINDOW,
             on_store_error: GuardFailurePolicy::LocalFallback,
             ..GuardConfig::default()
         },
-        Arc::new(store.clone()),
-    )
-    .with_clock(Arc::new(clock.clone()));
+    );
     store.go_down();
     for i in 0..3 {
         fail(&guard, ip(&format!("192.0.2.{i}")), "ada").await;
@@ -391,57 +389,11 @@ async fn local_fallback_lockouts_are_cached_too_and_the_store_is_tried_after_the
     assert!(store.failures() > failures);
 }
 
-/// A Basic-like strategy: `X-User` and `X-Password` headers, the guard in
-/// front, as auth-basic's strategies use it.
-struct HeaderPassword(BruteForceGuard);
-
-#[async_trait(?Send)]
-impl AuthenticationStrategy for HeaderPassword {
-    fn name(&self) -> &str {
-        "pass"
-    }
-    async fn authenticate(
-        &self,
-        req: &actix_web::HttpRequest,
-        _: &StrategyOptions,
-    ) -> Result<AuthOutcome, AuthError> {
-        let header = |name| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let (Some(user), Some(password)) = (header("x-user"), header("x-password")) else {
-            return Ok(AuthOutcome::NotApplicable);
-        };
-        let attempt = self.0.check(req, Some(&user)).await?;
-        let result = if password == "right" {
-            Ok(UserProfile::new(user))
-        } else {
-            Err(AuthError::invalid_credentials(
-                "INVALID_CREDENTIALS",
-                "wrong password",
-            ))
-        };
-        attempt.record(&result).await;
-        result.map(AuthOutcome::Authenticated)
-    }
-    fn challenge(&self, _: Option<&AuthError>) -> Option<Challenge> {
-        Some(Challenge::new("Password"))
-    }
-}
-
-#[get("/guarded")]
-#[authenticate("pass")]
-async fn guarded(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id.clone())
-}
-
 #[actix_web::test]
 async fn on_the_wire_a_flood_behind_a_trusted_proxy_is_refused_from_the_cache() {
     let clock = ManualClock::new(0);
-    let store = FlakyStore::new().with_clock(Arc::new(clock.clone()));
-    let guard = BruteForceGuard::with_store(
+    let (guard, store) = guard_with(
+        &clock,
         GuardConfig {
             max_failures_per_user: 3,
             max_failures_per_client: 5,
@@ -449,9 +401,7 @@ async fn on_the_wire_a_flood_behind_a_trusted_proxy_is_refused_from_the_cache() 
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
             ..GuardConfig::default()
         },
-        Arc::new(store.clone()),
-    )
-    .with_clock(Arc::new(clock.clone()));
+    );
     let registry = StrategyRegistry::builder()
         .register(HeaderPassword(guard))
         .build()
@@ -472,8 +422,7 @@ async fn on_the_wire_a_flood_behind_a_trusted_proxy_is_refused_from_the_cache() 
             .append_header(("X-Forwarded-For", "6.6.6.6"))
             .append_header(("X-Forwarded-For", format!("7.7.7.7, {client}")))
             .append_header(("X-Forwarded-For", "10.0.0.8, 10.0.0.9"))
-            .insert_header(("X-User", user))
-            .insert_header(("X-Password", password))
+            .insert_header(("X-Pass", format!("{user}:{password}")))
             .to_request()
     };
     for i in 0..5 {
@@ -481,22 +430,31 @@ async fn on_the_wire_a_flood_behind_a_trusted_proxy_is_refused_from_the_cache() 
         let resp = test::call_service(&app, call("192.0.2.66", user, "wrong")).await;
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
-    let resp = test::call_service(&app, call("192.0.2.66", "u6", "right")).await;
+    let resp = test::call_service(&app, call("192.0.2.66", "u6", RIGHT)).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(resp.headers().get("retry-after").unwrap(), "60");
     let reads = store.reads();
     for _ in 0..20 {
-        let resp = test::call_service(&app, call("192.0.2.66", "u7", "right")).await;
+        let resp = test::call_service(&app, call("192.0.2.66", "u7", RIGHT)).await;
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers().get("retry-after").unwrap(), "60");
     }
     assert_eq!(store.reads(), reads);
     // The same user from another client behind the same proxy gets in.
-    let resp = test::call_service(&app, call("192.0.2.67", "u7", "right")).await;
+    let resp = test::call_service(&app, call("192.0.2.67", "u7", RIGHT)).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    // The spoofed left-most entry is not the client: it was never counted.
-    assert_eq!(
-        store.memory().get("guard:client:6.6.6.6").await.unwrap(),
-        None
+    // The entries further left were written by the client, those further
+    // right by trusted proxies: none of them was counted.
+    for other in ["6.6.6.6", "7.7.7.7", "10.0.0.8", "10.0.0.9"] {
+        let key = format!("guard:client:{other}");
+        assert_eq!(store.memory().get(&key).await.unwrap(), None, "{key}");
+    }
+    assert!(
+        store
+            .memory()
+            .get("guard:client:192.0.2.66")
+            .await
+            .unwrap()
+            .is_some()
     );
 }

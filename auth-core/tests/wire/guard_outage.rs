@@ -9,24 +9,10 @@ use std::time::Duration;
 use actix_web::dev::ServiceResponse;
 use actix_web::{App, HttpRequest, HttpResponse, get, post, test, web};
 use auth_core::testing::FlakyStore;
-use auth_core::{
-    AuthError, AuthOutcome, AuthenticationStrategy, BruteForceGuard, Challenge, GuardConfig,
-    GuardFailurePolicy, StateStore, StrategyOptions, StrategyRegistry, UserProfile, async_trait,
-};
+use auth_core::{BruteForceGuard, GuardConfig, GuardFailurePolicy, StateStore, StrategyRegistry};
 use auth_macros::authenticate;
 
-const RIGHT: &str = "right password";
-
-fn check_password(user: &str, password: &str) -> Result<UserProfile, AuthError> {
-    if password == RIGHT {
-        Ok(UserProfile::new(user))
-    } else {
-        Err(AuthError::invalid_credentials(
-            "INVALID_CREDENTIALS",
-            "wrong user or password",
-        ))
-    }
-}
+use crate::guard_fixtures::{HeaderPassword, RIGHT, check_password, guarded};
 
 #[derive(serde::Deserialize)]
 struct Login {
@@ -51,45 +37,6 @@ async fn login(
         Ok(profile) => HttpResponse::Ok().body(profile.id.clone()),
         Err(e) => auth_core::error_response(&req, &e, &[]),
     }
-}
-
-/// `X-Pass: user:password`, checked behind the guard, as Basic does.
-struct HeaderPassword(BruteForceGuard);
-
-#[async_trait(?Send)]
-impl AuthenticationStrategy for HeaderPassword {
-    fn name(&self) -> &str {
-        "pass"
-    }
-
-    async fn authenticate(
-        &self,
-        req: &HttpRequest,
-        _options: &StrategyOptions,
-    ) -> Result<AuthOutcome, AuthError> {
-        let Some(value) = req.headers().get("x-pass") else {
-            return Ok(AuthOutcome::NotApplicable);
-        };
-        let (user, password) = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(':'))
-            .ok_or_else(|| AuthError::invalid_request("x-pass is user:password"))?;
-        let attempt = self.0.check(req, Some(user)).await?;
-        let result = check_password(user, password);
-        attempt.record(&result).await;
-        result.map(AuthOutcome::Authenticated)
-    }
-
-    fn challenge(&self, failure: Option<&AuthError>) -> Option<Challenge> {
-        Some(Challenge::bearer("api", failure))
-    }
-}
-
-#[get("/guarded")]
-#[authenticate("pass")]
-async fn guarded(user: UserProfile) -> HttpResponse {
-    HttpResponse::Ok().body(user.id.clone())
 }
 
 #[get("/open")]

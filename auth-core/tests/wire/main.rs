@@ -5,6 +5,8 @@ mod default_policy;
 mod encoded_paths;
 mod fixtures;
 #[cfg(feature = "testing")]
+mod guard_fixtures;
+#[cfg(feature = "testing")]
 mod guard_lockouts;
 #[cfg(feature = "testing")]
 mod guard_outage;

@@ -110,7 +110,8 @@ impl Todos {
     /// embedded in the binary and every statement is `IF NOT EXISTS`, so this
     /// is safe on every start and from several instances at once.
     pub async fn migrate(&self, url: &str) -> Result<(), sqlx::Error> {
-        if !url.starts_with("postgres") {
+        let postgres = url.starts_with("postgres");
+        if !postgres {
             // Write-ahead logging: readers neither block nor wait for the
             // writer, and a read needs no file lock and no hot-journal check
             // (fewer system calls per query). Persistent in the file: every
@@ -119,7 +120,7 @@ impl Todos {
                 .fetch_optional(&self.pool)
                 .await?;
         }
-        let schema = if url.starts_with("postgres") {
+        let schema = if postgres {
             include_str!("../migrations/postgres/0001_todos.sql")
         } else {
             include_str!("../migrations/sqlite/0001_todos.sql")
