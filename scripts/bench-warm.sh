@@ -4,6 +4,7 @@
 #
 #   bash scripts/bench-warm.sh            # 5 rounds of 5 s per route
 #   ROUNDS=3 DURATION=3 bash scripts/bench-warm.sh
+#   BIN=/tmp/bench-server-before bash scripts/bench-warm.sh   # another build, not rebuilt
 #
 # Starts one release `bench-server --workers 1` on 127.0.0.1 (a free port),
 # then, in interleaved rounds, `wrk -t1 -c32` on /open, /jwt/hs256-revocable,
@@ -20,9 +21,12 @@ DURATION=${DURATION:-5}
 CONNS=${CONNS:-32}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 
-cargo build --release -q -p bench-server
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p bench-server
+  BIN=target/release/bench-server
+fi
 OUT=$(mktemp -d)
-target/release/bench-server --workers 1 >"$OUT/server.out" 2>"$OUT/server.err" &
+"$BIN" --workers 1 >"$OUT/server.out" 2>"$OUT/server.err" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 for _ in $(seq 1 300); do grep -q '^READY' "$OUT/server.out" 2>/dev/null && break; sleep 0.2; done

@@ -69,12 +69,6 @@ pub(crate) fn mark_middleware(req: &HttpRequest) {
     crate::sequence::mark(req, |m| m.scope_middleware = true);
 }
 
-/// Recorded by the code `#[authenticate]` generates: a declared handler is
-/// answering.
-pub(crate) fn mark_declared(req: &HttpRequest, _handler: &'static str) {
-    crate::sequence::mark(req, |m| m.declared = true);
-}
-
 /// Recorded when a policy refused the request (the sequence's answer).
 pub(crate) fn mark_refused(req: &HttpRequest) {
     crate::sequence::mark(req, |m| m.refused = true);

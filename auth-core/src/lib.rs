@@ -447,10 +447,11 @@ pub mod __private {
     pub async fn guard_declared(
         req: &HttpRequest,
         policy: &crate::AuthPolicy,
-        handler: &'static str,
+        _handler: &'static str,
     ) -> Result<(), HttpResponse> {
-        crate::default_policy::mark_declared(req, handler);
-        guard(req, policy).await
+        crate::sequence::authenticate_declared(req, policy)
+            .await
+            .map(|_| ())
     }
 
     /// Runs one of the handler's own extractors after authentication.

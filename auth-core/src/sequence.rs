@@ -268,6 +268,28 @@ pub(crate) async fn authenticate_in_place(
     req: &HttpRequest,
     policy: &AuthPolicy,
 ) -> Result<bool, HttpResponse> {
+    authenticate_in_place_marked(req, policy, false).await
+}
+
+/// [`authenticate_in_place`] for a declared (`#[authenticate]`) handler:
+/// also records that one answers ([`DefaultPolicy`](crate::DefaultPolicy)
+/// checks it after routing), in the same write to the request's marks.
+pub(crate) async fn authenticate_declared(
+    req: &HttpRequest,
+    policy: &AuthPolicy,
+) -> Result<bool, HttpResponse> {
+    authenticate_in_place_marked(req, policy, true).await
+}
+
+async fn authenticate_in_place_marked(
+    req: &HttpRequest,
+    policy: &AuthPolicy,
+    declared: bool,
+) -> Result<bool, HttpResponse> {
+    mark(req, |m| {
+        m.ran = true;
+        m.declared |= declared;
+    });
     let verdict = authenticate_in_place_unmarked(req, policy).await;
     if verdict.is_err() {
         crate::default_policy::mark_refused(req);
@@ -279,7 +301,6 @@ async fn authenticate_in_place_unmarked(
     req: &HttpRequest,
     policy: &AuthPolicy,
 ) -> Result<bool, HttpResponse> {
-    mark_ran(req);
     if policy.is_skip() {
         return Ok(false);
     }

@@ -219,6 +219,11 @@ impl VerifyingKey {
     /// this key and its pinned algorithm. Every failure, including malformed
     /// signatures, is `false`: the caller reports an invalid signature.
     pub(crate) fn verify_signature(&self, signature: &str, message: &[u8]) -> bool {
+        #[cfg(feature = "aws-lc-rs")]
+        if let Some(prepared) = &self.prepared {
+            // Prepared only under this crate's own provider; checked like it.
+            return crate::backend::provider_ok() && prepared.verify(signature, message);
+        }
         match self.alg.to_jsonwebtoken() {
             // A provider that failed the start-up self-test is never asked:
             // it could panic or accept anything (issue 17.2).

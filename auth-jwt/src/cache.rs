@@ -76,17 +76,17 @@ struct Inner {
     // bytes) hashed on every request. Flooding attacks on the hash need many
     // colliding entries in the table, and only tokens whose signature
     // verified are ever inserted, so an attacker cannot choose the keys.
-    map: HashMap<Arc<str>, Entry, foldhash::fast::RandomState>,
+    map: HashMap<Arc<[u8]>, Entry, foldhash::fast::RandomState>,
     /// Insertion order, for eviction: a token and the generation it was
     /// inserted with. An element whose entry is gone, or was inserted again
     /// since, is skipped when it reaches the front.
-    order: VecDeque<(Arc<str>, u64)>,
+    order: VecDeque<(Arc<[u8]>, u64)>,
     bytes: u64,
     generation: u64,
 }
 
 impl Inner {
-    fn remove(&mut self, token: &str) {
+    fn remove(&mut self, token: &[u8]) {
         if let Some(entry) = self.map.remove(token) {
             self.bytes -= entry.weight;
         }
@@ -138,9 +138,12 @@ impl TokenCache {
 
     /// The entry for `token`, if the keys that verified it are all still
     /// `current`; an entry whose key left is dropped.
+    /// The entry of `token` (as bytes: the header fast path has not checked
+    /// that they are UTF-8, and needs not), if `current` accepts the key
+    /// identities it was verified with; else the entry is dropped.
     pub(crate) fn get(
         &self,
-        token: &str,
+        token: &[u8],
         current: impl Fn(&[KeyIdentity]) -> bool,
     ) -> Option<CachedToken> {
         if self.capacity == 0 {
@@ -169,7 +172,7 @@ impl TokenCache {
         let exp = claims.get("exp").and_then(as_i64);
         let nbf = claims.get("nbf").and_then(as_i64);
         let mut inner = self.lock();
-        inner.remove(token);
+        inner.remove(token.as_bytes());
         while inner.map.len() >= self.capacity || inner.bytes + weight > self.max_bytes {
             if !inner.evict_oldest() {
                 break;
@@ -177,7 +180,7 @@ impl TokenCache {
         }
         inner.generation += 1;
         let generation = inner.generation;
-        let key: Arc<str> = token.into();
+        let key: Arc<[u8]> = token.as_bytes().into();
         let profile = ProfileSlot::default();
         inner.order.push_back((Arc::clone(&key), generation));
         inner.bytes += weight;
@@ -240,7 +243,7 @@ mod tests {
         for t in ["a", "b", "c", "d"] {
             put(&cache, t);
         }
-        let here = |t: &str| cache.get(t, |_| true).is_some();
+        let here = |t: &str| cache.get(t.as_bytes(), |_| true).is_some();
         assert_eq!(
             (here("a"), here("b"), here("c"), here("d")),
             (false, true, true, true)
@@ -280,7 +283,7 @@ mod tests {
             put(&cache, &format!("t{}", i % 150));
             if i % 7 == 0 {
                 // Entries dropped by a key change leave stale elements.
-                cache.lock().remove(&format!("t{}", i % 150));
+                cache.lock().remove(format!("t{}", i % 150).as_bytes());
             }
         }
         let inner = cache.lock();

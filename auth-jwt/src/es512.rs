@@ -110,11 +110,11 @@ pub(crate) fn jwt_key_from_jwk(
     );
     let public = p521::PublicKey::from_sec1_bytes(point.as_bytes())
         .map_err(|_| parse("x and y are not a point on P-521".into()))?;
-    Ok(VerifyingKey {
-        kid: jwk.common.key_id.clone(),
-        alg: JwsAlgorithm::ES512,
-        decoding: decoding_key(&public),
-    })
+    Ok(VerifyingKey::new(
+        jwk.common.key_id.clone(),
+        JwsAlgorithm::ES512,
+        decoding_key(&public),
+    ))
 }
 
 /// Refuses a JWK (a JSON object) that pairs P-521 with an `alg` other than
@@ -164,11 +164,11 @@ pub(crate) fn verifying_key_from_pem(pem: &[u8]) -> Result<VerifyingKey, KeyErro
             reason: "not a P-521 public key in PEM SubjectPublicKeyInfo form".into(),
         }
     })?;
-    Ok(VerifyingKey {
-        kid: None,
-        alg: JwsAlgorithm::ES512,
-        decoding: decoding_key(&public),
-    })
+    Ok(VerifyingKey::new(
+        None,
+        JwsAlgorithm::ES512,
+        decoding_key(&public),
+    ))
 }
 
 /// A signing key from a PEM PKCS#8 private key (`PRIVATE KEY`) whose curve is

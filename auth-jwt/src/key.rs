@@ -199,6 +199,10 @@ pub struct VerifyingKey {
     pub(crate) kid: Option<String>,
     pub(crate) alg: JwsAlgorithm,
     pub(crate) decoding: DecodingKey,
+    /// The key parsed or keyed once for aws-lc (see `prepared.rs`); `None`
+    /// on other backends and for keys aws-lc refuses.
+    #[cfg(feature = "aws-lc-rs")]
+    pub(crate) prepared: Option<std::sync::Arc<crate::prepared::PreparedKey>>,
 }
 
 /// The former name of [`VerifyingKey`], kept so existing code builds.
@@ -495,6 +499,17 @@ fn typed_jwk(
 }
 
 impl VerifyingKey {
+    /// Every constructor ends here, so every key is prepared once.
+    pub(crate) fn new(kid: Option<String>, alg: JwsAlgorithm, decoding: DecodingKey) -> Self {
+        VerifyingKey {
+            kid,
+            alg,
+            #[cfg(feature = "aws-lc-rs")]
+            prepared: crate::prepared::PreparedKey::new(alg, &decoding).map(std::sync::Arc::new),
+            decoding,
+        }
+    }
+
     /// An HMAC key from raw secret bytes. Refused when shorter than the hash
     /// output of `alg` (32 bytes for HS256).
     ///
@@ -534,11 +549,11 @@ impl VerifyingKey {
                 min,
             });
         }
-        Ok(VerifyingKey {
+        Ok(VerifyingKey::new(
             kid,
-            alg: alg.into(),
-            decoding: DecodingKey::from_secret(secret),
-        })
+            alg.into(),
+            DecodingKey::from_secret(secret),
+        ))
     }
 
     /// A public key in PEM form (RSA, EC or Ed25519) for the given algorithm;
@@ -565,11 +580,7 @@ impl VerifyingKey {
                 });
             }
         };
-        let key = VerifyingKey {
-            kid: None,
-            alg,
-            decoding,
-        };
+        let key = VerifyingKey::new(None, alg, decoding);
         key.check_strength(&label)?;
         Ok(key)
     }
@@ -776,11 +787,7 @@ impl VerifyingKey {
             key: label.clone(),
             reason: e.to_string(),
         })?;
-        let key = VerifyingKey {
-            kid,
-            alg: alg.into(),
-            decoding,
-        };
+        let key = VerifyingKey::new(kid, alg.into(), decoding);
         key.check_strength(&label)?;
         Ok(key)
     }

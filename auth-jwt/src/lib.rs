@@ -271,6 +271,8 @@ mod issue;
 mod json;
 mod jwks;
 mod key;
+#[cfg(feature = "aws-lc-rs")]
+mod prepared;
 mod signing;
 mod strategy;
 mod verify;

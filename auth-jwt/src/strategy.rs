@@ -454,6 +454,7 @@ impl JwtStrategyBuilder {
                 realm: self.realm,
                 keys,
                 rules: self.rules,
+                bearer_only: self.sources == [TokenSource::Bearer],
                 sources: self.sources,
                 mapping: ClaimMapping {
                     username_claim: self.username_claim,
@@ -480,6 +481,10 @@ struct Inner {
     realm: String,
     keys: Keys,
     rules: ClaimRules,
+    /// `sources` is `[TokenSource::Bearer]`, the default: a cached token can
+    /// be taken from the header without the full parse (see
+    /// `single_bearer`).
+    bearer_only: bool,
     sources: Vec<TokenSource>,
     mapping: ClaimMapping,
     verifier: Option<ExtraVerifier>,
@@ -605,20 +610,9 @@ impl JwtStrategy {
         if token.len() > rules.max_len {
             return Err(VerifyError::TooLarge);
         }
-        let now = rules.clock.now_secs();
         let mut keys = self.key_set().await?;
-        // SAFETY-NOTE: a hit counts only while the key that verified the
-        // token is in the current set: a retired key takes its cached tokens
-        // with it (issue 11.7).
-        if let Some(hit) = self.inner.cache.get(token, |ids| keys.contains_all(ids)) {
-            // SAFETY-NOTE: time-based claims are re-checked on every hit; a
-            // cached token must expire exactly when an uncached one would.
-            verify::check_time_values(hit.exp, hit.nbf, rules.require_exp, rules.leeway, now)?;
-            let verified = crate::VerifiedToken {
-                header: hit.header,
-                claims: hit.claims,
-            };
-            return Ok((verified, Some(hit.profile)));
+        if let Some(hit) = self.cache_hit(token.as_bytes(), &keys) {
+            return hit;
         }
         let mut result = verify::verify_jwt(token, &keys, rules);
         if let (Err(VerifyError::UnknownKey), Keys::Jwks(jwks)) = (&result, &self.inner.keys)
@@ -664,14 +658,51 @@ impl JwtStrategy {
         Ok((verified, slot))
     }
 
+    /// The answer for `token` if the cache holds it: its header, claims and
+    /// profile slot, or the time check that now fails; `None` when it is not
+    /// cached.
+    #[allow(clippy::type_complexity)]
+    fn cache_hit(
+        &self,
+        token: &[u8],
+        keys: &KeySet,
+    ) -> Option<Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError>> {
+        // SAFETY-NOTE: a hit counts only while the key that verified the
+        // token is in the current set: a retired key takes its cached tokens
+        // with it (issue 11.7).
+        let hit = self.inner.cache.get(token, |ids| keys.contains_all(ids))?;
+        let rules = &self.inner.rules;
+        // SAFETY-NOTE: time-based claims are re-checked on every hit; a
+        // cached token must expire exactly when an uncached one would.
+        let now = rules.clock.now_secs();
+        Some(
+            verify::check_time_values(hit.exp, hit.nbf, rules.require_exp, rules.leeway, now).map(
+                |()| {
+                    let verified = crate::VerifiedToken {
+                        header: hit.header,
+                        claims: hit.claims,
+                    };
+                    (verified, Some(hit.profile))
+                },
+            ),
+        )
+    }
+
     /// Verifies a token that did not come from an HTTP header (e.g. from a
     /// WebSocket message, see [`token_from_ws_message`](auth_core::token_from_ws_message)) and maps it to a
     /// profile, running the extra verifier.
     pub async fn authenticate_token(&self, token: &str) -> Result<UserProfile, AuthError> {
-        let (verified, slot) = self
-            .check_token(token)
-            .await
-            .map_err(|e| self.auth_error(e))?;
+        let checked = self.check_token(token).await;
+        self.profile_for(checked).await
+    }
+
+    /// The profile of a token checked by `check_token` or `cache_hit`:
+    /// revocation, claims mapping (or the cached profile), extra verifier.
+    async fn profile_for(
+        &self,
+        checked: Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError>,
+    ) -> Result<UserProfile, AuthError> {
+        let (verified, slot) = checked.map_err(|e| self.auth_error(e))?;
         // Every request, cache hits included: a revoked token must stop
         // working at once, wherever it was verified before.
         if let Some(revocations) = &self.inner.revocations {
@@ -827,22 +858,60 @@ impl AuthenticationStrategy for JwtStrategy {
         req: &HttpRequest,
         _options: &StrategyOptions,
     ) -> Result<AuthOutcome, AuthError> {
+        // A token seen before skips the header parse: `single_bearer` takes
+        // the text after `Bearer `, and only a cache hit is trusted, since
+        // the cache holds only verified tokens, which are three base64url
+        // parts and so a token68 the full parse returns unchanged. Anything
+        // else, a miss included, takes the full path below.
+        if self.inner.bearer_only
+            && let Some(token) = single_bearer(req)
+            && token.len() <= self.inner.rules.max_len
+        {
+            let keys = self.key_set().await.map_err(|e| self.auth_error(e))?;
+            if let Some(hit) = self.cache_hit(token, &keys) {
+                drop(keys);
+                let profile = self.profile_for(hit).await;
+                return self.outcome(profile);
+            }
+        }
         let Some(found) = find_token(req, &self.inner.sources)? else {
             return Ok(AuthOutcome::NotApplicable);
         };
         let profile = self.authenticate_token(found.token()).await;
-        if let Err(e) = &profile {
-            // Never the token: only what failed.
-            tracing::debug!(strategy = %self.inner.name, code = e.code(), "jwt rejected: {e}");
-        }
-        let profile = profile?;
+        let outcome = self.outcome(profile)?;
         // RFC 6750 §2.3: a response to a query token must not sit in a
         // shared cache.
         found.mark_request(req);
-        Ok(AuthOutcome::Authenticated(profile))
+        Ok(outcome)
     }
 
     fn challenge(&self, failure: Option<&AuthError>) -> Option<Challenge> {
         Some(Challenge::bearer(&self.inner.realm, failure))
     }
+}
+
+impl JwtStrategy {
+    fn outcome(&self, profile: Result<UserProfile, AuthError>) -> Result<AuthOutcome, AuthError> {
+        if let Err(e) = &profile {
+            // Never the token: only what failed.
+            tracing::debug!(strategy = %self.inner.name, code = e.code(), "jwt rejected: {e}");
+        }
+        profile.map(AuthOutcome::Authenticated)
+    }
+}
+
+/// The bytes after `Bearer ` (scheme in any case, one space) in the
+/// request's only `Authorization` header, unparsed and unchecked: a
+/// candidate to look up in the verified-token cache, never a token by
+/// itself. `None` when there is no such header, or more than one.
+fn single_bearer(req: &HttpRequest) -> Option<&[u8]> {
+    let mut values = req
+        .headers()
+        .get_all(actix_web::http::header::AUTHORIZATION);
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let (scheme, token) = value.as_bytes().split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
 }
