@@ -311,7 +311,7 @@ pub use render::{
 pub use revocation::{RevocationOptions, Revocations};
 pub use sequence::{Rejection, SequenceOutcome, authenticate, authorize, run_sequence};
 pub use sources::{
-    FoundToken, TokenSource, bearer_token, find_token, select_websocket_protocol,
+    FoundToken, TokenSource, bearer_candidate, bearer_token, find_token, select_websocket_protocol,
     token_from_ws_message,
 };
 pub use store::{

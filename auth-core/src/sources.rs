@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use actix_web::http::header::{HeaderMap, SEC_WEBSOCKET_PROTOCOL};
+use actix_web::http::header::{AUTHORIZATION, HeaderMap, SEC_WEBSOCKET_PROTOCOL};
 use actix_web::{HttpMessage, HttpRequest};
 use serde_json::Value;
 
@@ -162,6 +162,45 @@ pub fn find_token<'r>(
         }
     }
     Ok(found)
+}
+
+/// The bytes after `Bearer ` (the scheme in any case, then one space) in
+/// the request's only `Authorization` header, unparsed and unchecked; `None`
+/// when there is no such header, or more than one.
+///
+/// A shortcut for strategies whose tokens have a fixed alphabet, so the
+/// full RFC 9110 parse of [`bearer_token`] can be skipped on the hot path:
+/// when these bytes are a token the strategy can recognise by itself (all
+/// token68 characters, e.g. a JWT it verified before or a 43-character
+/// base64url opaque token), they are exactly the token [`bearer_token`]
+/// returns for the same headers. Anything else must go through
+/// [`bearer_token`] (or [`find_token`]), which answers a malformed header
+/// with 400.
+///
+/// ```
+/// use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+/// use auth_core::{bearer_candidate, bearer_token};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(AUTHORIZATION, HeaderValue::from_static("bearer abc.def"));
+/// assert_eq!(bearer_candidate(&headers), Some(&b"abc.def"[..]));
+/// assert_eq!(bearer_token(&headers).unwrap(), Some("abc.def"));
+/// // Unchecked: not a token68, which the full parse refuses.
+/// headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer a b"));
+/// assert_eq!(bearer_candidate(&headers), Some(&b"a b"[..]));
+/// assert_eq!(bearer_token(&headers).unwrap_err().status(), 400);
+/// // Two headers: no candidate.
+/// headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer abc.def"));
+/// assert_eq!(bearer_candidate(&headers), None);
+/// ```
+pub fn bearer_candidate(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut values = headers.get_all(AUTHORIZATION);
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let (scheme, token) = value.as_bytes().split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
 }
 
 /// The token of an `Authorization: Bearer` header (RFC 6750 §2.1):

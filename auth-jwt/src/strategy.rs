@@ -483,7 +483,7 @@ struct Inner {
     rules: ClaimRules,
     /// `sources` is `[TokenSource::Bearer]`, the default: a cached token can
     /// be taken from the header without the full parse (see
-    /// `single_bearer`).
+    /// `auth_core::bearer_candidate`).
     bearer_only: bool,
     sources: Vec<TokenSource>,
     mapping: ClaimMapping,
@@ -858,13 +858,13 @@ impl AuthenticationStrategy for JwtStrategy {
         req: &HttpRequest,
         _options: &StrategyOptions,
     ) -> Result<AuthOutcome, AuthError> {
-        // A token seen before skips the header parse: `single_bearer` takes
-        // the text after `Bearer `, and only a cache hit is trusted, since
+        // A token seen before skips the header parse: `bearer_candidate`
+        // takes the bytes after `Bearer `, and only a cache hit is trusted, since
         // the cache holds only verified tokens, which are three base64url
         // parts and so a token68 the full parse returns unchanged. Anything
         // else, a miss included, takes the full path below.
         if self.inner.bearer_only
-            && let Some(token) = single_bearer(req)
+            && let Some(token) = auth_core::bearer_candidate(req.headers())
             && token.len() <= self.inner.rules.max_len
         {
             let keys = self.key_set().await.map_err(|e| self.auth_error(e))?;
@@ -898,20 +898,4 @@ impl JwtStrategy {
         }
         profile.map(AuthOutcome::Authenticated)
     }
-}
-
-/// The bytes after `Bearer ` (scheme in any case, one space) in the
-/// request's only `Authorization` header, unparsed and unchecked: a
-/// candidate to look up in the verified-token cache, never a token by
-/// itself. `None` when there is no such header, or more than one.
-fn single_bearer(req: &HttpRequest) -> Option<&[u8]> {
-    let mut values = req
-        .headers()
-        .get_all(actix_web::http::header::AUTHORIZATION);
-    let value = values.next()?;
-    if values.next().is_some() {
-        return None;
-    }
-    let (scheme, token) = value.as_bytes().split_at_checked(7)?;
-    scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
 }
