@@ -170,10 +170,11 @@ pub fn find_token<'r>(
 ///
 /// A shortcut for strategies whose tokens have a fixed alphabet, so the
 /// full RFC 9110 parse of [`bearer_token`] can be skipped on the hot path:
-/// when these bytes are a token the strategy can recognise by itself (all
-/// token68 characters, e.g. a JWT it verified before or a 43-character
-/// base64url opaque token), they are exactly the token [`bearer_token`]
-/// returns for the same headers. Anything else must go through
+/// when these bytes are a token the strategy can recognise by itself and
+/// that is one non-empty token68 (letters, digits, `-._~+/`, with `=` only
+/// at the end: e.g. a JWT it verified before, or a 43-character base64url
+/// opaque token), they are exactly the token [`bearer_token`] returns for
+/// the same headers. Anything else must go through
 /// [`bearer_token`] (or [`find_token`]), which answers a malformed header
 /// with 400.
 ///

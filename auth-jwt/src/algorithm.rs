@@ -57,7 +57,8 @@ impl JwsAlgorithm {
     /// ECDSA using P-384 and SHA-384.
     pub const ES384: Self = Self(Repr::Jwt(Algorithm::ES384));
     /// ECDSA using P-521 and SHA-512 (RFC 7518 §3.4), implemented by this
-    /// crate with RustCrypto's `p521`.
+    /// crate: signed with RustCrypto's `p521`, verified on aws-lc's P-521
+    /// with the default backend and with `p521` on `rust-crypto`.
     pub const ES512: Self = Self(Repr::Es512);
     /// RSASSA-PKCS1-v1_5 using SHA-256.
     pub const RS256: Self = Self(Repr::Jwt(Algorithm::RS256));
@@ -215,10 +216,11 @@ impl FromStr for JwsAlgorithm {
 }
 
 impl VerifyingKey {
-    /// Checks `signature` (base64url, as in the token) over `message` with
-    /// this key and its pinned algorithm. Every failure, including malformed
+    /// Checks a signature over `message` with this key and its pinned
+    /// algorithm: `encoded` as in the token (base64url), `signature` its
+    /// bytes, decoded once by the caller. Every failure, including malformed
     /// signatures, is `false`: the caller reports an invalid signature.
-    pub(crate) fn verify_signature(&self, signature: &str, message: &[u8]) -> bool {
+    pub(crate) fn verify_signature(&self, encoded: &str, signature: &[u8], message: &[u8]) -> bool {
         #[cfg(feature = "aws-lc-rs")]
         if let Some(prepared) = &self.prepared {
             // Prepared only under this crate's own provider; checked like it.
@@ -229,7 +231,7 @@ impl VerifyingKey {
             // it could panic or accept anything (issue 17.2).
             Some(_) if !crate::backend::provider_ok() => false,
             Some(alg) => matches!(
-                jsonwebtoken::crypto::verify(signature, message, &self.decoding, alg),
+                jsonwebtoken::crypto::verify(encoded, message, &self.decoding, alg),
                 Ok(true)
             ),
             None => crate::es512::verify(&self.decoding, signature, message),

@@ -29,8 +29,9 @@ compile_error!(
 );
 
 /// Which implementation verifies and signs jsonwebtoken's algorithms
-/// (HS*, RS*, PS*, ES256, ES384, EdDSA) in this process. ES512 is always
-/// RustCrypto's `p521` (jsonwebtoken has no ES512).
+/// (HS*, RS*, PS*, ES256, ES384, EdDSA) in this process. ES512, which
+/// jsonwebtoken lacks, is signed with RustCrypto's `p521`; it verifies on
+/// aws-lc's P-521 with `AwsLcRs`, with `p521` otherwise.
 ///
 /// ```
 /// use auth_jwt::CryptoBackend;
@@ -157,10 +158,12 @@ pub fn ensure_crypto_provider() -> CryptoBackend {
 }
 
 /// Installs the backend (see [`ensure_crypto_provider`]) and, once per
-/// process, runs known-answer tests through jsonwebtoken's provider: one
-/// valid and one tampered signature each for HS256, RS256, ES256 and
-/// EdDSA, with keys and signatures made by OpenSSL. The valid ones must
-/// verify, the tampered ones must not, and nothing may panic.
+/// process, runs known-answer tests through jsonwebtoken's provider and, on
+/// [`CryptoBackend::AwsLcRs`], through the keys this crate prepares for
+/// aws-lc (which then verify instead of the provider): one valid and one
+/// tampered signature each for HS256, RS256, ES256 and EdDSA, with keys and
+/// signatures made by OpenSSL. The valid ones must verify, the tampered
+/// ones must not, and nothing may panic.
 ///
 /// [`JwtStrategyBuilder::build`](crate::JwtStrategyBuilder::build) calls it
 /// and fails with [`JwtConfigError::CryptoProvider`](crate::JwtConfigError::CryptoProvider);
@@ -264,21 +267,30 @@ fn self_test() -> Result<(), String> {
         let last = tampered.len() - 1;
         tampered[last] ^= 0x01;
         // With this crate's aws-lc provider, verification goes through keys
-        // prepared once (`prepared.rs`): they answer the same vectors.
+        // prepared once (`prepared.rs`): they must answer the same vectors.
         #[cfg(feature = "aws-lc-rs")]
         let prepared = match ensure_crypto_provider() {
-            CryptoBackend::AwsLcRs => match crate::prepared::PreparedKey::new(alg.into(), &key) {
-                Some(prepared) => Some(prepared),
-                None => return Err(format!("{alg:?}: the self-test key could not be prepared")),
-            },
+            CryptoBackend::AwsLcRs => {
+                let prepared = crate::prepared::PreparedKey::prepare(alg.into(), &key);
+                let decoded = base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    signature,
+                );
+                match (prepared, decoded) {
+                    (Some(prepared), Ok(decoded)) => Some((prepared, decoded)),
+                    _ => return Err(format!("{alg:?}: the self-test key could not be prepared")),
+                }
+            }
             _ => None,
         };
         for (input, want) in [(message.as_bytes(), true), (&tampered[..], false)] {
+            #[cfg(feature = "aws-lc-rs")]
+            if let Some((prepared, decoded)) = &prepared
+                && prepared.verify(decoded, input) != want
+            {
+                return Err(format!("{alg:?}: the prepared aws-lc key answered wrongly"));
+            }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                #[cfg(feature = "aws-lc-rs")]
-                if let Some(prepared) = &prepared {
-                    return Ok(prepared.verify(signature, input));
-                }
                 jsonwebtoken::crypto::verify(signature, input, &key, alg)
             }));
             match (outcome, want) {

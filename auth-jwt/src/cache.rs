@@ -137,10 +137,9 @@ impl TokenCache {
     }
 
     /// The entry for `token`, if the keys that verified it are all still
-    /// `current`; an entry whose key left is dropped.
-    /// The entry of `token` (as bytes: the header fast path has not checked
-    /// that they are UTF-8, and needs not), if `current` accepts the key
-    /// identities it was verified with; else the entry is dropped.
+    /// `current`; an entry whose key left is dropped. The token is taken as
+    /// bytes: the header fast path has not checked that they are UTF-8, and
+    /// needs not.
     pub(crate) fn get(
         &self,
         token: &[u8],
@@ -208,6 +207,11 @@ impl TokenCache {
         inner.map.clear();
         inner.order.clear();
         inner.bytes = 0;
+    }
+
+    /// Whether the cache is on (capacity and byte bound above zero).
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.capacity > 0
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -1,5 +1,9 @@
-//! ES512: ECDSA with P-521 and SHA-512 (RFC 7518 §3.4), through RustCrypto's
-//! `p521`, because jsonwebtoken 11 has no ES512.
+//! ES512: ECDSA with P-521 and SHA-512 (RFC 7518 §3.4), which jsonwebtoken
+//! 11 lacks. Signing and key loading use RustCrypto's `p521`; verification
+//! uses `p521` here on the `rust-crypto` backend, and aws-lc's P-521 through
+//! the key prepared in `prepared.rs` on the default one (both refuse R or S
+//! of zero or not below the order, and both accept S above n/2: the tests
+//! there check it).
 //!
 //! Only the signature differs from the other algorithms: keys are pinned to
 //! ES512 exactly as the others are pinned to theirs, and a verified token
@@ -8,8 +12,9 @@
 //! Keys are held the way jsonwebtoken holds its own EC keys: a public key as
 //! its uncompressed SEC1 point in a [`DecodingKey`], a private key as its
 //! 66-byte scalar in an [`EncodingKey`] (which zeroizes it on drop). Both
-//! are checked when they are loaded; the point is decoded again for each
-//! signature (an on-curve check, small next to the verification itself).
+//! are checked when they are loaded; on `rust-crypto` the point is decoded
+//! again for each signature (an on-curve check, small next to the
+//! verification itself).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,11 +38,10 @@ pub(crate) const FIELD_LEN: usize = 66;
 /// Bytes of an ES512 JWS signature: R‖S (RFC 7518 §3.4).
 pub(crate) const SIGNATURE_LEN: usize = 2 * FIELD_LEN;
 
-/// Checks an ES512 signature (base64url, as in the token) over `message`.
-pub(crate) fn verify(key: &DecodingKey, signature: &str, message: &[u8]) -> bool {
-    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
-        return false;
-    };
+/// Checks a decoded ES512 signature over `message` with `p521` (the
+/// `rust-crypto` backend, or an application's provider; on aws-lc-rs the key
+/// is prepared for aws-lc's P-521, see `prepared.rs`).
+pub(crate) fn verify(key: &DecodingKey, signature: &[u8], message: &[u8]) -> bool {
     // SAFETY-NOTE: RFC 7518 §3.4 fixes the JWS signature as R‖S, 66 bytes
     // each. Anything else (DER, a dropped or added byte) is refused before any
     // arithmetic, and `from_slice` refuses R or S that is zero or not below
@@ -48,7 +52,7 @@ pub(crate) fn verify(key: &DecodingKey, signature: &str, message: &[u8]) -> bool
     if signature.len() != SIGNATURE_LEN {
         return false;
     }
-    let Ok(signature) = Signature::from_slice(&signature) else {
+    let Ok(signature) = Signature::from_slice(signature) else {
         return false;
     };
     let Ok(point) = key.try_get_as_bytes() else {

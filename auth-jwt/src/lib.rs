@@ -44,7 +44,7 @@
 //! | RS256/384/512, PS256/384/512 | RSA, modulus ≥ 2048 bits | jsonwebtoken | SPKI or PKCS#1 public, PKCS#1/PKCS#8 private | `RSA` with `alg` (verification; sign with PEM) |
 //! | ES256 | EC P-256 | jsonwebtoken | SPKI public, PKCS#8 private | `EC`, `crv: P-256` |
 //! | ES384 | EC P-384 | jsonwebtoken | SPKI public, PKCS#8 private | `EC`, `crv: P-384` |
-//! | ES512 | EC P-521 | this crate, with RustCrypto `p521` (jsonwebtoken has no ES512) | SPKI public, PKCS#8 private | `EC`, `crv: P-521`, `x`/`y` (and `d`) of exactly 66 bytes |
+//! | ES512 | EC P-521 | this crate (jsonwebtoken has no ES512): signed with RustCrypto `p521`; verified on aws-lc's P-521 on the default backend, with `p521` on `rust-crypto` | SPKI public, PKCS#8 private | `EC`, `crv: P-521`, `x`/`y` (and `d`) of exactly 66 bytes |
 //! | EdDSA | Ed25519 | jsonwebtoken | SPKI public, PKCS#8 private | `OKP`, `crv: Ed25519` |
 //!
 //! `none` is never accepted, in any spelling. ES512 follows the same rules as
@@ -100,8 +100,15 @@
 //!   each): aws-lc-rs is used. **Neither**: a `compile_error!` names the two
 //!   features.
 //!
-//! ES512 is always RustCrypto's `p521`, whatever the backend (jsonwebtoken
-//! has no ES512).
+//! ES512 (which jsonwebtoken lacks) is signed with RustCrypto's `p521`
+//! whatever the backend, and verified on aws-lc's P-521 with `aws-lc-rs`,
+//! with `p521` otherwise.
+//!
+//! On `aws-lc-rs`, every [`VerifyingKey`] is parsed (or, for HMAC, keyed)
+//! once for aws-lc when it is built, and verification uses that prepared key
+//! rather than jsonwebtoken's `crypto::verify`, which parses the key again
+//! on every call (issue 17.2; same library, same parameters). Building a key
+//! therefore installs the provider, as building a strategy does.
 //!
 //! At start-up the backend is installed as jsonwebtoken's process-wide
 //! provider (unless the application installed one first, which is then

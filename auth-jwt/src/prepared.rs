@@ -8,12 +8,15 @@
 //! vector. For a deployment whose every request carries another token, that
 //! is paid on every cache miss. Here the key is parsed (an aws-lc
 //! `ParsedPublicKey`) or keyed (an aws-lc `hmac::Key`) once, when the
-//! [`VerifyingKey`](crate::VerifyingKey) is made, and the signature is
-//! decoded on the stack. Same library, same algorithm parameters and key-size
-//! checks as jsonwebtoken's aws-lc-rs provider; only the per-call set-up
-//! goes. Tests in this file check that both give the same answer for every
-//! algorithm and key form, on valid, tampered, truncated and malformed
-//! signatures.
+//! [`VerifyingKey`](crate::VerifyingKey) is made, and verification takes the
+//! signature `verify.rs` has already decoded. Same library, same algorithm
+//! parameters, key-size checks and key-family check as jsonwebtoken's
+//! aws-lc-rs provider; only the per-call set-up goes. ES512, which
+//! jsonwebtoken lacks, verifies on aws-lc's P-521 here (the `p521` crate on
+//! the other backends). Tests in this file check that the prepared keys give
+//! jsonwebtoken's (for ES512, `p521`'s) answer for every algorithm and the
+//! key forms listed in `cases`, on valid, tampered, truncated, out-of-range
+//! and malformed signatures.
 //!
 //! Used only when this crate's own aws-lc-rs provider is jsonwebtoken's
 //! process default ([`CryptoBackend::AwsLcRs`](crate::CryptoBackend)): a
@@ -24,16 +27,9 @@ use std::fmt;
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
 
 use crate::algorithm::JwsAlgorithm;
-
-/// The longest signature decoded: RSA-8192, the largest modulus aws-lc's
-/// `*_2048_8192_*` parameters accept, plus what base64's length estimate
-/// rounds up. Longer signatures cannot be valid and are refused undecoded.
-const MAX_SIGNATURE: usize = 8192 / 8 + 8;
 
 /// A key ready to verify: keyed HMAC or a parsed public key.
 // The HMAC key (aws-lc's pads for every hash) is the large variant; the
@@ -56,10 +52,10 @@ impl fmt::Debug for PreparedKey {
 }
 
 impl PreparedKey {
-    /// Prepares `key` for `alg`, or `None` when aws-lc refuses the key (the
-    /// caller then keeps jsonwebtoken's path, which gives that key's usual
-    /// answer) or when this process does not run this crate's aws-lc-rs
-    /// provider.
+    /// Prepares `key` for `alg`, or `None` when aws-lc refuses the key or
+    /// the key is not of `alg`'s family (the caller then keeps
+    /// jsonwebtoken's path, which gives that key its usual answer: refused),
+    /// or when this process does not run this crate's aws-lc-rs provider.
     pub(crate) fn new(alg: JwsAlgorithm, key: &DecodingKey) -> Option<Self> {
         if crate::backend::ensure_crypto_provider() != crate::CryptoBackend::AwsLcRs {
             return None;
@@ -67,59 +63,65 @@ impl PreparedKey {
         Self::prepare(alg, key)
     }
 
-    fn prepare(alg: JwsAlgorithm, key: &DecodingKey) -> Option<Self> {
-        let Some(alg) = alg.to_jsonwebtoken() else {
-            // ES512: the point jsonwebtoken's `from_ec_der` holds for it.
-            return ParsedPublicKey::new(
-                &sig::ECDSA_P521_SHA512_FIXED,
-                key.try_get_as_bytes().ok()?,
-            )
-            .ok()
-            .map(PreparedKey::Public);
-        };
-        let rsa = match alg {
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                let hash = match alg {
-                    Algorithm::HS256 => hmac::HMAC_SHA256,
-                    Algorithm::HS384 => hmac::HMAC_SHA384,
-                    _ => hmac::HMAC_SHA512,
-                };
-                return Some(PreparedKey::Hmac(hmac::Key::new(
-                    hash,
-                    key.try_get_as_bytes().ok()?,
-                )));
-            }
-            Algorithm::ES256 => return public(&sig::ECDSA_P256_SHA256_FIXED, key),
-            Algorithm::ES384 => return public(&sig::ECDSA_P384_SHA384_FIXED, key),
-            Algorithm::EdDSA => return public(&sig::ED25519, key),
-            Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-            // An algorithm jsonwebtoken adds later: its own path.
-            _ => return None,
-        };
-        match key.kind() {
-            DecodingKeyKind::SecretOrDer(der) => ParsedPublicKey::new(rsa, der).ok(),
-            DecodingKeyKind::RsaModulusExponent { n, e } => RsaPublicKeyComponents { n, e }
-                .to_parsed_public_key(rsa)
-                .ok(),
+    /// [`new`](Self::new) without the backend check: the start-up self-test
+    /// calls it once it knows the backend.
+    pub(crate) fn prepare(alg: JwsAlgorithm, key: &DecodingKey) -> Option<Self> {
+        // SAFETY-NOTE: as jsonwebtoken's verifiers do, a key of another
+        // family is never used (an RSA key's DER as an HMAC secret is the
+        // classic algorithm confusion); every constructor pairs them
+        // already, this keeps it so.
+        let (family, verification): (_, &'static dyn sig::VerificationAlgorithm) =
+            match alg.to_jsonwebtoken() {
+                None => (AlgorithmFamily::Ec, &sig::ECDSA_P521_SHA512_FIXED),
+                Some(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => {
+                    let hash = match alg.to_jsonwebtoken() {
+                        Some(Algorithm::HS256) => hmac::HMAC_SHA256,
+                        Some(Algorithm::HS384) => hmac::HMAC_SHA384,
+                        _ => hmac::HMAC_SHA512,
+                    };
+                    if key.family() != AlgorithmFamily::Hmac {
+                        return None;
+                    }
+                    let secret = key.try_get_as_bytes().ok()?;
+                    return Some(PreparedKey::Hmac(hmac::Key::new(hash, secret)));
+                }
+                Some(Algorithm::ES256) => (AlgorithmFamily::Ec, &sig::ECDSA_P256_SHA256_FIXED),
+                Some(Algorithm::ES384) => (AlgorithmFamily::Ec, &sig::ECDSA_P384_SHA384_FIXED),
+                Some(Algorithm::EdDSA) => (AlgorithmFamily::Ed, &sig::ED25519),
+                Some(rsa) => {
+                    let params = match rsa {
+                        Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                        Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                        Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                        Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                        Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                        Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                        // An algorithm jsonwebtoken adds later: its own path.
+                        _ => return None,
+                    };
+                    if key.family() != AlgorithmFamily::Rsa {
+                        return None;
+                    }
+                    if let DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() {
+                        let parsed = RsaPublicKeyComponents { n, e }.to_parsed_public_key(params);
+                        return parsed.ok().map(PreparedKey::Public);
+                    }
+                    (AlgorithmFamily::Rsa, params)
+                }
+            };
+        if key.family() != family {
+            return None;
         }
-        .map(PreparedKey::Public)
+        // DER (RSA), a SEC1 point (EC: jsonwebtoken's `from_ec_*`, and
+        // `es512.rs` for P-521) or the 32 key bytes (Ed25519).
+        ParsedPublicKey::new(verification, key.try_get_as_bytes().ok()?)
+            .ok()
+            .map(PreparedKey::Public)
     }
 
-    /// Checks `signature` (base64url without padding, as in the token) over
-    /// `message`. Every failure is `false`.
-    pub(crate) fn verify(&self, signature: &str, message: &[u8]) -> bool {
-        let mut buf = [0u8; MAX_SIGNATURE];
-        // The same engine as jsonwebtoken's (`URL_SAFE_NO_PAD`): padding and
-        // non-canonical trailing bits are refused alike.
-        let Ok(len) = URL_SAFE_NO_PAD.decode_slice(signature, &mut buf) else {
-            return false;
-        };
-        let signature = &buf[..len];
+    /// Checks the decoded `signature` over `message`. Every failure is
+    /// `false`.
+    pub(crate) fn verify(&self, signature: &[u8], message: &[u8]) -> bool {
         match self {
             // Constant time, as jsonwebtoken's.
             PreparedKey::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
@@ -128,15 +130,13 @@ impl PreparedKey {
     }
 }
 
-fn public(alg: &'static dyn sig::VerificationAlgorithm, key: &DecodingKey) -> Option<PreparedKey> {
-    ParsedPublicKey::new(alg, key.try_get_as_bytes().ok()?)
-        .ok()
-        .map(PreparedKey::Public)
-}
-
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::jwk::Jwk;
+    use p521::elliptic_curve::sec1::ToEncodedPoint as _;
+    use p521::pkcs8::DecodePublicKey as _;
 
     use super::*;
     use crate::{SigningKey, VerifyingKey};
@@ -155,13 +155,38 @@ mod tests {
         VerifyingKey::from_jwk(&jwk).unwrap()
     }
 
+    /// The P-521 test key as a JWK (jsonwebtoken cannot make one).
+    fn p521_jwk() -> VerifyingKey {
+        let text = String::from_utf8(pem("p521.pub.pem")).unwrap();
+        let public = p521::PublicKey::from_public_key_pem(&text).unwrap();
+        let point = public.to_encoded_point(false);
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-521", "alg": "ES512",
+            "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap()),
+        });
+        VerifyingKey::from_jwk_json(&jwk.to_string()).unwrap()
+    }
+
     /// Every algorithm, with each form its public key can be loaded from.
     fn cases() -> Vec<(SigningKey, Vec<(&'static str, VerifyingKey)>)> {
         let mut cases = Vec::new();
-        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+        for (alg, name) in [
+            (Algorithm::HS256, "HS256"),
+            (Algorithm::HS384, "HS384"),
+            (Algorithm::HS512, "HS512"),
+        ] {
+            let oct =
+                serde_json::json!({"kty": "oct", "alg": name, "k": URL_SAFE_NO_PAD.encode(SECRET)});
             cases.push((
                 SigningKey::hmac(SECRET, alg).unwrap(),
-                vec![("secret", VerifyingKey::hmac(SECRET, alg).unwrap())],
+                vec![
+                    ("secret", VerifyingKey::hmac(SECRET, alg).unwrap()),
+                    (
+                        "oct JWK",
+                        VerifyingKey::from_secret_jwk_json(&oct.to_string()).unwrap(),
+                    ),
+                ],
             ));
         }
         for alg in [
@@ -201,12 +226,24 @@ mod tests {
         let es512 = JwsAlgorithm::ES512;
         cases.push((
             SigningKey::from_pem(&pem("p521.pem"), es512).unwrap(),
-            vec![(
-                "PEM",
-                VerifyingKey::from_pem(&pem("p521.pub.pem"), es512).unwrap(),
-            )],
+            vec![
+                (
+                    "PEM",
+                    VerifyingKey::from_pem(&pem("p521.pub.pem"), es512).unwrap(),
+                ),
+                ("JWK", p521_jwk()),
+            ],
         ));
         cases
+    }
+
+    /// What `verify.rs` does with a token's signature: decode it, then ask
+    /// the key (here the prepared one alone); undecodable is `false`.
+    fn prepared_answer(key: &VerifyingKey, signature: &str, message: &[u8]) -> bool {
+        let prepared = key.prepared.as_deref().expect("prepared");
+        URL_SAFE_NO_PAD
+            .decode(signature)
+            .is_ok_and(|bytes| prepared.verify(&bytes, message))
     }
 
     /// jsonwebtoken's answer (p521's for ES512): what the prepared key must
@@ -217,8 +254,72 @@ mod tests {
                 jsonwebtoken::crypto::verify(signature, message, &key.decoding, alg),
                 Ok(true)
             ),
-            None => crate::es512::verify(&key.decoding, signature, message),
+            None => URL_SAFE_NO_PAD
+                .decode(signature)
+                .is_ok_and(|bytes| crate::es512::verify(&key.decoding, &bytes, message)),
         }
+    }
+
+    /// Big-endian `a - b` (a ≥ b, same length).
+    fn sub(a: &[u8], b: &[u8]) -> Vec<u8> {
+        let mut out = vec![0; a.len()];
+        let mut borrow = 0i16;
+        for i in (0..a.len()).rev() {
+            let d = i16::from(a[i]) - i16::from(b[i]) - borrow;
+            borrow = i16::from(d < 0);
+            out[i] = u8::try_from(d.rem_euclid(256)).unwrap();
+        }
+        assert_eq!(borrow, 0);
+        out
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The group order of an ECDSA algorithm's curve, as many bytes as R or S.
+    fn order(alg: JwsAlgorithm) -> Option<Vec<u8>> {
+        let n = match alg {
+            JwsAlgorithm::ES256 => {
+                "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551"
+            }
+            JwsAlgorithm::ES384 => concat!(
+                "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+                "C7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973"
+            ),
+            JwsAlgorithm::ES512 => concat!(
+                "01FF",
+                "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+                "FFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409"
+            ),
+            _ => return None,
+        };
+        Some(hex(n))
+    }
+
+    /// ECDSA signatures (R‖S) at the edges of the scalar range: S replaced by
+    /// n − S (valid: `true`), and R or S zero, equal to n or above it
+    /// (`false`).
+    fn ecdsa_edges(alg: JwsAlgorithm, bytes: &[u8]) -> Vec<(&'static str, Vec<u8>, bool)> {
+        let Some(n) = order(alg) else {
+            return Vec::new();
+        };
+        let half = bytes.len() / 2;
+        assert_eq!(n.len(), half, "{alg}");
+        let (r, s) = bytes.split_at(half);
+        let join = |r: &[u8], s: &[u8]| [r, s].concat();
+        let ones = vec![0xFF; half];
+        vec![
+            ("S replaced by n − S", join(r, &sub(&n, s)), true),
+            ("R zero", join(&vec![0; half], s), false),
+            ("S zero", join(r, &vec![0; half]), false),
+            ("R = n", join(&n, s), false),
+            ("S = n", join(r, &n), false),
+            ("R = all ones", join(&ones, s), false),
+        ]
     }
 
     /// Signatures that must not verify, each with what it is.
@@ -264,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn every_algorithm_and_key_form_is_prepared_once() {
+    fn every_algorithm_and_key_form_is_prepared() {
         assert_eq!(
             crate::check_crypto_provider(),
             Ok(crate::CryptoBackend::AwsLcRs)
@@ -277,15 +378,22 @@ mod tests {
                     "{} from {form} was not prepared",
                     signing.algorithm()
                 );
+                // A clone shares the prepared key: prepared once.
+                let clone = key.clone();
+                assert!(std::sync::Arc::ptr_eq(
+                    key.prepared.as_ref().unwrap(),
+                    clone.prepared.as_ref().unwrap()
+                ));
                 count += 1;
             }
         }
-        // 3 HMAC + 6 RSA × 3 forms + 3 × 2 + ES512.
-        assert_eq!(count, 3 + 18 + 6 + 1);
+        // 3 HMAC × 2 forms + 6 RSA × 3 + 3 × 2 + ES512 × 2.
+        assert_eq!(count, 6 + 18 + 6 + 2);
     }
 
     #[test]
     fn prepared_keys_answer_as_jsonwebtoken_does() {
+        let mut edges = 0;
         for (signing, forms) in cases() {
             let alg = signing.algorithm();
             let token = signing
@@ -296,42 +404,39 @@ mod tests {
                 .sign(&serde_json::json!({"sub": "mallory", "n": 1}), None)
                 .unwrap();
             let (other_message, _) = other.rsplit_once('.').unwrap();
+            let decoded = URL_SAFE_NO_PAD.decode(signature).unwrap();
             for (form, key) in &forms {
-                let prepared = key.prepared.as_deref().unwrap();
                 let what = format!("{alg} from {form}");
+                let message = message.as_bytes();
+                assert!(prepared_answer(key, signature, message), "{what}: valid");
+                assert!(reference(key, signature, message), "{what}: reference");
+                assert!(key.verify_signature(signature, &decoded, message), "{what}");
                 assert!(
-                    prepared.verify(signature, message.as_bytes()),
-                    "{what}: valid"
-                );
-                assert!(
-                    reference(key, signature, message.as_bytes()),
-                    "{what}: reference"
-                );
-                assert!(
-                    key.verify_signature(signature, message.as_bytes()),
-                    "{what}"
-                );
-                assert!(
-                    !prepared.verify(signature, other_message.as_bytes()),
+                    !prepared_answer(key, signature, other_message.as_bytes()),
                     "{what}: signature over another message"
                 );
-                let mut tampered = message.as_bytes().to_vec();
+                let mut tampered = message.to_vec();
                 tampered[message.len() / 2] ^= 0x01;
                 assert!(
-                    !prepared.verify(signature, &tampered),
+                    !prepared_answer(key, signature, &tampered),
                     "{what}: one bit of the message"
                 );
                 for (bad, sig) in bad_signatures(signature) {
-                    let got = prepared.verify(&sig, message.as_bytes());
+                    let got = prepared_answer(key, &sig, message);
                     assert!(!got, "{what}: {bad} verified");
-                    assert_eq!(
-                        got,
-                        reference(key, &sig, message.as_bytes()),
-                        "{what}: {bad}"
-                    );
+                    assert_eq!(got, reference(key, &sig, message), "{what}: {bad}");
+                }
+                for (edge, bytes, valid) in ecdsa_edges(alg, &decoded) {
+                    let sig = URL_SAFE_NO_PAD.encode(&bytes);
+                    let got = prepared_answer(key, &sig, message);
+                    assert_eq!(got, valid, "{what}: {edge}");
+                    assert_eq!(got, reference(key, &sig, message), "{what}: {edge}");
+                    edges += 1;
                 }
             }
         }
+        // ES256, ES384 and ES512, two forms each.
+        assert_eq!(edges, 3 * 2 * 6);
     }
 
     #[test]
@@ -347,15 +452,54 @@ mod tests {
                     continue;
                 }
                 for (form, key) in forms {
-                    let prepared = key.prepared.as_deref().unwrap();
                     assert!(
-                        !prepared.verify(signature, message.as_bytes()),
+                        !prepared_answer(key, signature, message.as_bytes()),
                         "a {} signature verified with the {} key from {form}",
                         signing.algorithm(),
                         other.algorithm()
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_public_key_is_never_an_hmac_secret() {
+        // The algorithm confusion: HS256 "signed" with the RSA public key's
+        // DER as the secret. A key whose algorithm and family disagree is
+        // not prepared, and jsonwebtoken refuses it too.
+        let rsa = DecodingKey::from_rsa_pem(&pem("rsa.pub.pem")).unwrap();
+        let der = rsa.try_get_as_bytes().unwrap().to_vec();
+        let message = b"eyJhbGciOiJIUzI1NiJ9.e30";
+        let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &der), message);
+        let forged = URL_SAFE_NO_PAD.encode(mac.as_ref());
+        for alg in [
+            JwsAlgorithm::HS256,
+            JwsAlgorithm::HS384,
+            JwsAlgorithm::HS512,
+        ] {
+            let key = VerifyingKey::new(None, alg, rsa.clone());
+            assert!(key.prepared.is_none(), "{alg}");
+            assert!(
+                !key.verify_signature(&forged, mac.as_ref(), message),
+                "{alg}"
+            );
+        }
+        // And the other way round: a secret is no public key.
+        let secret = DecodingKey::from_secret(&der);
+        for alg in [
+            JwsAlgorithm::RS256,
+            JwsAlgorithm::PS256,
+            JwsAlgorithm::ES256,
+            JwsAlgorithm::EdDSA,
+            JwsAlgorithm::ES512,
+        ] {
+            assert!(
+                VerifyingKey::new(None, alg, secret.clone())
+                    .prepared
+                    .is_none(),
+                "{alg}"
+            );
         }
     }
 
@@ -367,12 +511,17 @@ mod tests {
         // goes around that check.)
         let decoding = DecodingKey::from_rsa_pem(&pem("rsa1024.pub.pem")).unwrap();
         let key = VerifyingKey::new(None, JwsAlgorithm::RS256, decoding);
+        assert!(
+            key.prepared.is_some(),
+            "the prepared path is the one tested"
+        );
         // `openssl dgst -sha256 -sign tests/keys/rsa1024.pem` over MESSAGE
         // (aws-lc will not sign with a 1024-bit key either); OpenSSL
         // verifies it with `rsa1024.pub.pem`.
         const MESSAGE: &[u8] = b"eyJhbGciOiJSUzI1NiJ9.e30";
         const SIGNATURE: &str = "eIr7mV9-FP_72jigcAJBIjGbJAk1MnszzyTOx5vHEV98uZPiQRIUKb8qF8nh0c6ht-dqrYgjcO8k37xK5Om_8I0ECDks9LDQd75C0Fd5vRyuymbypM9pNCxsaxw5LjXMHzpPwNH5xjml3apJAKVNFmyvDuZibVNaqRSUtZsb1Kg";
-        assert!(!key.verify_signature(SIGNATURE, MESSAGE));
+        let decoded = URL_SAFE_NO_PAD.decode(SIGNATURE).unwrap();
+        assert!(!key.verify_signature(SIGNATURE, &decoded, MESSAGE));
         assert!(!reference(&key, SIGNATURE, MESSAGE));
 
         // Bytes that are no key of the family: not prepared, refused.
@@ -382,12 +531,22 @@ mod tests {
             (JwsAlgorithm::ES384, &[4; 97][..]),
             (JwsAlgorithm::ES512, &[4; 133][..]),
             (JwsAlgorithm::EdDSA, &[1; 31][..]),
-            (JwsAlgorithm::RS256, &b"\x30\x03\x02\x01\x01"[..]),
         ] {
-            let key = VerifyingKey::new(None, alg, DecodingKey::from_ec_der(bytes));
+            let decoding = match alg {
+                JwsAlgorithm::EdDSA => DecodingKey::from_ed_der(bytes),
+                _ => DecodingKey::from_ec_der(bytes),
+            };
+            let key = VerifyingKey::new(None, alg, decoding);
             assert!(key.prepared.is_none(), "{alg}: {bytes:?} was prepared");
-            assert!(!key.verify_signature("AAAA", b"a.b"), "{alg}");
+            assert!(!key.verify_signature("AAAA", &[0; 3], b"a.b"), "{alg}");
         }
+        let key = VerifyingKey::new(
+            None,
+            JwsAlgorithm::RS256,
+            DecodingKey::from_rsa_der(b"\x30\x03\x02\x01\x01"),
+        );
+        assert!(key.prepared.is_none());
+        assert!(!key.verify_signature("AAAA", &[0; 3], b"a.b"));
     }
 
     #[test]

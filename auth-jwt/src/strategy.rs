@@ -859,20 +859,23 @@ impl AuthenticationStrategy for JwtStrategy {
         _options: &StrategyOptions,
     ) -> Result<AuthOutcome, AuthError> {
         // A token seen before skips the header parse: `bearer_candidate`
-        // takes the bytes after `Bearer `, and only a cache hit is trusted, since
-        // the cache holds only verified tokens, which are three base64url
-        // parts and so a token68 the full parse returns unchanged. Anything
-        // else, a miss included, takes the full path below.
+        // takes the bytes after `Bearer `, and only a cache hit is trusted,
+        // since the cache holds only verified tokens, which are three
+        // base64url parts and so a token68 the full parse returns unchanged.
+        // Anything else takes the full path below: a miss, or keys that
+        // cannot be had now (the full path parses first, so a malformed
+        // header is still a 400 during a JWK Set outage). A miss costs one
+        // more cache lookup than before.
         if self.inner.bearer_only
+            && self.inner.cache.is_enabled()
             && let Some(token) = auth_core::bearer_candidate(req.headers())
             && token.len() <= self.inner.rules.max_len
+            && let Ok(keys) = self.key_set().await
+            && let Some(hit) = self.cache_hit(token, &keys)
         {
-            let keys = self.key_set().await.map_err(|e| self.auth_error(e))?;
-            if let Some(hit) = self.cache_hit(token, &keys) {
-                drop(keys);
-                let profile = self.profile_for(hit).await;
-                return self.outcome(profile);
-            }
+            drop(keys);
+            let profile = self.profile_for(hit).await;
+            return self.outcome(profile);
         }
         let Some(found) = find_token(req, &self.inner.sources)? else {
             return Ok(AuthOutcome::NotApplicable);

@@ -234,7 +234,7 @@ pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<Verified
         return Err(VerifyError::UnknownKey);
     }
     let payload = b64(p, "payload is not base64url")?;
-    b64(s, "signature is not base64url")?;
+    let signature = b64(s, "signature is not base64url")?;
     let message = &token[..h.len() + 1 + p.len()];
     let mut tried = false;
     for key in keys.candidates(kid.as_deref(), alg) {
@@ -244,7 +244,7 @@ pub fn verify_jws(token: &str, keys: &KeySet, max_len: usize) -> Result<Verified
         if key.alg != alg {
             return Err(VerifyError::Algorithm);
         }
-        if key.verify_signature(s, message.as_bytes()) {
+        if key.verify_signature(s, &signature, message.as_bytes()) {
             return Ok(VerifiedJws {
                 kid: key.kid.clone(),
                 header,

@@ -121,6 +121,15 @@ async fn down_with_no_key_is_503_with_retry_after_fail_closed() {
     }
     // One attempt; the others fell inside the cooldown.
     assert_eq!(provider.calls(), 1);
+    // A malformed header is still the client's fault (400), keys or not.
+    for malformed in ["a b", "token=abc", "abc def ghi"] {
+        let (status, _, body) = send(&app, malformed).await;
+        assert_eq!(status, 400, "Bearer {malformed}: {body}");
+        assert_eq!(
+            body["error"]["code"], "INVALID_REQUEST",
+            "Bearer {malformed}"
+        );
+    }
 }
 
 #[actix_web::test]
