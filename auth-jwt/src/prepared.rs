@@ -29,7 +29,7 @@ use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind};
 
-use crate::algorithm::JwsAlgorithm;
+use crate::algorithm::{JwsAlgorithm, KeyFamily};
 
 /// A key ready to verify: keyed HMAC or a parsed public key.
 // The HMAC key (aws-lc's pads for every hash) is the large variant; the
@@ -70,53 +70,52 @@ impl PreparedKey {
         // family is never used (an RSA key's DER as an HMAC secret is the
         // classic algorithm confusion); every constructor pairs them
         // already, this keeps it so.
-        let (family, verification): (_, &'static dyn sig::VerificationAlgorithm) =
-            match alg.to_jsonwebtoken() {
-                None => (AlgorithmFamily::Ec, &sig::ECDSA_P521_SHA512_FIXED),
-                Some(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => {
-                    let hash = match alg.to_jsonwebtoken() {
-                        Some(Algorithm::HS256) => hmac::HMAC_SHA256,
-                        Some(Algorithm::HS384) => hmac::HMAC_SHA384,
-                        _ => hmac::HMAC_SHA512,
-                    };
-                    if key.family() != AlgorithmFamily::Hmac {
-                        return None;
-                    }
-                    let secret = key.try_get_as_bytes().ok()?;
-                    return Some(PreparedKey::Hmac(hmac::Key::new(hash, secret)));
-                }
-                Some(Algorithm::ES256) => (AlgorithmFamily::Ec, &sig::ECDSA_P256_SHA256_FIXED),
-                Some(Algorithm::ES384) => (AlgorithmFamily::Ec, &sig::ECDSA_P384_SHA384_FIXED),
-                Some(Algorithm::EdDSA) => (AlgorithmFamily::Ed, &sig::ED25519),
-                Some(rsa) => {
-                    let params = match rsa {
-                        Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-                        Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-                        Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-                        Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-                        Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-                        Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-                        // An algorithm jsonwebtoken adds later: its own path.
-                        _ => return None,
-                    };
-                    if key.family() != AlgorithmFamily::Rsa {
-                        return None;
-                    }
-                    if let DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() {
-                        let parsed = RsaPublicKeyComponents { n, e }.to_parsed_public_key(params);
-                        return parsed.ok().map(PreparedKey::Public);
-                    }
-                    (AlgorithmFamily::Rsa, params)
-                }
-            };
+        let family = match alg.family() {
+            KeyFamily::Hmac => AlgorithmFamily::Hmac,
+            KeyFamily::Rsa => AlgorithmFamily::Rsa,
+            KeyFamily::P256 | KeyFamily::P384 | KeyFamily::P521 => AlgorithmFamily::Ec,
+            KeyFamily::Ed25519 => AlgorithmFamily::Ed,
+            // An algorithm jsonwebtoken adds later: its own path.
+            KeyFamily::Other => return None,
+        };
         if key.family() != family {
             return None;
         }
-        // DER (RSA), a SEC1 point (EC: jsonwebtoken's `from_ec_*`, and
-        // `es512.rs` for P-521) or the 32 key bytes (Ed25519).
-        ParsedPublicKey::new(verification, key.try_get_as_bytes().ok()?)
-            .ok()
-            .map(PreparedKey::Public)
+        let hmac = |hash| {
+            Some(PreparedKey::Hmac(hmac::Key::new(
+                hash,
+                key.try_get_as_bytes().ok()?,
+            )))
+        };
+        // A SEC1 point (EC: jsonwebtoken's `from_ec_*`, and `es512.rs` for
+        // P-521) or the 32 key bytes (Ed25519).
+        let public = |verification: &'static dyn sig::VerificationAlgorithm| {
+            let parsed = ParsedPublicKey::new(verification, key.try_get_as_bytes().ok()?);
+            parsed.ok().map(PreparedKey::Public)
+        };
+        let rsa = match alg.to_jsonwebtoken() {
+            None => return public(&sig::ECDSA_P521_SHA512_FIXED),
+            Some(Algorithm::HS256) => return hmac(hmac::HMAC_SHA256),
+            Some(Algorithm::HS384) => return hmac(hmac::HMAC_SHA384),
+            Some(Algorithm::HS512) => return hmac(hmac::HMAC_SHA512),
+            Some(Algorithm::ES256) => return public(&sig::ECDSA_P256_SHA256_FIXED),
+            Some(Algorithm::ES384) => return public(&sig::ECDSA_P384_SHA384_FIXED),
+            Some(Algorithm::EdDSA) => return public(&sig::ED25519),
+            Some(Algorithm::RS256) => &sig::RSA_PKCS1_2048_8192_SHA256,
+            Some(Algorithm::RS384) => &sig::RSA_PKCS1_2048_8192_SHA384,
+            Some(Algorithm::RS512) => &sig::RSA_PKCS1_2048_8192_SHA512,
+            Some(Algorithm::PS256) => &sig::RSA_PSS_2048_8192_SHA256,
+            Some(Algorithm::PS384) => &sig::RSA_PSS_2048_8192_SHA384,
+            Some(Algorithm::PS512) => &sig::RSA_PSS_2048_8192_SHA512,
+            Some(_) => return None,
+        };
+        match key.kind() {
+            DecodingKeyKind::SecretOrDer(der) => ParsedPublicKey::new(rsa, der).ok(),
+            DecodingKeyKind::RsaModulusExponent { n, e } => RsaPublicKeyComponents { n, e }
+                .to_parsed_public_key(rsa)
+                .ok(),
+        }
+        .map(PreparedKey::Public)
     }
 
     /// Checks the decoded `signature` over `message`. Every failure is

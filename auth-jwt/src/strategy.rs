@@ -17,6 +17,10 @@ use crate::jwks::KidRefresh;
 use crate::key::{KeyError, KeySet, VerifyingKey};
 use crate::verify::{self, ClaimRules, VerifyError};
 
+/// A token checked by `check_token` or `cache_hit`: its header and claims,
+/// and its cache entry's profile slot (none when the cache is off).
+type Checked = Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError>;
+
 /// The async hook run after a token verified: it may enrich the profile or
 /// reject the request with its own error.
 pub type ExtraVerifier = Arc<
@@ -602,10 +606,7 @@ impl JwtStrategy {
 
     /// [`JwtStrategy::verify_token`], also returning the profile slot of the
     /// token's cache entry (none when the cache is off).
-    async fn check_token(
-        &self,
-        token: &str,
-    ) -> Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError> {
+    async fn check_token(&self, token: &str) -> Checked {
         let rules = &self.inner.rules;
         if token.len() > rules.max_len {
             return Err(VerifyError::TooLarge);
@@ -661,12 +662,7 @@ impl JwtStrategy {
     /// The answer for `token` if the cache holds it: its header, claims and
     /// profile slot, or the time check that now fails; `None` when it is not
     /// cached.
-    #[allow(clippy::type_complexity)]
-    fn cache_hit(
-        &self,
-        token: &[u8],
-        keys: &KeySet,
-    ) -> Option<Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError>> {
+    fn cache_hit(&self, token: &[u8], keys: &KeySet) -> Option<Checked> {
         // SAFETY-NOTE: a hit counts only while the key that verified the
         // token is in the current set: a retired key takes its cached tokens
         // with it (issue 11.7).
@@ -698,10 +694,7 @@ impl JwtStrategy {
 
     /// The profile of a token checked by `check_token` or `cache_hit`:
     /// revocation, claims mapping (or the cached profile), extra verifier.
-    async fn profile_for(
-        &self,
-        checked: Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError>,
-    ) -> Result<UserProfile, AuthError> {
+    async fn profile_for(&self, checked: Checked) -> Result<UserProfile, AuthError> {
         let (verified, slot) = checked.map_err(|e| self.auth_error(e))?;
         // Every request, cache hits included: a revoked token must stop
         // working at once, wherever it was verified before.
@@ -738,6 +731,16 @@ impl JwtStrategy {
             Some(v) => v(profile).await,
             None => Ok(profile),
         }
+    }
+
+    /// The strategy's answer for a checked profile; a failure is logged
+    /// (what failed, never the token).
+    fn outcome(&self, profile: Result<UserProfile, AuthError>) -> Result<AuthOutcome, AuthError> {
+        if let Err(e) = &profile {
+            // Never the token: only what failed.
+            tracing::debug!(strategy = %self.inner.name, code = e.code(), "jwt rejected: {e}");
+        }
+        profile.map(AuthOutcome::Authenticated)
     }
 
     /// [`to_auth_error`], with the `Retry-After` of a 503 taken from the JWK
@@ -873,7 +876,6 @@ impl AuthenticationStrategy for JwtStrategy {
             && let Ok(keys) = self.key_set().await
             && let Some(hit) = self.cache_hit(token, &keys)
         {
-            drop(keys);
             let profile = self.profile_for(hit).await;
             return self.outcome(profile);
         }
@@ -890,15 +892,5 @@ impl AuthenticationStrategy for JwtStrategy {
 
     fn challenge(&self, failure: Option<&AuthError>) -> Option<Challenge> {
         Some(Challenge::bearer(&self.inner.realm, failure))
-    }
-}
-
-impl JwtStrategy {
-    fn outcome(&self, profile: Result<UserProfile, AuthError>) -> Result<AuthOutcome, AuthError> {
-        if let Err(e) = &profile {
-            // Never the token: only what failed.
-            tracing::debug!(strategy = %self.inner.name, code = e.code(), "jwt rejected: {e}");
-        }
-        profile.map(AuthOutcome::Authenticated)
     }
 }

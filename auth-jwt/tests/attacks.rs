@@ -575,13 +575,7 @@ async fn cache_never_serves_expired_tampered_or_old_key_tokens() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
     let clock = Arc::new(AtomicU64::new(now()));
-    let c = clock.clone();
-    let s = JwtStrategy::builder()
-        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
-        .leeway(0)
-        .clock(move || c.load(Ordering::SeqCst))
-        .build()
-        .unwrap();
+    let s = hs256_on(&clock).build().unwrap();
     let token = hs256(&json!({"sub": "a", "exp": now() + 100}));
     assert!(s.verify_token(&token).await.is_ok());
     assert_eq!(s.cached_tokens(), 1);
@@ -615,12 +609,9 @@ async fn cached_profile_is_rechecked_on_every_hit() {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     let clock = Arc::new(AtomicU64::new(now()));
     let verifier_calls = Arc::new(AtomicUsize::new(0));
-    let (c, v) = (clock.clone(), verifier_calls.clone());
-    let s = JwtStrategy::builder()
-        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
-        .leeway(0)
+    let v = verifier_calls.clone();
+    let s = hs256_on(&clock)
         .fixed_roles(["member"])
-        .clock(move || c.load(Ordering::SeqCst))
         .verifier(move |profile| {
             v.fetch_add(1, Ordering::SeqCst);
             async move { Ok(profile) }

@@ -138,13 +138,7 @@ async fn a_token_in_the_header_and_a_cookie_is_refused_even_when_cached() {
 #[actix_web::test]
 async fn a_cached_token_read_from_the_header_expires_on_time() {
     let clock = Arc::new(AtomicU64::new(now()));
-    let read = Arc::clone(&clock);
-    let strategy = JwtStrategy::builder()
-        .key(VerifyingKey::hmac(SECRET, Algorithm::HS256).unwrap())
-        .leeway(0)
-        .clock(move || read.load(Ordering::SeqCst))
-        .build()
-        .unwrap();
+    let strategy = fixtures::hs256_on(&clock).build().unwrap();
     let app = app_with(strategy, |cfg| {
         cfg.service(whoami);
     })

@@ -156,19 +156,12 @@ impl AuthenticationStrategy for OpaqueBearerStrategy {
         let fast = auth_core::bearer_candidate(req.headers())
             .and_then(|bytes| std::str::from_utf8(bytes).ok())
             .filter(|t| looks_like_token(t));
-        let credentials;
         let token = match fast {
-            Some(token) => token,
-            None => {
-                let Some(found) = credentials_for(req, "Bearer")? else {
-                    return Ok(AuthOutcome::NotApplicable);
-                };
-                credentials = found;
-                let Some(token) = credentials.token68().filter(|t| looks_like_token(t)) else {
-                    return Ok(AuthOutcome::NotApplicable);
-                };
-                token
-            }
+            Some(token) => Some(token),
+            None => credentials_for(req, "Bearer")?.and_then(|c| c.token68()),
+        };
+        let Some(token) = token.filter(|t| looks_like_token(t)) else {
+            return Ok(AuthOutcome::NotApplicable);
         };
         match self.tokens.lookup(token).await? {
             Some(live) => Ok(AuthOutcome::Authenticated(live.profile(&self.name))),
