@@ -11,7 +11,7 @@ use auth_core::{
 };
 use serde_json::{Map, Value};
 
-use crate::cache::{ProfileSlot, TokenCache};
+use crate::cache::{ProfileSlot, RevocationKey, TokenCache};
 use crate::claims::{ClaimMapping, PrincipalRule};
 use crate::jwks::KidRefresh;
 use crate::key::{KeyError, KeySet, VerifyingKey};
@@ -699,21 +699,21 @@ impl JwtStrategy {
         // Every request, cache hits included: a revoked token must stop
         // working at once, wherever it was verified before.
         if let Some(revocations) = &self.inner.revocations {
-            let claims = &verified.claims;
-            let sub = match claims.get("sub") {
-                Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
-                Some(Value::Number(n)) => std::borrow::Cow::Owned(n.to_string()),
-                _ => std::borrow::Cow::Borrowed(""),
+            let uncached;
+            let key = match &slot {
+                Some(slot) => slot
+                    .revocation
+                    .get_or_init(|| RevocationKey::of(&verified.claims)),
+                None => {
+                    uncached = RevocationKey::of(&verified.claims);
+                    &uncached
+                }
             };
-            revocations.check(
-                claims.get("jti").and_then(Value::as_str),
-                &sub,
-                claims.get("iat").and_then(Value::as_u64),
-            )?;
+            revocations.check(key.jti.as_deref(), &key.subject, key.issued_at)?;
         }
         // A repeated token reuses the profile built the first time: its
         // claims are the same and the time checks above ran again.
-        let profile = match slot.as_deref().and_then(|s| s.get()) {
+        let profile = match slot.as_deref().and_then(|s| s.profile.get()) {
             Some(profile) => profile.clone(),
             None => {
                 let profile = self
@@ -722,7 +722,7 @@ impl JwtStrategy {
                     .profile(verified.claims, &self.inner.name)?;
                 if let Some(slot) = slot {
                     // Another request may have filled it meanwhile: same value.
-                    let _ = slot.set(profile.clone());
+                    let _ = slot.profile.set(profile.clone());
                 }
                 profile
             }

@@ -1,11 +1,14 @@
 //! Revoked tokens stop working at once, cache hits included; a subject's
 //! revocation ends its refresh-token families too.
 
+mod fixtures;
+
 use std::sync::Arc;
 
 use auth_core::{MemoryStore, RevocationOptions, Revocations, StateStore, UserProfile};
 use auth_jwt::{Algorithm, IssueError, JwtStrategy, SigningKey, TokenService, VerifyingKey};
 use auth_test_support::now;
+use serde_json::{Value, json};
 
 const SECRET: &[u8] = b"a revocation test secret, 32+ bytes long";
 
@@ -119,4 +122,69 @@ async fn logging_out_everywhere_ends_access_tokens_and_refresh_families() {
         .refresh(fresh.refresh_token.as_deref().unwrap())
         .await
         .unwrap();
+}
+
+/// The claims a revocation reads (`jti`, `sub` as text or number, `iat` or
+/// none) give the same verdicts cold, from the cache, and with the cache
+/// off, before and after the revocations.
+#[actix_web::test]
+async fn revocation_reads_the_same_claims_cold_cached_and_uncached() {
+    let t = now();
+    // (claims, refused once "42" is revoked from t, refused once jti "j-1" is revoked)
+    let cases: Vec<(Value, bool, bool)> = vec![
+        (json!({"sub": "42", "iat": t - 5}), true, false),
+        (json!({"sub": 42, "iat": t - 5}), true, false),
+        (json!({"sub": 42}), true, false),
+        (json!({"sub": "42", "iat": t + 5}), false, false),
+        (json!({"sub": 42, "iat": t + 5, "jti": "j-1"}), false, true),
+        (
+            json!({"sub": "43", "iat": t - 5, "jti": "j-1"}),
+            false,
+            true,
+        ),
+        (json!({"sub": "43", "jti": "j-2"}), false, false),
+        (json!({"sub": "42.5", "iat": t - 5}), false, false),
+        (json!({"sub": 42, "iat": t - 5, "jti": 1}), true, false),
+    ];
+    for capacity in [10_000, 0] {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let revocations = Revocations::start(store, RevocationOptions::default())
+            .await
+            .unwrap();
+        let strategy = JwtStrategy::builder()
+            .key(VerifyingKey::hmac(fixtures::SECRET, Algorithm::HS256).unwrap())
+            .revocations(Arc::clone(&revocations))
+            .cache_capacity(capacity)
+            .build()
+            .unwrap();
+        let tokens: Vec<String> = cases
+            .iter()
+            .map(|(claims, _, _)| {
+                let mut claims = claims.clone();
+                claims["exp"] = json!(t + 600);
+                fixtures::hs256(&claims)
+            })
+            .collect();
+        let expected = vec![false; cases.len()];
+        assert_eq!(refusals(&strategy, &tokens).await, expected, "{capacity}");
+        revocations.revoke_subject("42", t).await.unwrap();
+        let expected: Vec<bool> = cases.iter().map(|c| c.1).collect();
+        assert_eq!(refusals(&strategy, &tokens).await, expected, "{capacity}");
+        revocations.revoke_token("j-1", t + 600).await.unwrap();
+        let expected: Vec<bool> = cases.iter().map(|c| c.1 || c.2).collect();
+        assert_eq!(refusals(&strategy, &tokens).await, expected, "{capacity}");
+    }
+}
+
+/// Which of `tokens` `strategy` refuses, each asked twice (cold, then from
+/// the cache when it is on) with the same answer both times.
+async fn refusals(strategy: &JwtStrategy, tokens: &[String]) -> Vec<bool> {
+    let mut refused = Vec::new();
+    for token in tokens {
+        let first = strategy.authenticate_token(token).await.is_err();
+        let second = strategy.authenticate_token(token).await.is_err();
+        assert_eq!(first, second, "cold and cached disagree on {token}");
+        refused.push(first);
+    }
+    refused
 }

@@ -24,12 +24,35 @@ use subtle::ConstantTimeEq as _;
 
 use crate::cache::{self, Digest, Live, RecordCache};
 
-/// Whether `s` has the shape of a token (43 base64url characters): anything
-/// else cannot be one and costs no store round trip.
-pub(crate) fn looks_like_token(s: &str) -> bool {
-    s.len() == 43
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// A string with the shape of a token (43 base64url characters): anything
+/// else cannot be one and costs no store round trip. Checked once, where
+/// the string is found; the lookup takes only this.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shaped<'a>(&'a str);
+
+impl<'a> Shaped<'a> {
+    /// `s`, when it has a token's shape.
+    pub(crate) fn new(s: &'a str) -> Option<Self> {
+        Self::from_bytes(s.as_bytes())
+    }
+
+    /// `bytes` as text, when they have a token's shape (base64url is
+    /// ASCII, so they are valid UTF-8).
+    pub(crate) fn from_bytes(bytes: &'a [u8]) -> Option<Self> {
+        let shaped = bytes.len() == 43
+            && bytes
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !shaped {
+            return None;
+        }
+        std::str::from_utf8(bytes).ok().map(Shaped)
+    }
+
+    /// The token.
+    pub(crate) fn as_str(self) -> &'a str {
+        self.0
+    }
 }
 
 fn digest(token: &str) -> Digest {
@@ -479,6 +502,9 @@ impl TokenManager {
     /// one, alike. Served from the local [`cache`](Self::cache) when it
     /// holds the token.
     pub async fn verify(&self, token: &str) -> Result<Option<TokenRecord>, TokenError> {
+        let Some(token) = Shaped::new(token) else {
+            return Ok(None);
+        };
         Ok(self
             .lookup(token)
             .await?
@@ -487,11 +513,8 @@ impl TokenManager {
 
     /// [`verify`](Self::verify), as shared record and profile: what the
     /// strategies use, so that a cache hit copies little.
-    pub(crate) async fn lookup(&self, token: &str) -> Result<Option<Live>, TokenError> {
-        if !looks_like_token(token) {
-            return Ok(None);
-        }
-        let digest = digest(token);
+    pub(crate) async fn lookup(&self, token: Shaped<'_>) -> Result<Option<Live>, TokenError> {
+        let digest = digest(token.as_str());
         let now_ms = self.clock.now_ms();
         if let Some(live) = self.cache.as_ref().and_then(|c| c.get(&digest, now_ms)) {
             return Ok(Some(live));

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::TokenManager;
 // A token's shape: anything else is another credential, not ours.
-use crate::manager::looks_like_token;
+use crate::manager::Shaped;
 
 fn invalid() -> AuthError {
     AuthError::invalid_credentials("INVALID_AUTH_TOKEN", "invalid or expired auth token")
@@ -92,9 +92,9 @@ impl AuthenticationStrategy for TokenBasicStrategy {
         let Some((id, token)) = decoded.split_once(':') else {
             return Ok(AuthOutcome::NotApplicable);
         };
-        if !looks_like_token(token) {
+        let Some(token) = Shaped::new(token) else {
             return Ok(AuthOutcome::NotApplicable);
-        }
+        };
         match self.tokens.lookup(token).await? {
             Some(live) if bool::from(live.record.owner.as_bytes().ct_eq(id.as_bytes())) => {
                 Ok(AuthOutcome::Authenticated(live.profile(&self.name)))
@@ -153,15 +153,16 @@ impl AuthenticationStrategy for OpaqueBearerStrategy {
         // token68) after `Bearer ` is what the full parse would return: take
         // it without the parse. Any other header goes through the parse,
         // which answers a malformed one with 400.
-        let fast = auth_core::bearer_candidate(req.headers())
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .filter(|t| looks_like_token(t));
+        let fast = auth_core::bearer_candidate(req.headers()).and_then(Shaped::from_bytes);
         let token = match fast {
-            Some(token) => Some(token),
-            None => credentials_for(req, "Bearer")?.and_then(|c| c.token68()),
-        };
-        let Some(token) = token.filter(|t| looks_like_token(t)) else {
-            return Ok(AuthOutcome::NotApplicable);
+            Some(token) => token,
+            None => match credentials_for(req, "Bearer")?
+                .and_then(|c| c.token68())
+                .and_then(Shaped::new)
+            {
+                Some(token) => token,
+                None => return Ok(AuthOutcome::NotApplicable),
+            },
         };
         match self.tokens.lookup(token).await? {
             Some(live) => Ok(AuthOutcome::Authenticated(live.profile(&self.name))),
