@@ -5,10 +5,14 @@
 //! - `hit`: one token, already cached, in a full cache of 10 000.
 //! - `miss/no_cache`: a different token each call, cache disabled: parse,
 //!   signature and claim rules only, the floor.
-//! - `miss/churn_N`: a different token each call into a full cache of
-//!   10 000 that has already taken N insertions (each one evicting): the
-//!   cache's cost on a miss is this minus `no_cache`, and it must not grow
-//!   with N (eviction in O(1)).
+//! - `miss/churn_N`: each token twice in a row into a full cache of 10 000
+//!   that has already taken N insertions (each one evicting). A full cache
+//!   turns a token away on its first miss and takes it on the second, so
+//!   every other call inserts and evicts: the cache's cost on a miss is
+//!   this minus `no_cache`, and it must not grow with N (eviction in O(1)).
+//! - `miss/once`: a different token each call into a full cache: each is
+//!   turned away on its first miss, so nothing is inserted or evicted (the
+//!   cold path of a stream of tokens each sent once).
 //!
 //! Tokens are minted outside the timed part; a cycle of 400 000 distinct
 //! tokens (40 × the capacity) makes nearly every call of a `miss` case a
@@ -105,16 +109,35 @@ fn bench(c: &mut Criterion) {
             let s = churned.get_or_init(|| {
                 let s = strategy(CAPACITY);
                 for n in 0..CAPACITY + churn {
+                    // Twice: a full cache takes a token on its second miss.
+                    ready(s.verify_token(&cycle[n % CYCLE])).unwrap();
                     ready(s.verify_token(&cycle[n % CYCLE])).unwrap();
                 }
                 s
             });
             b.iter(|| {
-                i = (i + 1) % CYCLE;
-                ready(s.verify_token(black_box(&cycle[i]))).unwrap()
+                i = (i + 1) % (2 * CYCLE);
+                ready(s.verify_token(black_box(&cycle[i / 2]))).unwrap()
             })
         });
     }
+    let once: OnceLock<JwtStrategy> = OnceLock::new();
+    let mut i = 0;
+    group.bench_function("once", |b| {
+        let cycle = cycle();
+        let s = once.get_or_init(|| {
+            let s = strategy(CAPACITY);
+            for t in &cycle[CYCLE - CAPACITY..] {
+                ready(s.verify_token(t)).unwrap();
+            }
+            assert_eq!(s.cached_tokens(), CAPACITY);
+            s
+        });
+        b.iter(|| {
+            i = (i + 1) % (CYCLE - CAPACITY);
+            ready(s.verify_token(black_box(&cycle[i]))).unwrap()
+        })
+    });
     group.finish();
 }
 

@@ -344,6 +344,15 @@ impl JwtStrategyBuilder {
     }
 
     /// Size of the verified-token cache (default 10 000; 0 disables it).
+    ///
+    /// Until the cache is full, a token is cached when it first verifies.
+    /// Once it is full, a token is cached on its second verification only,
+    /// evicting the oldest entry: tokens sent once each (one-off clients, a
+    /// burst of new sessions) then cost no insertion or eviction and cannot
+    /// push out the tokens in use. Each of those keeps a 4-byte
+    /// fingerprint in a table of one slot per entry of this size (rounded
+    /// up to a power of two, at most 4 MiB), made when the cache first
+    /// fills.
     pub fn cache_capacity(mut self, n: usize) -> Self {
         self.cache_capacity = n;
         self
