@@ -210,7 +210,10 @@
 //!   `scopes_claim`); the principal kind as above. On-behalf-of service
 //!   tokens name the user and carry the service in `act.sub` (RFC 8693).
 //! - Refresh tokens are opaque random strings; only their SHA-256 is stored.
-//! - The verified-token cache evicts an arbitrary entry when full; an entry
+//! - The verified-token cache is bounded in entries and bytes and evicts
+//!   its oldest entry. Once full, it caches a token on its second
+//!   verification only, so tokens sent once each cannot push out the ones
+//!   in use (see [`JwtStrategyBuilder::cache_capacity`]). An entry
 //!   counts only while the key that verified it is in the current key set
 //!   (a token without `kid`: while every key of its algorithm is), so a
 //!   key that leaves the set takes its cached tokens with it;
