@@ -10,7 +10,8 @@
 # then, in interleaved rounds, `wrk -t1 -c32` on /jwt/hs256-revocable,
 # /jwt/hs256 and /opaque with the credentials the server prints, each run
 # between two runs on /open: a round is /open, revocable, /open, hs256,
-# /open, opaque, /open. For each run it prints requests/s and the server's
+# /open, opaque, /open (server on CPU 0 and wrk on CPU 1 when the machine
+# has two and taskset is there). For each run it prints requests/s and the server's
 # CPU time per request (user + system from /proc/PID/stat). A route's ratio
 # in a round is to the mean of the two /open runs around it, so the other
 # load on a shared machine moves both sides of a ratio alike; the script
@@ -29,7 +30,12 @@ if [ -z "${BIN:-}" ]; then
   BIN=target/release/bench-server
 fi
 OUT=$(mktemp -d)
-taskset -c 0 "$BIN" --workers 1 >"$OUT/server.out" 2>"$OUT/server.err" &
+# Server on CPU 0 and wrk on CPU 1 when there are two CPUs and taskset.
+ON_SERVER_CPU=(); ON_WRK_CPU=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  ON_SERVER_CPU=(taskset -c 0); ON_WRK_CPU=(taskset -c 1)
+fi
+"${ON_SERVER_CPU[@]}" "$BIN" --workers 1 >"$OUT/server.out" 2>"$OUT/server.err" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 for _ in $(seq 1 300); do grep -q '^READY' "$OUT/server.out" 2>/dev/null && break; sleep 0.2; done
@@ -50,7 +56,7 @@ for round in $(seq 1 "$ROUNDS"); do
     header="X-Bench: 1"
     [ -n "$var" ] && header="Authorization: Bearer $(val "$var")"
     before=$(cpu_ticks)
-    report=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "$header" "http://127.0.0.1:$PORT$path")
+    report=$("${ON_WRK_CPU[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "$header" "http://127.0.0.1:$PORT$path")
     after=$(cpu_ticks)
     if echo "$report" | grep -q 'Non-2xx'; then
       echo "$path answered non-2xx:" >&2; echo "$report" >&2; exit 1

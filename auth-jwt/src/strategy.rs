@@ -11,14 +11,16 @@ use auth_core::{
 };
 use serde_json::{Map, Value};
 
-use crate::cache::{ProfileSlot, RevocationKey, TokenCache};
+use crate::cache::{ProfileSlot, RevocationKey, TokenCache, revocation_claims};
 use crate::claims::{ClaimMapping, PrincipalRule};
 use crate::jwks::KidRefresh;
 use crate::key::{KeyError, KeySet, VerifyingKey};
 use crate::verify::{self, ClaimRules, VerifyError};
 
 /// A token checked by `check_token` or `cache_hit`: its header and claims,
-/// and its cache entry's profile slot (none when the cache is off).
+/// and its cache entry's profile slot (none when the token is not cached:
+/// the cache is off, the token is too large, or a full cache turned it away
+/// on its first miss).
 type Checked = Result<(crate::VerifiedToken, Option<ProfileSlot>), VerifyError>;
 
 /// The async hook run after a token verified: it may enrich the profile or
@@ -351,8 +353,11 @@ impl JwtStrategyBuilder {
     /// burst of new sessions) then cost no insertion or eviction and cannot
     /// push out the tokens in use. Each of those keeps a 4-byte
     /// fingerprint in a table of one slot per entry of this size (rounded
-    /// up to a power of two, at most 4 MiB), made when the cache first
-    /// fills.
+    /// up to a power of two, at least 64 slots and at most 4 MiB), made when
+    /// the cache first fills. A cache that has filled stays full (expired
+    /// entries leave as they are evicted), so in a long-running server every
+    /// new token, a refreshed one included, is verified twice before it is
+    /// cached.
     pub fn cache_capacity(mut self, n: usize) -> Self {
         self.cache_capacity = n;
         self
@@ -363,7 +368,9 @@ impl JwtStrategyBuilder {
     /// size (three times the token's length plus 256 bytes: the token, its
     /// decoded header and claims, the entry), and at least the byte bound
     /// divided by the entry bound. So 10 000 entries of 8 KiB tokens cannot
-    /// take 80 MiB and more: they take at most this bound.
+    /// take 80 MiB and more: they take at most this bound. The admission
+    /// table of a full cache (see [`cache_capacity`](Self::cache_capacity),
+    /// 4 bytes a slot) is outside this bound.
     ///
     /// ```
     /// use auth_jwt::JwtStrategy;
@@ -614,7 +621,8 @@ impl JwtStrategy {
     }
 
     /// [`JwtStrategy::verify_token`], also returning the profile slot of the
-    /// token's cache entry (none when the cache is off).
+    /// token's cache entry (none when the token is not cached, see
+    /// [`Checked`]).
     async fn check_token(&self, token: &str) -> Checked {
         let rules = &self.inner.rules;
         if token.len() > rules.max_len {
@@ -708,17 +716,18 @@ impl JwtStrategy {
         // Every request, cache hits included: a revoked token must stop
         // working at once, wherever it was verified before.
         if let Some(revocations) = &self.inner.revocations {
-            let uncached;
-            let key = match &slot {
-                Some(slot) => slot
-                    .revocation
-                    .get_or_init(|| RevocationKey::of(&verified.claims)),
-                None => {
-                    uncached = RevocationKey::of(&verified.claims);
-                    &uncached
+            match &slot {
+                Some(slot) => {
+                    let key = slot
+                        .revocation
+                        .get_or_init(|| RevocationKey::of(&verified.claims));
+                    revocations.check(key.jti.as_deref(), &key.subject, key.issued_at)?;
                 }
-            };
-            revocations.check(key.jti.as_deref(), &key.subject, key.issued_at)?;
+                None => {
+                    let (jti, subject, issued_at) = revocation_claims(&verified.claims);
+                    revocations.check(jti, &subject, issued_at)?;
+                }
+            }
         }
         // A repeated token reuses the profile built the first time: its
         // claims are the same and the time checks above ran again.

@@ -125,8 +125,10 @@ async fn logging_out_everywhere_ends_access_tokens_and_refresh_families() {
 }
 
 /// The claims a revocation reads (`jti`, `sub` as text or number, `iat` or
-/// none) give the same verdicts cold, from the cache, and with the cache
-/// off, before and after the revocations.
+/// none) give the same verdicts cold, from the cache, from a full cache that
+/// turns first-seen tokens away, and with the cache off, before and after
+/// the revocations; on a strategy that cached the tokens before them and on
+/// one that sees them first after them.
 #[actix_web::test]
 async fn revocation_reads_the_same_claims_cold_cached_and_uncached() {
     let t = now();
@@ -144,46 +146,56 @@ async fn revocation_reads_the_same_claims_cold_cached_and_uncached() {
         ),
         (json!({"sub": "43", "jti": "j-2"}), false, false),
         (json!({"sub": "42.5", "iat": t - 5}), false, false),
+        (json!({"sub": 42.0, "iat": t - 5}), false, false),
         (json!({"sub": 42, "iat": t - 5, "jti": 1}), true, false),
     ];
-    for capacity in [10_000, 0] {
+    let tokens: Vec<String> = cases
+        .iter()
+        .map(|(claims, _, _)| {
+            let mut claims = claims.clone();
+            claims["exp"] = json!(t + 600);
+            fixtures::hs256(&claims)
+        })
+        .collect();
+    // 1: full after the first token, so the others are turned away once.
+    for capacity in [10_000, 1, 0] {
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
         let revocations = Revocations::start(store, RevocationOptions::default())
             .await
             .unwrap();
-        let strategy = JwtStrategy::builder()
-            .key(VerifyingKey::hmac(fixtures::SECRET, Algorithm::HS256).unwrap())
-            .revocations(Arc::clone(&revocations))
-            .cache_capacity(capacity)
-            .build()
-            .unwrap();
-        let tokens: Vec<String> = cases
-            .iter()
-            .map(|(claims, _, _)| {
-                let mut claims = claims.clone();
-                claims["exp"] = json!(t + 600);
-                fixtures::hs256(&claims)
-            })
-            .collect();
-        let expected = vec![false; cases.len()];
-        assert_eq!(refusals(&strategy, &tokens).await, expected, "{capacity}");
+        let strategy = || {
+            JwtStrategy::builder()
+                .key(VerifyingKey::hmac(fixtures::SECRET, Algorithm::HS256).unwrap())
+                .revocations(Arc::clone(&revocations))
+                .cache_capacity(capacity)
+                .build()
+                .unwrap()
+        };
+        let early = strategy();
+        let none = vec![false; cases.len()];
+        assert_eq!(refusals(&early, &tokens).await, none, "{capacity}");
         revocations.revoke_subject("42", t).await.unwrap();
         let expected: Vec<bool> = cases.iter().map(|c| c.1).collect();
-        assert_eq!(refusals(&strategy, &tokens).await, expected, "{capacity}");
+        assert_eq!(refusals(&early, &tokens).await, expected, "{capacity}");
+        assert_eq!(refusals(&strategy(), &tokens).await, expected, "{capacity}");
         revocations.revoke_token("j-1", t + 600).await.unwrap();
         let expected: Vec<bool> = cases.iter().map(|c| c.1 || c.2).collect();
-        assert_eq!(refusals(&strategy, &tokens).await, expected, "{capacity}");
+        assert_eq!(refusals(&early, &tokens).await, expected, "{capacity}");
+        assert_eq!(refusals(&strategy(), &tokens).await, expected, "{capacity}");
     }
 }
 
-/// Which of `tokens` `strategy` refuses, each asked twice (cold, then from
-/// the cache when it is on) with the same answer both times.
+/// Which of `tokens` `strategy` refuses, each asked three times (cold, then
+/// from the cache when it has room or when a full one took it on its second
+/// miss) with the same answer every time.
 async fn refusals(strategy: &JwtStrategy, tokens: &[String]) -> Vec<bool> {
     let mut refused = Vec::new();
     for token in tokens {
         let first = strategy.authenticate_token(token).await.is_err();
-        let second = strategy.authenticate_token(token).await.is_err();
-        assert_eq!(first, second, "cold and cached disagree on {token}");
+        for _ in 0..2 {
+            let again = strategy.authenticate_token(token).await.is_err();
+            assert_eq!(first, again, "cold and cached disagree on {token}");
+        }
         refused.push(first);
     }
     refused

@@ -46,6 +46,7 @@ impl<'a> Shaped<'a> {
         if !shaped {
             return None;
         }
+        // Cannot fail after the ASCII check above; no `unsafe` to skip it.
         std::str::from_utf8(bytes).ok().map(Shaped)
     }
 
