@@ -163,20 +163,36 @@ struct Inner {
 /// Measured on the cold path (a different HS256 token on every request,
 /// `bench-server`, docs/BENCHMARKS.md): the insertion and eviction this
 /// skips made a request 11 to 30 % slower than with the cache off.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Doorkeeper {
+    /// Empty until the cache first fills.
     slots: Vec<u32>,
+    /// How many slots to allocate then (a power of two).
+    size: usize,
+}
+
+impl Default for Doorkeeper {
+    fn default() -> Self {
+        Doorkeeper::for_capacity(0)
+    }
 }
 
 impl Doorkeeper {
     const MAX_SLOTS: usize = 1 << 20;
 
+    /// The table of a cache of `capacity` entries (nothing allocated yet).
+    fn for_capacity(capacity: usize) -> Self {
+        Doorkeeper {
+            slots: Vec::new(),
+            size: capacity.clamp(64, Self::MAX_SLOTS).next_power_of_two(),
+        }
+    }
+
     /// Whether the token whose hash is `hash` was turned away before (it is
     /// admitted, and its slot emptied); otherwise it is remembered.
-    fn admit(&mut self, hash: u64, capacity: usize) -> bool {
+    fn admit(&mut self, hash: u64) -> bool {
         if self.slots.is_empty() {
-            let n = capacity.clamp(64, Self::MAX_SLOTS).next_power_of_two();
-            self.slots = vec![0; n];
+            self.slots = vec![0; self.size];
         }
         // 0 marks an empty slot.
         let fingerprint = ((hash >> 32) as u32).max(1);
@@ -231,7 +247,10 @@ impl TokenCache {
     /// either disables the cache.
     pub(crate) fn new(capacity: usize, max_bytes: u64) -> Self {
         TokenCache {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                doorkeeper: Doorkeeper::for_capacity(capacity),
+                ..Inner::default()
+            }),
             capacity: if max_bytes == 0 { 0 } else { capacity },
             max_bytes,
         }
@@ -279,14 +298,16 @@ impl TokenCache {
         let nbf = claims.get("nbf").and_then(as_i64);
         let mut inner = self.lock();
         inner.remove(token.as_bytes());
-        let full = inner.map.len() >= self.capacity || inner.bytes + weight > self.max_bytes;
-        if full {
+        let no_room = |inner: &Inner| {
+            inner.map.len() >= self.capacity || inner.bytes + weight > self.max_bytes
+        };
+        if no_room(&inner) {
             let hash = inner.map.hasher().hash_one(token.as_bytes());
-            if !inner.doorkeeper.admit(hash, self.capacity) {
+            if !inner.doorkeeper.admit(hash) {
                 return None;
             }
         }
-        while inner.map.len() >= self.capacity || inner.bytes + weight > self.max_bytes {
+        while no_room(&inner) {
             if !inner.evict_oldest() {
                 break;
             }
