@@ -17,7 +17,7 @@
 # the `backends` section of docs/BENCHMARKS.md.
 #
 # Tunables (environment): ROUNDS (3), DURATION (3s), CONNS (32), WORKERS
-# (1), OUT (docs/BENCHMARKS.md), TOKENS (rs256=150000,es256=120000,eddsa=150000).
+# (1), OUT (docs/BENCHMARKS.md), TOKENS (rs256=240000,es256=150000,eddsa=150000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=doc-section.sh
@@ -27,10 +27,20 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-3s}
 CONNS=${CONNS:-32}
 WORKERS=${WORKERS:-1}
-TOKENS=${TOKENS:-rs256=150000,es256=120000,eddsa=150000}
+TOKENS=${TOKENS:-rs256=240000,es256=150000,eddsa=150000}
 ALGS="rs256 es256 eddsa"
 OUT=${OUT:-docs/BENCHMARKS.md}
 command -v wrk >/dev/null 2>&1 || { echo "wrk missing (apt-get install wrk)" >&2; exit 1; }
+
+# Both servers on CPU 0 and wrk on CPU 1 when there are two CPUs and
+# taskset (as scripts/bench-warm.sh and tools/origins/run.sh): the servers
+# are driven one at a time, and unpinned, a server and wrk share a CPU in
+# some runs and not in others. That moves the faster build more, since its
+# wrk needs more CPU.
+ON_SERVER_CPU=(); ON_WRK_CPU=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  ON_SERVER_CPU=(taskset -c 0); ON_WRK_CPU=(taskset -c 1)
+fi
 
 TMP=$(mktemp -d)
 NEW_PID=
@@ -59,11 +69,11 @@ wait_ready() { # PID OUT ERR NAME
 }
 
 echo "minting $TOKENS with the aws-lc-rs build" >&2
-"$TMP/bench-server-aws-lc-rs" --workers "$WORKERS" --tokens-dir "$TMP/tokens" --tokens "$TOKENS" \
+"${ON_SERVER_CPU[@]}" "$TMP/bench-server-aws-lc-rs" --workers "$WORKERS" --tokens-dir "$TMP/tokens" --tokens "$TOKENS" \
   >"$TMP/new.out" 2>"$TMP/new.err" &
 NEW_PID=$!
 wait_ready "$NEW_PID" "$TMP/new.out" "$TMP/new.err" "bench-server (aws-lc-rs)"
-"$TMP/bench-server-rust-crypto" --workers "$WORKERS" >"$TMP/old.out" 2>"$TMP/old.err" &
+"${ON_SERVER_CPU[@]}" "$TMP/bench-server-rust-crypto" --workers "$WORKERS" >"$TMP/old.out" 2>"$TMP/old.err" &
 OLD_PID=$!
 wait_ready "$OLD_PID" "$TMP/old.out" "$TMP/old.err" "bench-server (rust-crypto)"
 NEW=$(sed -n 's/^listening //p' "$TMP/new.out" | head -n 1)
@@ -92,15 +102,16 @@ to_ms() { awk -v v="$1" 'BEGIN {
   if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
   printf "%.2f\n", n }'; }
 
-# run NAME BASE PATH [FILE:OFFSET]: wrk with one thread (the other core is
-# the servers'); requests/s, p99 and tokens sent into $TMP/NAME.*.
+# run NAME BASE PATH [FILE:OFFSET]: wrk with one thread (on the CPU the
+# servers are not pinned to); requests/s, p99 and tokens sent into
+# $TMP/NAME.*.
 run() {
   local name=$1 base=$2 path=$3 cold=${4:-}
   if [ -n "$cold" ]; then
-    wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/tokens.lua "$base$path" \
+    "${ON_WRK_CPU[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/tokens.lua "$base$path" \
       -- "${cold%:*}" "${cold##*:}" >"$TMP/$name.wrk" 2>&1
   else
-    wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$base$path" >"$TMP/$name.wrk" 2>&1
+    "${ON_WRK_CPU[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$base$path" >"$TMP/$name.wrk" 2>&1
   fi
   awk '/^Requests\/sec:/ {print $2}' "$TMP/$name.wrk" >"$TMP/$name.rps"
   awk '/ requests in / {print $1}' "$TMP/$name.wrk" >"$TMP/$name.sent"
@@ -143,7 +154,7 @@ done
 nonsum() { cat "$TMP/$1".r*.non2xx | awk '{ s += $1 } END { print s + 0 }'; }
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr); $(rustc --version)."
-  echo "Command: \`bash scripts/bench-backends.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, TOKENS=$TOKENS). Two release builds of \`bench-server --workers $WORKERS\` running at once: auth-jwt's default backend (aws-lc-rs) and \`--no-default-features --features rust-crypto\` (RustCrypto, the default before issue 17.2). Load: \`wrk -t1 -c$CONNS -d$DURATION -s scripts/tokens.lua\`, a different valid token on every request, the same tokens for both; medians over the interleaved rounds. $( [ -z "$REUSE" ] && echo "No round sent more tokens than its share: nothing was served from a cache." || echo "WARNING: rounds sent more than their share (raise TOKENS):$REUSE.")"
+  echo "Command: \`bash scripts/bench-backends.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, TOKENS=$TOKENS). Two release builds of \`bench-server --workers $WORKERS\` running at once$( [ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo ", both pinned to CPU 0 and wrk to CPU 1 (taskset), driven one at a time")$( [ ${#ON_SERVER_CPU[@]} -gt 0 ] || echo ", not pinned, driven one at a time"): auth-jwt's default backend (aws-lc-rs) and \`--no-default-features --features rust-crypto\` (RustCrypto, the default before issue 17.2). Load: \`wrk -t1 -c$CONNS -d$DURATION -s scripts/tokens.lua\`, a different valid token on every request, the same tokens for both; medians over the interleaved rounds. $( [ -z "$REUSE" ] && echo "No round sent more tokens than its share: nothing was served from a cache." || echo "WARNING: rounds sent more than their share (raise TOKENS):$REUSE.")"
   echo
   echo '| route | rust-crypto req/s | p99 ms | aws-lc-rs req/s | p99 ms | aws-lc-rs / rust-crypto (target ≥ 5 for RS256, ES256) | non-2xx |'
   echo '|---|---:|---:|---:|---:|---:|---:|'

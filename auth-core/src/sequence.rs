@@ -105,14 +105,21 @@ pub async fn run_sequence(
             ));
         };
         tried += 1;
-        let span = tracing::debug_span!(
-            "auth.strategy",
-            strategy = spec.name(),
-            outcome = tracing::field::Empty
-        );
-        // Without a subscriber that wants the span, neither enter it around
-        // every poll nor look its field up by name to record the outcome
-        // (about 250 instructions of a cached-token request).
+        // Made only when a subscriber takes debug spans. Without a
+        // subscriber, a disabled span still formats its fields for the
+        // `log` crate (actix enables tracing's `log` feature) and logs its
+        // closing at trace level: 145 instructions of a cached-token
+        // request (callgrind). Nor is a disabled span entered around every
+        // poll or its field looked up by name to record the outcome.
+        let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!(
+                "auth.strategy",
+                strategy = spec.name(),
+                outcome = tracing::field::Empty
+            )
+        } else {
+            tracing::Span::none()
+        };
         let traced = !span.is_disabled();
         let outcome = |value: &str| {
             if traced {

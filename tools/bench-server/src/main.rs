@@ -1,7 +1,7 @@
 //! The benchmark server that `scripts/bench.sh` drives with `wrk`.
 //!
 //! ```text
-//! bench-server [--workers N] [--port P]
+//! bench-server [--workers N] [--port P] [--open-routes]
 //!              [--tokens-dir DIR --tokens hs256=N,rs256=N,es256=N,eddsa=N,hs256-expired=N [--token-pad BYTES]]
 //! ```
 //!
@@ -31,6 +31,12 @@
 //! revoked `jti`s and 1 000 revoked subjects, none of them the bench
 //! user's: it measures the per-request lookup in the local mirror, which
 //! is the same whatever store feeds the mirror (Redis, PostgreSQL).
+//!
+//! With `--open-routes` every protected route is replaced by a twin on the
+//! same path, in the same place in the App, that answers the same body
+//! without authentication: `scripts/bench-warm.sh` compares a route on the
+//! two servers, so that the comparison holds actix's routing constant (it
+//! tries the routes in registration order, and `/open` is the first).
 //!
 //! On `/three` the first two strategies find nothing of their kind in a
 //! Bearer request (no Basic header, no `session` cookie) and the third
@@ -151,12 +157,76 @@ async fn three(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().body(user.id.clone())
 }
 
+/// For `--open-routes`: a twin of each protected route, on the same path and
+/// made the same way (`#[get]`, `#[authenticate(skip)]` as `/open`), that
+/// answers what the protected one answers (the user's name, allocated as
+/// the protected handlers copy it out of the profile) without
+/// authentication. Registered in the same order, so that actix's router,
+/// which tries the routes in order, costs the same for a path on either
+/// server.
+macro_rules! open_twins {
+    ($($name:ident $path:tt),* $(,)?) => {
+        $(
+            #[get($path)]
+            #[authenticate(skip)]
+            async fn $name() -> HttpResponse {
+                HttpResponse::Ok().body(USER.to_owned())
+            }
+        )*
+    };
+}
+
+open_twins!(
+    hs256_open "/jwt/hs256",
+    hs256_revocable_open "/jwt/hs256-revocable",
+    rs256_open "/jwt/rs256",
+    es256_open "/jwt/es256",
+    eddsa_open "/jwt/eddsa",
+    basic_open "/basic",
+    basic_cached_open "/basic-cached",
+    basic_guarded_open "/basic-guarded",
+    opaque_open "/opaque",
+    three_open "/three",
+);
+
+/// The routes: with `open_routes`, `/open` and the twins of the protected
+/// routes instead of the protected routes.
+fn routes(cfg: &mut web::ServiceConfig, open_routes: bool) {
+    cfg.service(open);
+    if open_routes {
+        cfg.service(hs256_open)
+            .service(hs256_revocable_open)
+            .service(rs256_open)
+            .service(es256_open)
+            .service(eddsa_open)
+            .service(basic_open)
+            .service(basic_cached_open)
+            .service(basic_guarded_open)
+            .service(opaque_open)
+            .service(three_open);
+    } else {
+        cfg.service(hs256)
+            .service(hs256_revocable)
+            .service(rs256)
+            .service(es256)
+            .service(eddsa)
+            .service(basic)
+            .service(basic_cached)
+            .service(basic_guarded)
+            .service(opaque)
+            .service(three);
+    }
+    // Last, so that it does not lengthen the other routes' matching.
+    cfg.service(stats);
+}
+
 struct Args {
     workers: usize,
     port: u16,
     tokens_dir: Option<std::path::PathBuf>,
     tokens: Vec<(String, usize)>,
     token_pad: usize,
+    open_routes: bool,
 }
 
 /// Parses the command line (without the program name).
@@ -167,9 +237,14 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
         tokens_dir: None,
         tokens: Vec::new(),
         token_pad: 0,
+        open_routes: false,
     };
     let mut it = argv.into_iter();
     while let Some(flag) = it.next() {
+        if flag == "--open-routes" {
+            args.open_routes = true;
+            continue;
+        }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--workers" => {
@@ -454,23 +529,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     registry.verify_handlers()?;
 
     let hs_stats = web::Data::new(Hs256(hs));
+    let open_routes = args.open_routes;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(registry.clone())
             .app_data(hs_stats.clone())
-            .service(open)
-            .service(hs256)
-            .service(hs256_revocable)
-            .service(rs256)
-            .service(es256)
-            .service(eddsa)
-            .service(basic)
-            .service(basic_cached)
-            .service(basic_guarded)
-            .service(opaque)
-            .service(three)
-            // Last, so that it does not lengthen the other routes' matching.
-            .service(stats)
+            .configure(|cfg| routes(cfg, open_routes))
     })
     .workers(args.workers)
     .bind(("127.0.0.1", args.port))?;
@@ -524,6 +588,95 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Args, String> {
         parse_args(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    /// The protected routes' paths, in the order the App registers them.
+    const PROTECTED: [&str; 10] = [
+        "/jwt/hs256",
+        "/jwt/hs256-revocable",
+        "/jwt/rs256",
+        "/jwt/es256",
+        "/jwt/eddsa",
+        "/basic",
+        "/basic-cached",
+        "/basic-guarded",
+        "/opaque",
+        "/three",
+    ];
+
+    #[test]
+    fn open_routes_is_a_flag() {
+        assert!(!parse(&[]).unwrap().open_routes);
+        let args = parse(&["--open-routes", "--workers", "2"]).unwrap();
+        assert!(args.open_routes);
+        assert_eq!(args.workers, 2);
+    }
+
+    /// Every protected path has its twin, and the twins authenticate nothing.
+    #[actix_web::test]
+    async fn open_routes_twin_every_protected_route() {
+        use actix_web::test;
+        let tokens = TokenManager::new(Arc::new(MemoryStore::new()));
+        let secret = [9u8; 32];
+        let hs = |name: &str| {
+            JwtStrategy::builder()
+                .name(name)
+                .key(VerifyingKey::hmac(&secret, Algorithm::HS256).unwrap())
+                .any_audience()
+                .build()
+                .unwrap()
+        };
+        let users = Arc::new(MemoryUserStore::new());
+        let basic_named = |name: &'static str| {
+            BasicStrategy::new(
+                "bench",
+                PasswordAuthenticator::from_arc(users.clone(), PasswordHasher::default()),
+            )
+            .with_name(name)
+        };
+        let mut builder =
+            StrategyRegistry::builder().register(OpaqueBearerStrategy::new("opaque", tokens));
+        for name in [
+            "hs256",
+            "hs256-revocable",
+            "rs256",
+            "es256",
+            "eddsa",
+            "cookie",
+        ] {
+            builder = builder.register(hs(name));
+        }
+        for name in ["basic", "basic-cached", "basic-guarded"] {
+            builder = builder.register(basic_named(name));
+        }
+        let registry = builder.build().unwrap();
+        let hs_stats = web::Data::new(Hs256(hs("hs256")));
+        for open_routes in [true, false] {
+            let app = test::init_service(
+                App::new()
+                    .app_data(registry.clone())
+                    .app_data(hs_stats.clone())
+                    .configure(|cfg| routes(cfg, open_routes)),
+            )
+            .await;
+            for path in std::iter::once("/open").chain(PROTECTED) {
+                let res =
+                    test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+                let status = res.status().as_u16();
+                let body = test::read_body(res).await;
+                if open_routes || path == "/open" {
+                    assert_eq!(status, 200, "{path}, open routes {open_routes}");
+                    let wanted: &[u8] = if path == "/open" {
+                        b"ok"
+                    } else {
+                        USER.as_bytes()
+                    };
+                    assert_eq!(&body[..], wanted, "{path}");
+                } else {
+                    assert_eq!(status, 401, "{path} answered without credentials");
+                }
+            }
+        }
     }
 
     #[test]
