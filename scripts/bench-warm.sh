@@ -18,8 +18,9 @@
 #      /open, opaque, /open; a route's ratio is to the mean of the two /open
 #      runs around it. /open is the first route the App registers, and
 #      actix tries routes in order, so a later route also pays for the
-#      routes before it (about 250 instructions each): this ratio counts
-#      that as well as authentication.
+#      routes before it (about 185 instructions each under callgrind), and
+#      for its longer request: this ratio counts those as well as
+#      authentication.
 #   2. against its twin: then the round runs, for each route, B's route, A's
 #      route, B's route, with the same `Authorization` header on all three
 #      (B ignores it); the ratio is to the mean of B's two runs. Only
@@ -115,6 +116,7 @@ for against, title in [("open", "against the /open runs around it (the router's 
           "CPU-per-request ratio (median)")
     for route in ["/jwt/hs256-revocable", "/jwt/hs256", "/opaque"]:
         rps, cpu = ratios(route, against)
+        assert rps, f"no {route} run between two {against} runs: check RUNS"
         print(f"{route}: {' '.join(f'{x:.2f}' for x in rps)} ({statistics.median(rps):.2f}); "
               f"{statistics.median(cpu):.2f}")
 PY

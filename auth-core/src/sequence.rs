@@ -105,13 +105,17 @@ pub async fn run_sequence(
             ));
         };
         tried += 1;
-        // Made only when a subscriber takes debug spans. Without a
-        // subscriber, a disabled span still formats its fields for the
-        // `log` crate (actix enables tracing's `log` feature) and logs its
-        // closing at trace level: 145 instructions of a cached-token
-        // request (callgrind). Nor is a disabled span entered around every
-        // poll or its field looked up by name to record the outcome.
-        let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
+        // Made only when a subscriber may take debug spans: the same level
+        // check `debug_span!` makes first, through tracing's public API.
+        // Without a global subscriber, a disabled span still builds its
+        // fields for the `log` crate (actix enables tracing's `log`
+        // feature), checks the logger's level, and does so again when it
+        // is dropped: 145 instructions of a cached-token request
+        // (callgrind). Nor is a disabled span entered around every poll or
+        // its field looked up by name to record the outcome.
+        let span = if tracing::level_filters::STATIC_MAX_LEVEL >= tracing::Level::DEBUG
+            && tracing::level_filters::LevelFilter::current() >= tracing::Level::DEBUG
+        {
             tracing::debug_span!(
                 "auth.strategy",
                 strategy = spec.name(),

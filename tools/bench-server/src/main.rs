@@ -157,65 +157,60 @@ async fn three(user: UserProfile) -> HttpResponse {
     HttpResponse::Ok().body(user.id.clone())
 }
 
-/// For `--open-routes`: a twin of each protected route, on the same path and
-/// made the same way (`#[get]`, `#[authenticate(skip)]` as `/open`), that
-/// answers what the protected one answers (the user's name, allocated as
-/// the protected handlers copy it out of the profile) without
-/// authentication. Registered in the same order, so that actix's router,
-/// which tries the routes in order, costs the same for a path on either
-/// server.
-macro_rules! open_twins {
-    ($($name:ident $path:tt),* $(,)?) => {
+/// The protected routes in the order the App registers them, each with
+/// its twin for `--open-routes`: on the same path and made the same way
+/// (`#[get]`, `#[authenticate(skip)]` as `/open`), the twin answers what
+/// the protected one answers (the user's name, allocated as the protected
+/// handlers copy it out of the profile) without authentication. One list
+/// makes both registrations, so the twins take the protected routes'
+/// places and actix's router, which tries the routes in order, costs the
+/// same for a path on either server (a test checks each path reaches the
+/// resource named here).
+macro_rules! protected_routes {
+    ($($service:ident $twin:ident $path:tt),* $(,)?) => {
         $(
             #[get($path)]
             #[authenticate(skip)]
-            async fn $name() -> HttpResponse {
+            async fn $twin() -> HttpResponse {
                 HttpResponse::Ok().body(USER.to_owned())
             }
         )*
+
+        /// Registers the protected routes, or with `open_routes` their
+        /// twins, in the list's order.
+        fn register_protected(cfg: &mut web::ServiceConfig, open_routes: bool) {
+            if open_routes {
+                $(cfg.service($twin);)*
+            } else {
+                $(cfg.service($service);)*
+            }
+        }
+
+        /// `(protected resource, twin resource, path)`, in the list's order.
+        #[cfg(test)]
+        const PROTECTED: &[(&str, &str, &str)] =
+            &[$((stringify!($service), stringify!($twin), $path)),*];
     };
 }
 
-open_twins!(
-    hs256_open "/jwt/hs256",
-    hs256_revocable_open "/jwt/hs256-revocable",
-    rs256_open "/jwt/rs256",
-    es256_open "/jwt/es256",
-    eddsa_open "/jwt/eddsa",
-    basic_open "/basic",
-    basic_cached_open "/basic-cached",
-    basic_guarded_open "/basic-guarded",
-    opaque_open "/opaque",
-    three_open "/three",
+protected_routes!(
+    hs256 hs256_open "/jwt/hs256",
+    hs256_revocable hs256_revocable_open "/jwt/hs256-revocable",
+    rs256 rs256_open "/jwt/rs256",
+    es256 es256_open "/jwt/es256",
+    eddsa eddsa_open "/jwt/eddsa",
+    basic basic_open "/basic",
+    basic_cached basic_cached_open "/basic-cached",
+    basic_guarded basic_guarded_open "/basic-guarded",
+    opaque opaque_open "/opaque",
+    three three_open "/three",
 );
 
-/// The routes: with `open_routes`, `/open` and the twins of the protected
-/// routes instead of the protected routes.
+/// The routes: `/open` first, then the protected routes (with
+/// `open_routes`, their twins instead), then `/stats`.
 fn routes(cfg: &mut web::ServiceConfig, open_routes: bool) {
     cfg.service(open);
-    if open_routes {
-        cfg.service(hs256_open)
-            .service(hs256_revocable_open)
-            .service(rs256_open)
-            .service(es256_open)
-            .service(eddsa_open)
-            .service(basic_open)
-            .service(basic_cached_open)
-            .service(basic_guarded_open)
-            .service(opaque_open)
-            .service(three_open);
-    } else {
-        cfg.service(hs256)
-            .service(hs256_revocable)
-            .service(rs256)
-            .service(es256)
-            .service(eddsa)
-            .service(basic)
-            .service(basic_cached)
-            .service(basic_guarded)
-            .service(opaque)
-            .service(three);
-    }
+    register_protected(cfg, open_routes);
     // Last, so that it does not lengthen the other routes' matching.
     cfg.service(stats);
 }
@@ -590,20 +585,6 @@ mod tests {
         parse_args(args.iter().map(|a| (*a).to_owned()))
     }
 
-    /// The protected routes' paths, in the order the App registers them.
-    const PROTECTED: [&str; 10] = [
-        "/jwt/hs256",
-        "/jwt/hs256-revocable",
-        "/jwt/rs256",
-        "/jwt/es256",
-        "/jwt/eddsa",
-        "/basic",
-        "/basic-cached",
-        "/basic-guarded",
-        "/opaque",
-        "/three",
-    ];
-
     #[test]
     fn open_routes_is_a_flag() {
         assert!(!parse(&[]).unwrap().open_routes);
@@ -659,20 +640,24 @@ mod tests {
                     .configure(|cfg| routes(cfg, open_routes)),
             )
             .await;
-            for path in std::iter::once("/open").chain(PROTECTED) {
+            let open_req = test::TestRequest::get().uri("/open").to_request();
+            let res = test::call_service(&app, open_req).await;
+            assert_eq!(res.request().match_name(), Some("open"));
+            assert_eq!(&test::read_body(res).await[..], b"ok");
+            for (service, twin, path) in PROTECTED {
                 let res =
                     test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+                // The resource the router reached: the protected one, or
+                // its twin in its place.
+                let reached = res.request().match_name().map(str::to_owned);
                 let status = res.status().as_u16();
                 let body = test::read_body(res).await;
-                if open_routes || path == "/open" {
-                    assert_eq!(status, 200, "{path}, open routes {open_routes}");
-                    let wanted: &[u8] = if path == "/open" {
-                        b"ok"
-                    } else {
-                        USER.as_bytes()
-                    };
-                    assert_eq!(&body[..], wanted, "{path}");
+                if open_routes {
+                    assert_eq!(reached.as_deref(), Some(*twin), "{path}");
+                    assert_eq!(status, 200, "{path}");
+                    assert_eq!(&body[..], USER.as_bytes(), "{path}");
                 } else {
+                    assert_eq!(reached.as_deref(), Some(*service), "{path}");
                     assert_eq!(status, 401, "{path} answered without credentials");
                 }
             }
