@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::clock::millis;
 use crate::{AuthError, StateStore, StoreError};
@@ -62,7 +62,9 @@ impl RevocationOptions {
 
     /// How long the mirror may go without a successful resync before
     /// [`Revocations::check`] answers 503 instead of trusting a list that
-    /// may be stale (default 30 s; at least `resync_every`).
+    /// may be stale (default 30 s; at least `resync_every`). Measured on the
+    /// monotonic clock, so a step of the system clock neither stretches nor
+    /// shortens it.
     pub fn max_staleness(mut self, bound: Duration) -> Self {
         self.max_staleness = bound;
         self
@@ -140,7 +142,7 @@ pub struct Revocations {
     lists: RwLock<Lists>,
     /// Whether either list has entries: the common case costs no lock.
     any: AtomicBool,
-    /// Milliseconds since the epoch until which the mirror counts as fresh.
+    /// Until when the mirror counts as fresh, in `monotonic_ms`.
     fresh_until: AtomicU64,
 }
 
@@ -163,6 +165,18 @@ fn now_ms() -> u64 {
 
 fn now_secs() -> u64 {
     now_ms() / 1000
+}
+
+/// Milliseconds on the monotonic clock since the first call in this
+/// process. Freshness is a duration since the last resync: on the wall
+/// clock, a step back (NTP, an operator) would stretch the staleness bound
+/// by the size of the step and keep a mirror that stopped syncing in use
+/// past it. Revocation expiries stay on the wall clock (a token's `exp` is
+/// wall-clock time).
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A published revocation: `t EXP JTI` or `s NOT_BEFORE SUB`; the id last,
@@ -217,11 +231,11 @@ impl Revocations {
 
     /// Whether the mirror was refreshed within the staleness bound.
     pub fn is_fresh(&self) -> bool {
-        now_ms() < self.fresh_until.load(Ordering::Acquire)
+        monotonic_ms() < self.fresh_until.load(Ordering::Acquire)
     }
 
     fn mark_fresh(&self) {
-        let until = now_ms().saturating_add(millis(self.options.staleness_bound()));
+        let until = monotonic_ms().saturating_add(millis(self.options.staleness_bound()));
         self.fresh_until.store(until, Ordering::Release);
     }
 
@@ -525,7 +539,7 @@ mod tests {
         // A mirror that was fresh goes stale past the bound: 503, fail closed.
         let (_, r) = started().await;
         assert!(r.is_fresh());
-        r.fresh_until.store(now_ms() - 1, Ordering::Release);
+        r.fresh_until.store(monotonic_ms(), Ordering::Release);
         let stale = r.check(Some("any"), "ada", Some(now_secs())).unwrap_err();
         assert_eq!(stale.status().as_u16(), 503);
         assert!(stale.retry_after().is_some());
