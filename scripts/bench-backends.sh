@@ -37,9 +37,10 @@ command -v wrk >/dev/null 2>&1 || { echo "wrk missing (apt-get install wrk)" >&2
 # are driven one at a time, and unpinned, a server and wrk share a CPU in
 # some runs and not in others. That moves the faster build more, since its
 # wrk needs more CPU.
-ON_SERVER_CPU=(); ON_WRK_CPU=()
+ON_SERVER_CPU=(); ON_WRK_CPU=(); PINNING="not pinned"
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   ON_SERVER_CPU=(taskset -c 0); ON_WRK_CPU=(taskset -c 1)
+  PINNING="both pinned to CPU 0 and wrk to CPU 1 (taskset)"
 fi
 
 TMP=$(mktemp -d)
@@ -154,7 +155,7 @@ done
 nonsum() { cat "$TMP/$1".r*.non2xx | awk '{ s += $1 } END { print s + 0 }'; }
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr); $(rustc --version)."
-  echo "Command: \`bash scripts/bench-backends.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, TOKENS=$TOKENS). Two release builds of \`bench-server --workers $WORKERS\` running at once$( [ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo ", both pinned to CPU 0 and wrk to CPU 1 (taskset), driven one at a time")$( [ ${#ON_SERVER_CPU[@]} -gt 0 ] || echo ", not pinned, driven one at a time"): auth-jwt's default backend (aws-lc-rs) and \`--no-default-features --features rust-crypto\` (RustCrypto, the default before issue 17.2). Load: \`wrk -t1 -c$CONNS -d$DURATION -s scripts/tokens.lua\`, a different valid token on every request, the same tokens for both; medians over the interleaved rounds. $( [ -z "$REUSE" ] && echo "No round sent more tokens than its share: nothing was served from a cache." || echo "WARNING: rounds sent more than their share (raise TOKENS):$REUSE.")"
+  echo "Command: \`bash scripts/bench-backends.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, TOKENS=$TOKENS). Two release builds of \`bench-server --workers $WORKERS\` running at once, $PINNING, driven one at a time: auth-jwt's default backend (aws-lc-rs) and \`--no-default-features --features rust-crypto\` (RustCrypto, the default before issue 17.2). Load: \`wrk -t1 -c$CONNS -d$DURATION -s scripts/tokens.lua\`, a different valid token on every request, the same tokens for both; medians over the interleaved rounds. $( [ -z "$REUSE" ] && echo "No round sent more tokens than its share: nothing was served from a cache." || echo "WARNING: rounds sent more than their share (raise TOKENS):$REUSE.")"
   echo
   echo '| route | rust-crypto req/s | p99 ms | aws-lc-rs req/s | p99 ms | aws-lc-rs / rust-crypto (target ≥ 5 for RS256, ES256) | non-2xx |'
   echo '|---|---:|---:|---:|---:|---:|---:|'

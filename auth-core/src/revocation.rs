@@ -175,8 +175,7 @@ fn now_secs() -> u64 {
 /// wall-clock time).
 fn monotonic_ms() -> u64 {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    millis(START.get_or_init(Instant::now).elapsed())
 }
 
 /// A published revocation: `t EXP JTI` or `s NOT_BEFORE SUB`; the id last,
