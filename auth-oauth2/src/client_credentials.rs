@@ -11,8 +11,10 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 
+use crate::MAX_LIFETIME;
 use crate::discovery::{DiscoveryError, EndpointError};
 use crate::http::{HttpError, OutboundHttp};
+use crate::token_exchange::clean_description;
 
 type Client =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -217,7 +219,7 @@ impl ClientCredentialsBuilder {
     /// The lifetime assumed for a token whose response has no `expires_in`
     /// (default 60 s).
     pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
-        self.default_lifetime = lifetime;
+        self.default_lifetime = lifetime.min(MAX_LIFETIME);
         self
     }
 
@@ -256,7 +258,7 @@ impl ClientCredentialsBuilder {
         .map_err(ClientCredentialsError::from_endpoint)?;
         let token_url = TokenUrl::from_url(endpoint);
         let oauth = BasicClient::new(ClientId::new(self.client_id))
-            .set_client_secret(self.client_secret)
+            .set_client_secret(self.client_secret.clone())
             .set_auth_type(if self.auth_in_body {
                 AuthType::RequestBody
             } else {
@@ -266,6 +268,7 @@ impl ClientCredentialsBuilder {
         Ok(ClientCredentials {
             inner: Arc::new(Inner {
                 oauth,
+                client_secret: self.client_secret,
                 http: OutboundHttp(client),
                 scopes: self.scopes,
                 resource: self.resource,
@@ -296,6 +299,8 @@ struct Cached {
 
 struct Inner {
     oauth: Client,
+    /// Only to keep it out of the endpoint's error text (`map_error`).
+    client_secret: ClientSecret,
     http: OutboundHttp,
     scopes: Vec<String>,
     resource: Option<String>,
@@ -499,12 +504,19 @@ impl ClientCredentials {
         let response: BasicTokenResponse = request
             .request_async(&inner.http)
             .await
-            .map_err(map_error)?;
+            .map_err(|e| map_error(e, inner.client_secret.secret()))?;
         let token_type = response.token_type().as_ref().to_owned();
         if !token_type.eq_ignore_ascii_case("bearer") {
             return Err(ClientCredentialsError::NotBearer(token_type));
         }
-        let lifetime = response.expires_in().unwrap_or(inner.default_lifetime);
+        // `expires_in` is whatever the endpoint sent: a lifetime of zero is
+        // no lifetime (the default applies), and none is believed past
+        // `MAX_LIFETIME` (a larger one would overflow the `Instant` below).
+        let lifetime = response
+            .expires_in()
+            .filter(|l| !l.is_zero())
+            .unwrap_or(inner.default_lifetime)
+            .min(MAX_LIFETIME);
         // Counted from when the request was sent: the endpoint's clock
         // started no earlier.
         let expires_at = started + lifetime;
@@ -538,11 +550,21 @@ impl ClientCredentials {
     }
 }
 
-fn map_error(e: RequestTokenError<HttpError, BasicErrorResponse>) -> ClientCredentialsError {
+/// The error as this type reports it. The endpoint's `error` and
+/// `error_description` are its own text: they go into messages and logs
+/// only cleaned (printable ASCII without quotes or markup, 200 characters
+/// at most), and a description quoting the client secret is dropped.
+fn map_error(
+    e: RequestTokenError<HttpError, BasicErrorResponse>,
+    secret: &str,
+) -> ClientCredentialsError {
     match e {
         RequestTokenError::ServerResponse(r) => ClientCredentialsError::Server {
-            error: r.error().as_ref().to_owned(),
-            description: r.error_description().cloned(),
+            error: clean_description(r.error().as_ref(), &[secret])
+                .unwrap_or_else(|| "invalid_error".to_owned()),
+            description: r
+                .error_description()
+                .and_then(|d| clean_description(d, &[secret])),
         },
         RequestTokenError::Request(HttpError::TooLarge) => {
             ClientCredentialsError::InvalidResponse("the answer is too large".into())

@@ -35,6 +35,8 @@ struct Options {
     realm: Option<String>,
     #[serde(default)]
     issuers: Vec<IssuerOptions>,
+    #[serde(default)]
+    dangerously_share_subjects: bool,
 }
 
 /// One `[[strategies.NAME.issuers]]` table.
@@ -57,6 +59,7 @@ struct IssuerOptions {
     leeway_secs: Option<u64>,
     fixed_roles: Option<Vec<String>>,
     cache_capacity: Option<usize>,
+    subject_prefix: Option<String>,
 }
 
 /// One issuer, read and checked.
@@ -74,6 +77,7 @@ struct Checked {
     leeway_secs: Option<u64>,
     fixed_roles: Option<Vec<String>>,
     cache_capacity: Option<usize>,
+    subject_prefix: String,
 }
 
 /// A `type = "oauth2-issuers"` strategy's configuration, read and checked
@@ -88,10 +92,12 @@ struct Checked {
 /// [[strategies.api.issuers]]
 /// issuer = "https://login.example"
 /// audience = "https://todo.example"
+/// subject_prefix = "login:"
 ///
 /// [[strategies.api.issuers]]
 /// issuer = "https://partner.example/tenant-7"
 /// audience = ["https://todo.example", "todo"]
+/// subject_prefix = "tenant-7:"
 /// username_claim = "client_id"
 /// roles_claim = "realm_access.roles"
 /// scopes_claim = "scp"
@@ -103,7 +109,10 @@ struct Checked {
 /// the issuer minted for another service is accepted too), tokens must be
 /// RFC 9068 access tokens (`typ: at+jwt`; `dangerously_accept_any_typ =
 /// true` is the opt-out), and the keys must be served from the issuer's
-/// host unless `allowed_endpoint_hosts` names another.
+/// host unless `allowed_endpoint_hosts` names another. With several issuers,
+/// each has a `subject_prefix` that starts no other, so that one issuer's
+/// `alice` is not another's (`dangerously_share_subjects = true` on the
+/// strategy table is the opt-out, for issuers with one user base).
 ///
 /// ```
 /// use auth_core::AuthConfig;
@@ -115,13 +124,28 @@ struct Checked {
 ///     [[strategies.api.issuers]]
 ///     issuer = "https://login.example"
 ///     audience = "https://todo.example"
+///     subject_prefix = "login:"
 ///     [[strategies.api.issuers]]
 ///     issuer = "https://partner.example"
 ///     audience = "https://todo.example"
+///     subject_prefix = "partner:"
 ///     scopes_claim = "scp"
 /// "#).unwrap();
 /// let api = IssuerConfig::from_config(&config, "api").unwrap();
 /// assert_eq!(api.issuers().collect::<Vec<_>>(), ["https://login.example", "https://partner.example"]);
+///
+/// let one_namespace = AuthConfig::from_toml_str("auth.toml", r#"
+///     [strategies.api]
+///     type = "oauth2-issuers"
+///     [[strategies.api.issuers]]
+///     issuer = "https://login.example"
+///     audience = "https://todo.example"
+///     [[strategies.api.issuers]]
+///     issuer = "https://partner.example"
+///     audience = "https://todo.example"
+/// "#).unwrap();
+/// let err = IssuerConfig::from_config(&one_namespace, "api").unwrap_err();
+/// assert_eq!(err.path, "strategies.api.issuers[1].subject_prefix");
 ///
 /// let plain_http = AuthConfig::from_toml_str("auth.toml", r#"
 ///     [strategies.api]
@@ -140,6 +164,7 @@ pub struct IssuerConfig {
     name: String,
     realm: Option<String>,
     issuers: Vec<Checked>,
+    shared_subjects: bool,
 }
 
 /// Errors of one strategy table.
@@ -166,6 +191,31 @@ fn text(at: &Section<'_>, field: &str, value: &str) -> Result<(), AuthConfigErro
     }
     if value.chars().any(char::is_control) {
         return Err(at.error(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// With several issuers, each needs a `subject_prefix` that starts no other
+/// (see [`TrustedIssuer::subject_prefix`]): checked here, where the error
+/// can name the table, as well as by the builder.
+fn check_subject_prefixes(at: &Section<'_>, issuers: &[Checked]) -> Result<(), AuthConfigError> {
+    for (j, b) in issuers.iter().enumerate() {
+        for (i, a) in issuers[..j].iter().enumerate() {
+            if a.subject_prefix.starts_with(&b.subject_prefix)
+                || b.subject_prefix.starts_with(&a.subject_prefix)
+            {
+                return Err(at.error(
+                    &format!("issuers[{j}].subject_prefix"),
+                    format!(
+                        "{:?} and issuers[{i}]'s {:?} could map different users to the same \
+                         profile id: give each issuer its own subject_prefix, none the start of \
+                         another (or set dangerously_share_subjects = true if the issuers assign \
+                         subjects from one user base)",
+                        b.subject_prefix, a.subject_prefix
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -291,6 +341,9 @@ fn check_issuer(at: &Section<'_>, i: usize, o: IssuerOptions) -> Result<Checked,
             text(at, &format!("issuers[{i}].fixed_roles[{j}]"), role)?;
         }
     }
+    if let Some(prefix) = &o.subject_prefix {
+        text(at, &field("subject_prefix"), prefix)?;
+    }
     Ok(Checked {
         issuer: o.issuer,
         audiences,
@@ -304,6 +357,7 @@ fn check_issuer(at: &Section<'_>, i: usize, o: IssuerOptions) -> Result<Checked,
         leeway_secs: o.leeway_secs,
         fixed_roles: o.fixed_roles,
         cache_capacity: o.cache_capacity,
+        subject_prefix: o.subject_prefix.unwrap_or_default(),
     })
 }
 
@@ -343,7 +397,7 @@ impl Checked {
         if let Some(n) = self.cache_capacity {
             t = t.configure(move |b| b.cache_capacity(n));
         }
-        t
+        t.subject_prefix(self.subject_prefix.clone())
     }
 }
 
@@ -391,11 +445,15 @@ impl IssuerConfig {
             }
             issuers.push(checked);
         }
+        if !options.dangerously_share_subjects {
+            check_subject_prefixes(&at, &issuers)?;
+        }
         Ok(IssuerConfig {
             config: section.config().clone(),
             name: section.name().to_owned(),
             realm: options.realm,
             issuers,
+            shared_subjects: options.dangerously_share_subjects,
         })
     }
 
@@ -422,6 +480,7 @@ impl IssuerConfig {
     ///     [[strategies.api.issuers]]
     ///     issuer = "https://login.example"
     ///     audience = "api"
+    ///     subject_prefix = "login:"
     /// "#).unwrap();
     /// let builder = IssuerConfig::from_config(&config, "api")
     ///     .unwrap()
@@ -429,6 +488,7 @@ impl IssuerConfig {
     ///     .trust(
     ///         TrustedIssuer::new("https://partner.example")
     ///             .audience("api")
+    ///             .subject_prefix("partner:")
     ///             .configure(|b| b.fixed_roles(["partner"])),
     ///     );
     /// # let _ = builder;
@@ -440,6 +500,9 @@ impl IssuerConfig {
         }
         for issuer in &self.issuers {
             builder = builder.trust(issuer.trusted());
+        }
+        if self.shared_subjects {
+            builder = builder.dangerously_share_subjects();
         }
         builder
     }
@@ -474,6 +537,7 @@ impl IssuerConfig {
         let issuer = match &e {
             IssuerConfigError::NoIssuer => return at.error("issuers", e),
             IssuerConfigError::Duplicate(issuer)
+            | IssuerConfigError::SubjectsCollide { second: issuer, .. }
             | IssuerConfigError::Discovery { issuer, .. }
             | IssuerConfigError::Keys { issuer, .. }
             | IssuerConfigError::Jwt { issuer, .. } => issuer.as_str(),

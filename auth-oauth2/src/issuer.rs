@@ -61,6 +61,7 @@ pub struct TrustedIssuer {
     scopes_claim: Option<String>,
     allowed_hosts: Vec<String>,
     jwks_timing: Option<(Duration, Duration)>,
+    subject_prefix: String,
     customize: Vec<Customize>,
 }
 
@@ -72,6 +73,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("any_audience", &self.any_audience)
             .field("any_typ", &self.any_typ)
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("subject_prefix", &self.subject_prefix)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +92,7 @@ impl TrustedIssuer {
             scopes_claim: None,
             allowed_hosts: Vec::new(),
             jwks_timing: None,
+            subject_prefix: String::new(),
             customize: Vec::new(),
         }
     }
@@ -133,6 +136,27 @@ impl TrustedIssuer {
     /// ```
     pub fn dangerously_accept_any_typ(mut self) -> Self {
         self.any_typ = true;
+        self
+    }
+
+    /// Put before the profile id of this issuer's tokens: with
+    /// `"partner:"`, subject `alice` becomes `partner:alice`. A subject is
+    /// unique within its issuer only (OpenID Connect Core §5.7), so when
+    /// several issuers are trusted each needs its own prefix, none the
+    /// start of another: otherwise two issuers' `alice` would be one user
+    /// here, and either issuer could mint tokens for the other's users.
+    /// [`IssuerStrategyBuilder::build`] refuses a trust map without them
+    /// unless [`dangerously_share_subjects`](IssuerStrategyBuilder::dangerously_share_subjects)
+    /// is called.
+    ///
+    /// ```
+    /// let issuer = auth_oauth2::TrustedIssuer::new("https://partner.example")
+    ///     .audience("api")
+    ///     .subject_prefix("partner:");
+    /// # let _ = issuer;
+    /// ```
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.subject_prefix = prefix.into();
         self
     }
 
@@ -245,6 +269,20 @@ pub enum IssuerConfigError {
         #[source]
         source: JwksError,
     },
+    /// Two trusted issuers could give the same profile id: neither has a
+    /// [`subject_prefix`](TrustedIssuer::subject_prefix) of its own that
+    /// tells their users apart.
+    #[error(
+        "issuers {first:?} and {second:?} could map different users to the same profile id: give \
+         each issuer its own subject_prefix (none the start of another), or call \
+         dangerously_share_subjects() if both assign subjects from one user base"
+    )]
+    SubjectsCollide {
+        /// One issuer.
+        first: String,
+        /// The other.
+        second: String,
+    },
     /// The issuer's verification settings are incomplete (no audience, ...).
     #[error("issuer {issuer:?}: {source}")]
     Jwt {
@@ -263,14 +301,15 @@ pub enum IssuerConfigError {
 /// let builder = IssuerStrategy::builder()
 ///     .name("partners")
 ///     .realm("todo")
-///     .trust(TrustedIssuer::new("https://a.example").audience("todo"))
-///     .trust(TrustedIssuer::new("https://b.example").audience("todo"));
+///     .trust(TrustedIssuer::new("https://a.example").audience("todo").subject_prefix("a:"))
+///     .trust(TrustedIssuer::new("https://b.example").audience("todo").subject_prefix("b:"));
 /// # let _ = builder;
 /// ```
 pub struct IssuerStrategyBuilder {
     name: String,
     realm: String,
     issuers: Vec<TrustedIssuer>,
+    shared_subjects: bool,
 }
 
 impl std::fmt::Debug for IssuerStrategyBuilder {
@@ -279,6 +318,7 @@ impl std::fmt::Debug for IssuerStrategyBuilder {
             .field("name", &self.name)
             .field("realm", &self.realm)
             .field("issuers", &self.issuers)
+            .field("shared_subjects", &self.shared_subjects)
             .finish()
     }
 }
@@ -302,6 +342,44 @@ impl IssuerStrategyBuilder {
         self
     }
 
+    /// Lets several issuers map their subjects to profile ids without a
+    /// [`subject_prefix`](TrustedIssuer::subject_prefix) each: only for
+    /// issuers that assign subjects from one user base (two realms of one
+    /// provider, an old and a new issuer URL), where the same subject is
+    /// the same person. Otherwise each issuer can act as the other's users.
+    ///
+    /// ```
+    /// use auth_oauth2::{IssuerStrategy, TrustedIssuer};
+    /// let builder = IssuerStrategy::builder()
+    ///     .trust(TrustedIssuer::new("https://login.example").audience("api"))
+    ///     .trust(TrustedIssuer::new("https://login-next.example").audience("api"))
+    ///     .dangerously_share_subjects();
+    /// # let _ = builder;
+    /// ```
+    pub fn dangerously_share_subjects(mut self) -> Self {
+        self.shared_subjects = true;
+        self
+    }
+
+    /// The first two issuers whose profile ids could be the same for
+    /// different users: a prefix that starts another (the empty one
+    /// included) lets `prefix + subject` come out equal.
+    fn colliding_subjects(&self) -> Option<(&str, &str)> {
+        if self.shared_subjects {
+            return None;
+        }
+        for (i, a) in self.issuers.iter().enumerate() {
+            for b in &self.issuers[i + 1..] {
+                if a.subject_prefix.starts_with(&b.subject_prefix)
+                    || b.subject_prefix.starts_with(&a.subject_prefix)
+                {
+                    return Some((&a.issuer, &b.issuer));
+                }
+            }
+        }
+        None
+    }
+
     /// Discovers every issuer, loads its keys once (so a provider that is
     /// down, or a refused document, stops the start-up with the reason) and
     /// builds one verifier per issuer.
@@ -322,6 +400,17 @@ impl IssuerStrategyBuilder {
         if self.issuers.is_empty() {
             return Err(IssuerConfigError::NoIssuer);
         }
+        // Before any network call: a configuration error, not an outage.
+        if let Some((first, second)) = self.colliding_subjects() {
+            // The same issuer twice is the clearer error.
+            if first == second {
+                return Err(IssuerConfigError::Duplicate(first.to_owned()));
+            }
+            return Err(IssuerConfigError::SubjectsCollide {
+                first: first.to_owned(),
+                second: second.to_owned(),
+            });
+        }
         let client = auth_core::outbound::client().map_err(|e| IssuerConfigError::Discovery {
             issuer: String::new(),
             source: DiscoveryError::InvalidIssuer {
@@ -335,8 +424,15 @@ impl IssuerStrategyBuilder {
             if trusted.contains_key(&name) {
                 return Err(IssuerConfigError::Duplicate(name));
             }
+            let subject_prefix = issuer.subject_prefix.clone();
             let strategy = build_one(&client, &self.name, &self.realm, issuer).await?;
-            trusted.insert(name, strategy);
+            trusted.insert(
+                name,
+                Trusted {
+                    strategy,
+                    subject_prefix,
+                },
+            );
         }
         Ok(IssuerStrategy {
             inner: Arc::new(Inner {
@@ -408,7 +504,13 @@ async fn build_one(
 struct Inner {
     name: String,
     realm: String,
-    trusted: HashMap<String, JwtStrategy>,
+    trusted: HashMap<String, Trusted>,
+}
+
+/// One trusted issuer's verifier, and what its profile ids start with.
+struct Trusted {
+    strategy: JwtStrategy,
+    subject_prefix: String,
 }
 
 /// A bearer-token strategy trusting several issuers at once (Backstage's
@@ -416,7 +518,9 @@ struct Inner {
 /// any signature check, picks the issuer's own verifier (keys, audience,
 /// claim mapping) from the trust map; an issuer not in the map is a 401
 /// `invalid_token` without any network call. No URL is ever taken from the
-/// token. Cheap to clone.
+/// token. With several issuers, each one's profile ids start with its own
+/// [`subject_prefix`](TrustedIssuer::subject_prefix), so that one issuer's
+/// tokens never name another's users. Cheap to clone.
 ///
 /// ```no_run
 /// use actix_web::{web, App, HttpServer, HttpResponse};
@@ -430,11 +534,17 @@ struct Inner {
 /// }
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// // Each issuer's users apart: `login:alice` and `partner:alice`.
 /// let strategy = IssuerStrategy::builder()
-///     .trust(TrustedIssuer::new("https://login.example").audience("https://api.example"))
+///     .trust(
+///         TrustedIssuer::new("https://login.example")
+///             .audience("https://api.example")
+///             .subject_prefix("login:"),
+///     )
 ///     .trust(
 ///         TrustedIssuer::new("https://partner.example")
 ///             .audience("https://api.example")
+///             .subject_prefix("partner:")
 ///             .username_claim("client_id")
 ///             .scopes_claim("scp"),
 ///     )
@@ -475,6 +585,7 @@ impl IssuerStrategy {
             name: "oauth2".into(),
             realm: "api".into(),
             issuers: Vec::new(),
+            shared_subjects: false,
         }
     }
 
@@ -506,14 +617,18 @@ impl IssuerStrategy {
     /// ```
     pub async fn authenticate_token(&self, token: &str) -> Result<UserProfile, AuthError> {
         let iss = unverified_issuer(token)?;
-        let Some(strategy) = self.inner.trusted.get(&iss) else {
+        let Some(trusted) = self.inner.trusted.get(&iss) else {
             // Only whether it is trusted is said, never the value.
             return Err(AuthError::invalid_credentials(
                 "INVALID_TOKEN",
                 "the token's issuer is not trusted",
             ));
         };
-        strategy.authenticate_token(token).await
+        let mut profile = trusted.strategy.authenticate_token(token).await?;
+        if !trusted.subject_prefix.is_empty() {
+            profile.id.insert_str(0, &trusted.subject_prefix);
+        }
+        Ok(profile)
     }
 }
 

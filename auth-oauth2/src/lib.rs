@@ -53,11 +53,13 @@
 //!         .trust(
 //!             TrustedIssuer::new("https://login.example")
 //!                 .audience("https://todo.example")
+//!                 .subject_prefix("login:")
 //!                 .scopes_claim("scope"),
 //!         )
 //!         .trust(
 //!             TrustedIssuer::new("https://partner.example/tenant-7")
 //!                 .audience("https://todo.example")
+//!                 .subject_prefix("tenant-7:")
 //!                 .username_claim("client_id")
 //!                 .roles_claim("realm_access.roles"),
 //!         )
@@ -232,6 +234,10 @@
 //! | `openapi` | no | `security_scheme` for OpenAPI documents |
 //! | `config` | no | [`IssuerFactory`] and [`IssuerConfig`] (auth-core's `config`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The longest token lifetime believed or configured (a year): also keeps
+/// every `Instant` sum far from overflow, whatever an endpoint answers.
+const MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
 mod client_credentials;
 #[cfg(feature = "config")]

@@ -15,6 +15,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::MAX_LIFETIME;
 use crate::discovery::{DiscoveryError, EndpointError};
 use crate::http::{HttpError, chain, read_limited};
 
@@ -272,6 +273,8 @@ impl TokenExchangeError {
     /// - 503: the provider cannot be used (down, a bad answer, a client
     ///   misconfigured there or not allowed to exchange, token exchange
     ///   not offered); fail closed;
+    /// - 401 `TOKEN_EXCHANGE_REFUSED` too for a subject token that cannot be
+    ///   sent (empty, over 16 KiB, not visible ASCII): it is the caller's;
     /// - 500 for a bad parameter of the application's own (logged, not
     ///   sent).
     ///
@@ -282,6 +285,10 @@ impl TokenExchangeError {
     /// let status = |e: TokenExchangeError| e.to_auth_error().status().as_u16();
     /// assert_eq!(status(TokenExchangeError::NoIncomingToken("none")), 401);
     /// assert_eq!(status(TokenExchangeError::InvalidRequest { description: None }), 401);
+    /// let too_long = TokenExchangeError::InvalidParameter { parameter: "subject_token", reason: "it is longer than 16 KiB" };
+    /// assert_eq!(status(too_long), 401);
+    /// let resource = TokenExchangeError::InvalidParameter { parameter: "resource", reason: "not absolute" };
+    /// assert_eq!(status(resource), 500);
     /// assert_eq!(status(TokenExchangeError::InvalidTarget { description: None }), 403);
     /// assert_eq!(status(TokenExchangeError::Unreachable("refused".into())), 503);
     /// assert_eq!(status(TokenExchangeError::UnauthorizedClient { description: None }), 503);
@@ -312,6 +319,17 @@ impl TokenExchangeError {
                     "the caller may not reach the downstream service with that scope",
                 )
             }
+            // The subject token is the caller's (`authorize_for_caller`
+            // takes it from the request): one that cannot be sent is the
+            // caller's bad credential, not this server's fault.
+            TokenExchangeError::InvalidParameter {
+                parameter: "subject_token",
+                ..
+            } => AuthError::rejected(
+                StatusCode::UNAUTHORIZED,
+                "TOKEN_EXCHANGE_REFUSED",
+                "the caller's token cannot be exchanged",
+            ),
             TokenExchangeError::InvalidParameter { .. } => {
                 AuthError::internal(format!("token exchange: {self}"))
             }
@@ -768,10 +786,6 @@ struct Entry {
     /// token's expiry, the subject token's `exp`, `max_cache_lifetime`.
     hard_until: Instant,
 }
-
-/// The longest lifetime believed or configured (a year): also keeps every
-/// `Instant` sum far from overflow.
-const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One in-flight exchange per key; waiters share its failure.
 #[derive(Default)]
@@ -1431,7 +1445,7 @@ fn error_from(
 /// The provider's `error_description`, kept to printable ASCII without
 /// quotes and angle brackets, at most 200 characters; dropped if it
 /// contains a token or the secret that was sent.
-fn clean_description(description: &str, secrets: &[&str]) -> Option<String> {
+pub(crate) fn clean_description(description: &str, secrets: &[&str]) -> Option<String> {
     if secrets
         .iter()
         .any(|s| s.len() >= 4 && description.contains(s))

@@ -163,6 +163,58 @@ fn bad_tables() -> Vec<(String, &'static str, &'static str)> {
             "strategies.api.issuers[2].issuer",
             "already trusted by issuers[0]",
         ),
+        // Several issuers, and subjects that could be one user's.
+        (
+            format!("{}{}", issuer("https://a.example"), issuer("https://b.example")),
+            "strategies.api.issuers[1].subject_prefix",
+            "the same profile id",
+        ),
+        (
+            format!(
+                "{}subject_prefix = \"a:\"\n{}",
+                issuer("https://a.example"),
+                issuer("https://b.example")
+            ),
+            "strategies.api.issuers[1].subject_prefix",
+            "dangerously_share_subjects",
+        ),
+        (
+            format!(
+                "{}subject_prefix = \"a:\"\n{}subject_prefix = \"a:\"\n",
+                issuer("https://a.example"),
+                issuer("https://b.example")
+            ),
+            "strategies.api.issuers[1].subject_prefix",
+            "none the start of another",
+        ),
+        (
+            format!(
+                "{}subject_prefix = \"a:\"\n{}subject_prefix = \"b:\"\n{}subject_prefix = \"a:b:\"\n",
+                issuer("https://a.example"),
+                issuer("https://b.example"),
+                issuer("https://c.example")
+            ),
+            "strategies.api.issuers[2].subject_prefix",
+            "issuers[0]'s \"a:\"",
+        ),
+        (
+            one("subject_prefix = \"\""),
+            "strategies.api.issuers[0].subject_prefix",
+            "must not be empty",
+        ),
+        (
+            one("subject_prefix = \"a\\u0007:\""),
+            "strategies.api.issuers[0].subject_prefix",
+            "control characters",
+        ),
+        (
+            format!(
+                "dangerously_share_subjects = \"yes\"\n{}",
+                issuer("https://a.example")
+            ),
+            "strategies.api.dangerously_share_subjects",
+            "invalid type",
+        ),
         // The audience rule.
         (
             "[[strategies.api.issuers]]\nissuer = \"https://login.example\"\n".into(),
@@ -327,7 +379,7 @@ async fn a_value_set_by_a_variable_is_named_by_the_variable() {
 async fn a_provider_that_cannot_be_discovered_stops_the_start_up_naming_its_table() {
     // Nothing listens on port 9 of the loopback interface.
     let config = config(&format!(
-        "{GOOD}[[strategies.api.issuers]]\nissuer = \"http://127.0.0.1:9\"\naudience = \"api\"\n"
+        "{GOOD}subject_prefix = \"login:\"\n[[strategies.api.issuers]]\nissuer = \"http://127.0.0.1:9\"\naudience = \"api\"\nsubject_prefix = \"local:\"\n"
     ));
     let read = IssuerConfig::from_config(&config, "api").unwrap();
     assert_eq!(
@@ -381,10 +433,12 @@ fn every_key_is_read_and_the_defaults_are_the_builders() {
         leeway_secs = 10
         fixed_roles = ["partner"]
         cache_capacity = 0
+        subject_prefix = "login:"
         [[strategies.api.issuers]]
         issuer = "https://legacy.example"
         any_audience = true
         dangerously_accept_any_typ = true
+        subject_prefix = "legacy:"
         "#,
     );
     let read = IssuerConfig::from_config(&full, "api").unwrap();
@@ -396,9 +450,19 @@ fn every_key_is_read_and_the_defaults_are_the_builders() {
         "audiences: [\"https://todo.example\", \"todo\"]",
         "allowed_hosts: [\"keys.login-cdn.example\"]",
         "any_audience: true, any_typ: true",
+        "subject_prefix: \"login:\"",
+        "subject_prefix: \"legacy:\"",
+        "shared_subjects: false",
     ] {
         assert!(debug.contains(needle), "{needle} in {debug}");
     }
+    // Issuers with one user base, said so: no prefixes needed.
+    let shared = config(&format!(
+        "dangerously_share_subjects = true\n{GOOD}[[strategies.api.issuers]]\nissuer = \"https://login-next.example\"\naudience = \"api\"\n"
+    ));
+    let read = IssuerConfig::from_config(&shared, "api").unwrap();
+    let debug = format!("{:?}", read.strategy_builder());
+    assert!(debug.contains("shared_subjects: true"), "{debug}");
     // The defaults: named `api` realm, `typ` checked, audience required.
     let plain = IssuerConfig::from_config(&config(GOOD), "api").unwrap();
     let debug = format!("{:?}", plain.strategy_builder());

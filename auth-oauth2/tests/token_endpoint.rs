@@ -44,6 +44,14 @@ async fn endpoint(req: HttpRequest, body: web::Bytes, seen: web::Data<Seen>) -> 
             200,
             format!(r#"{{"access_token":"{TOKEN}","token_type":"Bearer"}}"#),
         ),
+        // Past `Instant`'s range: believed as a year at most, never a panic.
+        "/huge-expiry" => json(
+            200,
+            format!(
+                r#"{{"access_token":"{TOKEN}","token_type":"Bearer","expires_in":{}}}"#,
+                req.query_string()
+            ),
+        ),
         "/mac" => json(
             200,
             format!(r#"{{"access_token":"{TOKEN}","token_type":"mac"}}"#),
@@ -59,6 +67,18 @@ async fn endpoint(req: HttpRequest, body: web::Bytes, seen: web::Data<Seen>) -> 
         "/error400" => json(
             400,
             r#"{"error":"invalid_client","error_description":"unknown client"}"#.into(),
+        ),
+        "/error-quoting-the-secret" => json(
+            400,
+            format!(
+                r#"{{"error":"invalid_client","error_description":"secret {} is wrong"}}"#,
+                SECRET.replace('&', "\\u0026")
+            ),
+        ),
+        "/error-with-markup" => json(
+            400,
+            r#"{"error":"<b>x</b>\nforged: line","error_description":"one\ntwo <script>\"q\"</script>"}"#
+                .into(),
         ),
         "/error500" => HttpResponse::InternalServerError()
             .content_type("text/html")
@@ -173,6 +193,62 @@ async fn client_credentials_sends_a_standard_request_and_caches_the_answer() {
         left <= Duration::from_secs(30) && left > Duration::from_secs(25),
         "{left:?}"
     );
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn an_out_of_range_expires_in_is_a_year_at_most_and_zero_is_the_default() {
+    let (base, _seen, handle) = start();
+    let year = Duration::from_secs(365 * 24 * 3600);
+    for huge in [
+        u64::MAX.to_string(),
+        (u64::MAX / 2).to_string(),
+        (i64::MAX as u64 + 1).to_string(),
+        "31536001".to_owned(),
+    ] {
+        let s = source(&base, &format!("/huge-expiry?{huge}")).await;
+        let token = s.token().await.unwrap();
+        let left = token.expires_at() - Instant::now();
+        assert!(
+            left <= year && left > year - Duration::from_secs(5),
+            "expires_in {huge}: {left:?}"
+        );
+    }
+    // Zero is no lifetime at all: the default (30 s here) applies.
+    let s = source(&base, "/huge-expiry?0").await;
+    let left = s.token().await.unwrap().expires_at() - Instant::now();
+    assert!(
+        left <= Duration::from_secs(30) && left > Duration::from_secs(25),
+        "{left:?}"
+    );
+    handle.stop(false).await;
+}
+
+/// The endpoint's own error text is cleaned before it reaches a message or
+/// a log line: no line breaks, quotes or markup, and no client secret.
+#[actix_web::test]
+async fn an_endpoints_error_text_is_cleaned_and_never_quotes_the_secret() {
+    let (base, _seen, handle) = start();
+    let s = source(&base, "/error-quoting-the-secret").await;
+    let e = s.token().await.unwrap_err();
+    match &e {
+        ClientCredentialsError::Server { error, description } => {
+            assert_eq!(error, "invalid_client");
+            assert_eq!(description, &None, "the description quoted the secret");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_clean(&e, &s);
+    let s = source(&base, "/error-with-markup").await;
+    let e = s.token().await.unwrap_err();
+    let ClientCredentialsError::Server { error, description } = &e else {
+        panic!("{e:?}");
+    };
+    let description = description.as_deref().unwrap();
+    for text in [error.as_str(), description, &e.to_string()] {
+        assert!(!text.contains(['\n', '<', '>', '"']), "{text:?}");
+    }
+    assert_eq!(description, "onetwo scriptq/script");
     handle.stop(false).await;
 }
 

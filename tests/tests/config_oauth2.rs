@@ -155,7 +155,7 @@ async fn configured_issuer_strategy_accepts_the_trusted_providers_tokens_and_ref
     let mismatch = AuthConfig::from_toml_str(
         "auth.toml",
         &format!(
-            "[strategies.oauth2]\ntype = \"oauth2-issuers\"\n[[strategies.oauth2.issuers]]\nissuer = \"{}\"\naudience = \"https://api.test\"\n[[strategies.oauth2.issuers]]\nissuer = \"{}/\"\naudience = \"https://api.test\"\n",
+            "[strategies.oauth2]\ntype = \"oauth2-issuers\"\n[[strategies.oauth2.issuers]]\nissuer = \"{}\"\naudience = \"https://api.test\"\nsubject_prefix = \"trusted:\"\n[[strategies.oauth2.issuers]]\nissuer = \"{}/\"\naudience = \"https://api.test\"\nsubject_prefix = \"foreign:\"\n",
             trusted.issuer, foreign.issuer
         ),
     )

@@ -306,11 +306,13 @@ async fn oauth_issuer_two_providers_trusted_at_once_each_mapped_its_own_way() {
         .trust(
             TrustedIssuer::new(&a.issuer)
                 .audience("https://api.test")
+                .subject_prefix("a:")
                 .scopes_claim("scope"),
         )
         .trust(
             TrustedIssuer::new(&b.issuer)
                 .audience("https://api.test")
+                .subject_prefix("b:")
                 .username_claim("jti")
                 .scopes_claim("scp")
                 .configure(|builder| builder.fixed_roles(["partner"])),
@@ -333,7 +335,7 @@ async fn oauth_issuer_two_providers_trusted_at_once_each_mapped_its_own_way() {
         let reply = call(&strategy, &token).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         let body = reply.json();
-        assert_eq!(body["id"], "service-a");
+        assert_eq!(body["id"], "a:service-a");
         assert_eq!(body["scopes"], json!(["todos:read"]));
         assert_eq!(body["roles"], json!([]));
         assert_eq!(body["iss"], a.issuer.as_str());
@@ -343,7 +345,11 @@ async fn oauth_issuer_two_providers_trusted_at_once_each_mapped_its_own_way() {
         let reply = call(&strategy, &token).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         let body = reply.json();
-        assert_eq!(body["id"], payload(&token)["jti"], "B maps the id from jti");
+        assert_eq!(
+            body["id"],
+            format!("b:{}", payload(&token)["jti"].as_str().unwrap()),
+            "B maps the id from jti"
+        );
         assert_eq!(body["roles"], json!(["partner"]));
         assert_eq!(body["scopes"], json!([]), "B maps no scopes");
         assert_eq!(body["iss"], b.issuer.as_str());
@@ -354,6 +360,101 @@ async fn oauth_issuer_two_providers_trusted_at_once_each_mapped_its_own_way() {
         assert_invalid_token(&reply, &token, "untrusted provider");
         assert!(reply.body.contains("not trusted"), "{}", reply.body);
     }
+}
+
+/// The same `sub` from two issuers is two users: each issuer's ids carry
+/// its own prefix, and a trust map that could mix them up is refused
+/// before any network call, unless the issuers are said to share one.
+#[actix_web::test]
+async fn oauth_issuer_the_same_subject_of_two_issuers_is_two_users() {
+    let a = crafted();
+    let b = crafted();
+    a.serve_issuer(&a.base, &format!("{}/jwks", a.base));
+    b.serve_issuer(&b.base, &format!("{}/jwks", b.base));
+    let trust = |server: &CraftedServer, prefix: Option<&str>| {
+        let t = quick_keys(TrustedIssuer::new(&server.base).audience("api"));
+        match prefix {
+            Some(p) => t.subject_prefix(p),
+            None => t,
+        }
+    };
+    // Same key at both issuers, same `sub` and roles: only `iss` differs.
+    let token_a = mint(claims(&a.base, "api"), "at+jwt");
+    let token_b = mint(claims(&b.base, "api"), "at+jwt");
+
+    for (prefixes, why) in [
+        ((None, None), "no prefixes"),
+        ((Some("t:"), None), "one prefix"),
+        ((Some("t:"), Some("t:")), "the same prefix"),
+        ((Some("t:"), Some("t:x:")), "a prefix starting the other"),
+        ((Some(""), Some("b:")), "an empty prefix"),
+    ] {
+        let err = IssuerStrategy::builder()
+            .trust(trust(&a, prefixes.0))
+            .trust(trust(&b, prefixes.1))
+            .build()
+            .await
+            .unwrap_err();
+        match &err {
+            IssuerConfigError::SubjectsCollide { first, second } => {
+                assert_eq!((first, second), (&a.base, &b.base), "{why}");
+            }
+            other => panic!("{why}: {other}"),
+        }
+        assert!(err.to_string().contains("subject_prefix"), "{why}: {err}");
+    }
+    assert_eq!(
+        a.all_hits() + b.all_hits(),
+        0,
+        "refused before any discovery"
+    );
+
+    let strategy = IssuerStrategy::builder()
+        .trust(trust(&a, Some("a:")))
+        .trust(trust(&b, Some("b:")))
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        // The second round is served from each issuer's token cache.
+        let from_a = call(&strategy, &token_a).await;
+        let from_b = call(&strategy, &token_b).await;
+        assert_eq!(
+            (from_a.status, from_b.status),
+            (200, 200),
+            "{}",
+            from_b.body
+        );
+        assert_eq!(from_a.json()["id"], "a:crafted-user");
+        assert_eq!(from_b.json()["id"], "b:crafted-user");
+        assert_eq!(from_b.json()["iss"], b.base.as_str());
+    }
+
+    // Said to share one user base: the bare subject from both.
+    let shared = IssuerStrategy::builder()
+        .trust(trust(&a, None))
+        .trust(trust(&b, None))
+        .dangerously_share_subjects()
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(call(&shared, &token_a).await.json()["id"], "crafted-user");
+    assert_eq!(call(&shared, &token_b).await.json()["id"], "crafted-user");
+    // One issuer alone needs no prefix, and may have one.
+    let alone = IssuerStrategy::builder()
+        .trust(trust(&a, None))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(call(&alone, &token_a).await.json()["id"], "crafted-user");
+    let alone = IssuerStrategy::builder()
+        .trust(trust(&a, Some("a:")))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(call(&alone, &token_a).await.json()["id"], "a:crafted-user");
+    a.stop().await;
+    b.stop().await;
 }
 
 #[actix_web::test]
@@ -766,8 +867,16 @@ async fn oauth_issuer_provider_down_at_start_up_is_a_typed_error() {
     // One of several issuers down: the whole strategy does not start.
     server.serve_issuer(&server.base, &format!("{}/jwks", server.base));
     let err = IssuerStrategy::builder()
-        .trust(TrustedIssuer::new(&server.base).audience("api"))
-        .trust(TrustedIssuer::new(format!("http://127.0.0.1:{closed}")).audience("api"))
+        .trust(
+            TrustedIssuer::new(&server.base)
+                .audience("api")
+                .subject_prefix("up:"),
+        )
+        .trust(
+            TrustedIssuer::new(format!("http://127.0.0.1:{closed}"))
+                .audience("api")
+                .subject_prefix("down:"),
+        )
         .build()
         .await
         .unwrap_err();
@@ -1202,8 +1311,16 @@ async fn oauth_issuer_describes_its_openapi_scheme_by_discovery_url() {
     assert_eq!(doc["issuer"], a.issuer.as_str());
 
     let two = IssuerStrategy::builder()
-        .trust(TrustedIssuer::new(&a.issuer).audience("https://api.test"))
-        .trust(TrustedIssuer::new(&b.issuer).audience("https://api.test"))
+        .trust(
+            TrustedIssuer::new(&a.issuer)
+                .audience("https://api.test")
+                .subject_prefix("a:"),
+        )
+        .trust(
+            TrustedIssuer::new(&b.issuer)
+                .audience("https://api.test")
+                .subject_prefix("b:"),
+        )
         .build()
         .await
         .unwrap();
