@@ -13,6 +13,10 @@ use crate::{AuthError, StateStore, StoreError};
 const JTI_PREFIX: &str = "revoked:jti:";
 const SUB_PREFIX: &str = "revoked:sub:";
 
+/// The longest `resync_every`: a day. Longer ones are taken as a day, so
+/// that the mirror's schedule never overflows a clock.
+const MAX_RESYNC_EVERY: Duration = Duration::from_secs(24 * 3600);
+
 /// How a [`Revocations`] mirror is kept fresh.
 ///
 /// ```
@@ -53,10 +57,10 @@ impl RevocationOptions {
     }
 
     /// How often the whole list is read again from the store (default
-    /// 10 s): the safety net under publish/subscribe, which may lose
-    /// messages.
+    /// 10 s; from 10 ms to a day): the safety net under publish/subscribe,
+    /// which may lose messages.
     pub fn resync_every(mut self, every: Duration) -> Self {
-        self.resync_every = every.max(Duration::from_millis(10));
+        self.resync_every = every.clamp(Duration::from_millis(10), MAX_RESYNC_EVERY);
         self
     }
 
@@ -91,6 +95,30 @@ struct Lists {
     tokens: HashMap<String, u64, Hasher>,
     /// `sub` → tokens issued before this instant (seconds) are refused.
     subjects: HashMap<String, u64, Hasher>,
+    /// While a resync reads the store: every revocation applied meanwhile.
+    /// The read may have been made before them, so they are applied again
+    /// on top of what it returned; replacing the lists with the read alone
+    /// would forget them until the next resync.
+    applied_during_read: Option<Vec<(char, u64, String)>>,
+}
+
+impl Lists {
+    fn insert(&mut self, kind: char, instant: u64, id: String) {
+        match kind {
+            't' => {
+                self.tokens.insert(id, instant);
+            }
+            's' => {
+                let entry = self.subjects.entry(id).or_insert(instant);
+                *entry = (*entry).max(instant);
+            }
+            _ => {}
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tokens.is_empty() && self.subjects.is_empty()
+    }
 }
 
 /// foldhash (randomly seeded per process) rather than SipHash: both maps are
@@ -271,23 +299,30 @@ impl Revocations {
     }
 
     fn apply(&self, kind: char, instant: u64, id: String) {
-        let mut lists = self.write();
-        match kind {
-            't' => {
-                lists.tokens.insert(id, instant);
-            }
-            's' => {
-                let entry = lists.subjects.entry(id).or_insert(instant);
-                *entry = (*entry).max(instant);
-            }
-            _ => return,
+        if kind != 't' && kind != 's' {
+            return;
         }
+        let mut lists = self.write();
+        if let Some(applied) = &mut lists.applied_during_read {
+            applied.push((kind, instant, id.clone()));
+        }
+        lists.insert(kind, instant, id);
+        // Under the lock, so that a resync's own `any` cannot overwrite it.
         self.any.store(true, Ordering::Release);
     }
 
-    /// Reads both lists from the store and replaces the mirror.
+    /// Reads both lists from the store and replaces the mirror. Never runs
+    /// twice at once: `start` runs it before `keep_fresh` begins, and
+    /// `keep_fresh` runs one after another.
     async fn resync(&self) -> Result<(), StoreError> {
-        let entries = self.store.scan("revoked:").await?;
+        self.write().applied_during_read = Some(Vec::new());
+        let entries = match self.store.scan("revoked:").await {
+            Ok(entries) => entries,
+            Err(e) => {
+                self.write().applied_during_read = None;
+                return Err(e);
+            }
+        };
         let now = now_secs();
         let mut fresh = Lists::default();
         for (key, entry) in entries {
@@ -303,9 +338,13 @@ impl Revocations {
                 fresh.subjects.insert(sub.to_owned(), instant);
             }
         }
-        let any = !fresh.tokens.is_empty() || !fresh.subjects.is_empty();
-        *self.write() = fresh;
-        self.any.store(any, Ordering::Release);
+        let mut lists = self.write();
+        for (kind, instant, id) in lists.applied_during_read.take().unwrap_or_default() {
+            fresh.insert(kind, instant, id);
+        }
+        *lists = fresh;
+        self.any.store(!lists.is_empty(), Ordering::Release);
+        drop(lists);
         self.mark_fresh();
         Ok(())
     }
@@ -542,5 +581,102 @@ mod tests {
         let stale = r.check(Some("any"), "ada", Some(now_secs())).unwrap_err();
         assert_eq!(stale.status().as_u16(), 503);
         assert!(stale.retry_after().is_some());
+    }
+
+    /// A store whose scan can be held after it has read (a slow resync),
+    /// and whose messages are lost: only the mirror's own bookkeeping keeps
+    /// a revocation made while a resync reads.
+    struct HeldScan {
+        inner: MemoryStore,
+        hold: std::sync::atomic::AtomicBool,
+        read: tokio::sync::Notify,
+        release: tokio::sync::Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl StateStore for HeldScan {
+        async fn set_if_absent(&self, k: &str, v: &[u8], t: Duration) -> Result<bool, StoreError> {
+            self.inner.set_if_absent(k, v, t).await
+        }
+        async fn get(&self, k: &str) -> Result<Option<crate::Entry>, StoreError> {
+            self.inner.get(k).await
+        }
+        async fn take(&self, k: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.take(k).await
+        }
+        async fn delete(&self, k: &str) -> Result<bool, StoreError> {
+            self.inner.delete(k).await
+        }
+        async fn increment(&self, k: &str, w: Duration) -> Result<crate::Count, StoreError> {
+            self.inner.increment(k, w).await
+        }
+        async fn raise(&self, k: &str, v: u64, t: Duration) -> Result<bool, StoreError> {
+            self.inner.raise(k, v, t).await
+        }
+        async fn publish(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn subscribe(&self, c: &str) -> Result<crate::Subscription, StoreError> {
+            self.inner.subscribe(c).await
+        }
+        async fn scan(&self, prefix: &str) -> Result<Vec<(String, crate::Entry)>, StoreError> {
+            let entries = self.inner.scan(prefix).await;
+            if self.hold.swap(false, Ordering::SeqCst) {
+                self.read.notify_one();
+                self.release.notified().await;
+            }
+            entries
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revocation_made_while_a_resync_reads_is_kept() {
+        let store = Arc::new(HeldScan {
+            inner: MemoryStore::new(),
+            hold: std::sync::atomic::AtomicBool::new(false),
+            read: tokio::sync::Notify::new(),
+            release: tokio::sync::Notify::new(),
+        });
+        let r = Revocations::start(store.clone(), RevocationOptions::default())
+            .await
+            .unwrap();
+        let now = now_secs();
+        for (n, (jti, subject)) in [("late", "eve"), ("later", "mallory")]
+            .into_iter()
+            .enumerate()
+        {
+            store.hold.store(true, Ordering::SeqCst);
+            let resync = tokio::spawn({
+                let r = Arc::clone(&r);
+                async move { r.resync().await }
+            });
+            // The resync has read the store; these land before it replaces
+            // the mirror with what it read.
+            store.read.notified().await;
+            r.revoke_token(jti, now + 60).await.unwrap();
+            r.revoke_subject(subject, now).await.unwrap();
+            store.release.notify_one();
+            resync.await.unwrap().unwrap();
+            assert!(r.check(Some(jti), "x", Some(now)).is_err(), "round {n}");
+            assert!(r.check(None, subject, Some(now - 1)).is_err(), "round {n}");
+            assert!(r.check(Some("other"), "x", Some(now)).is_ok());
+        }
+        // The next resync reads them from the store.
+        r.resync().await.unwrap();
+        assert!(r.check(Some("late"), "x", Some(now)).is_err());
+        assert!(r.check(None, "eve", Some(now - 1)).is_err());
+    }
+
+    #[test]
+    fn resync_every_is_kept_within_its_bounds() {
+        for (given, kept) in [
+            (Duration::ZERO, Duration::from_millis(10)),
+            (Duration::from_secs(3), Duration::from_secs(3)),
+            (Duration::from_secs(24 * 3600 + 1), MAX_RESYNC_EVERY),
+            (Duration::MAX, MAX_RESYNC_EVERY),
+        ] {
+            let options = RevocationOptions::default().resync_every(given);
+            assert_eq!(options.resync_every, kept, "{given:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! on the trait, where the public docs show it.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -412,6 +412,53 @@ pub trait StateStore: Send + Sync + 'static {
         let _ = prefix;
         Err(StoreError::Unsupported { operation: "scan" })
     }
+
+    /// Adds `member` to the set under `key`, live for `ttl` from now (adding
+    /// it again moves its end). Sets are a namespace of their own: `key`
+    /// names no [`get`](Self::get) entry. For small per-owner indexes (a
+    /// user's tokens or API keys) that the request path reads whole, where
+    /// [`scan`](Self::scan) would walk every key: a Redis sorted set scored
+    /// by expiry, in SQL a row per member. Stores without sets answer
+    /// [`StoreError::Unsupported`], the default, and callers fall back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_core::{MemoryStore, StateStore};
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let store = MemoryStore::new();
+    /// store.add_member("tokens:ada", "t1", Duration::from_secs(60)).await.unwrap();
+    /// store.add_member("tokens:ada", "t2", Duration::from_secs(60)).await.unwrap();
+    /// let mut members = store.members("tokens:ada").await.unwrap();
+    /// members.sort();
+    /// assert_eq!(members, ["t1", "t2"]);
+    /// assert!(store.remove_member("tokens:ada", "t1").await.unwrap());
+    /// assert_eq!(store.members("tokens:ada").await.unwrap(), ["t2"]);
+    /// # });
+    /// ```
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let _ = (key, member, ttl);
+        Err(StoreError::Unsupported {
+            operation: "add_member",
+        })
+    }
+
+    /// The live members of the set under `key`, in no particular order
+    /// (none for a set never written).
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let _ = key;
+        Err(StoreError::Unsupported {
+            operation: "members",
+        })
+    }
+
+    /// Removes `member` from the set under `key`; `true` when it was a live
+    /// member.
+    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let _ = (key, member);
+        Err(StoreError::Unsupported {
+            operation: "remove_member",
+        })
+    }
 }
 
 /// How many live entries a [`MemoryStore`] holds by default.
@@ -461,6 +508,11 @@ struct Entries {
     map: HashMap<Arc<str>, Slot>,
     /// (deadline, key) of every entry, so expired ones leave in order.
     deadlines: BTreeSet<(u64, Arc<str>)>,
+    /// Set members, (set key, member) → deadline: ordered, so that one
+    /// set's members are a range.
+    members: BTreeMap<(Arc<str>, Arc<str>), u64>,
+    /// (deadline, set key, member) of every member.
+    member_deadlines: BTreeSet<(u64, Arc<str>, Arc<str>)>,
 }
 
 struct Slot {
@@ -477,6 +529,30 @@ impl Entries {
             if let Some((_, key)) = self.deadlines.pop_first() {
                 self.map.remove(&key);
             }
+        }
+        while let Some((at, ..)) = self.member_deadlines.first() {
+            if *at > now {
+                break;
+            }
+            if let Some((_, set, member)) = self.member_deadlines.pop_first() {
+                self.members.remove(&(set, member));
+            }
+        }
+    }
+
+    /// Live entries and set members, which share the bound.
+    fn len(&self) -> usize {
+        self.map.len() + self.members.len()
+    }
+
+    fn remove_member(&mut self, set: &str, member: &str) -> bool {
+        let key = (Arc::<str>::from(set), Arc::<str>::from(member));
+        match self.members.remove(&key) {
+            Some(at) => {
+                self.member_deadlines.remove(&(at, key.0, key.1));
+                true
+            }
+            None => false,
         }
     }
 
@@ -498,7 +574,7 @@ impl Entries {
         expires_at: u64,
         capacity: usize,
     ) -> Result<(), StoreError> {
-        if self.remove(key).is_none() && self.map.len() >= capacity {
+        if self.remove(key).is_none() && self.len() >= capacity {
             return Err(StoreError::Full { capacity });
         }
         let key: Arc<str> = Arc::from(key);
@@ -566,7 +642,7 @@ impl MemoryStore {
         let now = self.shared.clock.now_ms();
         let mut entries = lock(&self.shared.entries);
         entries.purge(now);
-        entries.map.len()
+        entries.len()
     }
 
     /// Whether the store holds no live entry.
@@ -698,6 +774,36 @@ impl StateStore for MemoryStore {
                 })
                 .collect()
         }))
+    }
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let capacity = self.shared.capacity;
+        self.with_entries(|e, now| {
+            if !e.remove_member(key, member) && e.len() >= capacity {
+                return Err(StoreError::Full { capacity });
+            }
+            let at = deadline(now, ttl);
+            let (set, member) = (Arc::<str>::from(key), Arc::<str>::from(member));
+            e.member_deadlines
+                .insert((at, Arc::clone(&set), Arc::clone(&member)));
+            e.members.insert((set, member), at);
+            Ok(())
+        })
+    }
+
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.with_entries(|e, _| {
+            let set: Arc<str> = Arc::from(key);
+            let from = (Arc::clone(&set), Arc::<str>::from(""));
+            e.members
+                .range(from..)
+                .take_while(|((s, _), _)| *s == set)
+                .map(|((_, member), _)| member.to_string())
+                .collect()
+        }))
+    }
+
+    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        Ok(self.with_entries(|e, _| e.remove_member(key, member)))
     }
 }
 
@@ -876,6 +982,59 @@ pub(crate) mod tests {
         clock.advance(MIN);
         // Expired: any value is new again.
         assert!(store.raise("nc", 1, MIN).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn set_members_expire_alone_and_share_the_bound() {
+        let (store, clock) = store_at(0);
+        store.add_member("s:a", "x", MIN).await.unwrap();
+        store
+            .add_member("s:a", "brief", Duration::from_secs(5))
+            .await
+            .unwrap();
+        // Sets whose keys share a start are apart.
+        store.add_member("s:a:b", "y", MIN).await.unwrap();
+        store.add_member("s:ab", "z", MIN).await.unwrap();
+        store.add_member("s:", "w", MIN).await.unwrap();
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(store.members("s:a").await.unwrap()), ["brief", "x"]);
+        assert_eq!(store.members("s:a:b").await.unwrap(), ["y"]);
+        assert_eq!(store.members("s:").await.unwrap(), ["w"]);
+        assert!(store.members("s:none").await.unwrap().is_empty());
+        assert_eq!(store.get("s:a").await.unwrap(), None, "not an entry");
+        assert_eq!(store.len(), 5);
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(store.members("s:a").await.unwrap(), ["x"]);
+        assert!(!store.remove_member("s:a", "brief").await.unwrap());
+        // Adding again moves the end, and counts once.
+        store.add_member("s:a", "x", MIN * 2).await.unwrap();
+        clock.advance(MIN);
+        assert_eq!(store.members("s:a").await.unwrap(), ["x"]);
+        assert!(store.members("s:a:b").await.unwrap().is_empty());
+        assert_eq!(store.len(), 1);
+        assert!(store.remove_member("s:a", "x").await.unwrap());
+        assert!(store.is_empty());
+
+        // Members and entries share the bound on live items.
+        let clock = ManualClock::new(0);
+        let small = MemoryStore::with_capacity(2).with_clock(Arc::new(clock.clone()));
+        small.add_member("s", "1", MIN).await.unwrap();
+        small.set_if_absent("e", b"", MIN).await.unwrap();
+        assert!(matches!(
+            small.add_member("s", "2", MIN).await,
+            Err(StoreError::Full { capacity: 2 })
+        ));
+        assert!(matches!(
+            small.set_if_absent("f", b"", MIN).await,
+            Err(StoreError::Full { capacity: 2 })
+        ));
+        small.add_member("s", "1", MIN * 2).await.unwrap(); // renewing is no new item
+        clock.advance(MIN);
+        small.add_member("s", "2", MIN).await.unwrap();
+        assert_eq!(small.len(), 2);
     }
 
     #[tokio::test]

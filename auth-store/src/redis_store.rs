@@ -89,6 +89,7 @@ impl RedisOptions {
 /// | `raise` | a Lua script (`EVALSHA`): compare as decimal numbers, `SET k v PX ttl` when greater |
 /// | `publish` / `subscribe` | `PUBLISH` / `SUBSCRIBE` on a dedicated connection |
 /// | `scan` (resynchronising a mirror, never per request) | `SCAN MATCH prefix*`, then `GET`+`PTTL` pipelined per batch |
+/// | `add_member` / `members` / `remove_member` | Lua scripts on a sorted set `<prefix>members:<key>` scored by deadline (Redis's clock): `ZADD`, `ZRANGEBYSCORE (now +inf`, `ZREM`; expired members are dropped as the set is written |
 ///
 /// Commands go through the redis crate's `ConnectionManager`: one
 /// multiplexed connection (concurrent requests are pipelined on it, so no
@@ -118,6 +119,9 @@ pub struct RedisStore {
     conn: ConnectionManager,
     options: RedisOptions,
     raise: Script,
+    add_member: Script,
+    members: Script,
+    remove_member: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -144,6 +148,44 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 ";
+
+/// Adds ARGV[1] to the sorted set KEYS[1], scored by its deadline (Redis's
+/// own clock, milliseconds, plus ARGV[2]); expired members leave first, and
+/// the key lives at least as long as its longest-lived member.
+const ADD_MEMBER: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+";
+
+/// The members of the sorted set KEYS[1] whose deadline is still ahead.
+const MEMBERS: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.0f', now), '+inf')
+";
+
+/// Removes ARGV[1] from the sorted set KEYS[1]; 1 when it was there and
+/// its deadline still ahead.
+const REMOVE_MEMBER: &str = r"
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(score) > now then return 1 end
+return 0
+";
+
+/// The longest member lifetime a sorted set is given (a century): scores
+/// are doubles, exact up to 2^53 milliseconds.
+const MAX_MEMBER_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
 /// Milliseconds for a `PX` argument: at least 1 (Redis refuses 0).
 fn millis(d: Duration) -> u64 {
@@ -210,6 +252,9 @@ impl RedisStore {
             conn,
             options,
             raise: Script::new(RAISE),
+            add_member: Script::new(ADD_MEMBER),
+            members: Script::new(MEMBERS),
+            remove_member: Script::new(REMOVE_MEMBER),
         })
     }
 
@@ -218,6 +263,12 @@ impl RedisStore {
         full.push_str(&self.options.prefix);
         full.push_str(key);
         full
+    }
+
+    /// The Redis key of the set `key`: apart from entries' keys (and from
+    /// any `scan` prefix a caller uses), under `<prefix>members:`.
+    fn set_key(&self, key: &str) -> String {
+        self.key(&format!("members:{key}"))
     }
 
     fn err(&self, e: RedisError) -> StoreError {
@@ -373,6 +424,40 @@ impl StateStore for RedisStore {
             }
         }
         Ok(entries)
+    }
+
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .add_member
+            .key(self.set_key(key))
+            .arg(member)
+            .arg(millis(ttl).min(MAX_MEMBER_TTL_MS))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        self.members
+            .key(self.set_key(key))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let removed: i64 = self
+            .remove_member
+            .key(self.set_key(key))
+            .arg(member)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(removed == 1)
     }
 
     async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {

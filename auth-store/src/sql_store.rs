@@ -34,6 +34,7 @@ enum Backend {
 /// | `raise` | `INSERT .. ON CONFLICT DO UPDATE .. WHERE expired OR counter < new RETURNING` |
 /// | `publish` / `subscribe` | PostgreSQL `pg_notify` / `LISTEN` (sqlx's `PgListener`); SQLite: this process only |
 /// | `scan` (resyncing a mirror, never per request) | `SELECT .. WHERE substr(state_key, 1, length($1)) = $1` |
+/// | `add_member` / `members` / `remove_member` | table `auth_state_members`, primary key `(set_key, member)`: `INSERT .. ON CONFLICT DO UPDATE`, `SELECT .. WHERE set_key = $1`, `DELETE .. RETURNING` |
 ///
 /// Expiry is decided with the application's [`Clock`] (`expires_at` in
 /// milliseconds since the epoch), so SQLite needs no server clock; expired
@@ -166,6 +167,14 @@ impl SqlStore {
                  state_value {blob}, counter BIGINT, expires_at BIGINT NOT NULL)"
             ),
             "CREATE INDEX IF NOT EXISTS auth_state_expires_at ON auth_state (expires_at)".into(),
+            // Set members (`add_member`): one row each, a set's rows found
+            // by the primary key's first column.
+            "CREATE TABLE IF NOT EXISTS auth_state_members (set_key TEXT NOT NULL, \
+             member TEXT NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (set_key, member))"
+                .into(),
+            "CREATE INDEX IF NOT EXISTS auth_state_members_expires_at \
+             ON auth_state_members (expires_at)"
+                .into(),
         ] {
             sqlx::query(&statement)
                 .execute(&self.pool)
@@ -190,13 +199,17 @@ impl SqlStore {
 
     /// Deletes expired rows now and then; a failure here only delays it.
     async fn maybe_purge(&self) {
-        if self.writes.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1
-            && let Err(e) = sqlx::query("DELETE FROM auth_state WHERE expires_at <= $1")
+        if self.writes.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY != PURGE_EVERY - 1 {
+            return;
+        }
+        for table in ["auth_state", "auth_state_members"] {
+            if let Err(e) = sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
                 .bind(self.now())
                 .execute(&self.pool)
                 .await
-        {
-            tracing::warn!(error = %e, "could not purge expired authentication state");
+            {
+                tracing::warn!(error = %e, "could not purge expired authentication state");
+            }
         }
     }
 
@@ -391,6 +404,53 @@ impl StateStore for SqlStore {
                 ))
             })
             .collect()
+    }
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.maybe_purge().await;
+        sqlx::query(
+            "INSERT INTO auth_state_members (set_key, member, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (set_key, member) DO UPDATE SET expires_at = excluded.expires_at",
+        )
+        .bind(key)
+        .bind(member)
+        .bind(self.deadline(ttl))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT member FROM auth_state_members WHERE set_key = $1 AND expires_at > $2",
+        )
+        .bind(key)
+        .bind(self.now())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| row.try_get("member").map_err(bad_row))
+            .collect()
+    }
+
+    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM auth_state_members WHERE set_key = $1 AND member = $2 \
+             RETURNING expires_at",
+        )
+        .bind(key)
+        .bind(member)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        match row {
+            Some(row) => {
+                let expires_at: i64 = row.try_get("expires_at").map_err(bad_row)?;
+                Ok(expires_at > self.now())
+            }
+            None => Ok(false),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::manager::well_formed_id;
+
 /// Random characters in a key: 43 from `[A-Za-z0-9]` are 256 bits.
 const SECRET_CHARS: usize = 43;
 /// Checksum characters: 6 base-62 digits hold 32 bits.
@@ -168,6 +170,11 @@ impl std::fmt::Debug for ApiKeys {
     }
 }
 
+/// The set of the owner's key hashes (`StateStore::add_member`).
+fn owner_set(owner: &str) -> String {
+    format!("apikey:s:{owner}")
+}
+
 fn hash(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(key.as_bytes()))
 }
@@ -270,33 +277,95 @@ impl ApiKeys {
                 ttl,
             )
             .await?;
+        match self
+            .store
+            .add_member(&owner_set(&record.owner), &record.hash, ttl)
+            .await
+        {
+            // A store without sets: `list` scans instead.
+            Ok(()) | Err(StoreError::Unsupported { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok((key, record))
     }
 
-    /// The owner's keys (records only).
+    /// The owner's keys (records only). Reads the owner's set of keys and
+    /// then each record, not a scan of the store. Keys made before the set
+    /// existed (an older version of this crate) join it on the owner's
+    /// first listing, found by one scan of the owner's index entries.
     pub async fn list(&self, owner: &str) -> Result<Vec<ApiKeyRecord>, ApiKeyError> {
+        let set = owner_set(owner);
+        let hashes = match self.store.members(&set).await {
+            Ok(mut hashes) => {
+                let marker = format!("apikey:m:{owner}");
+                if self.store.get(&marker).await?.is_none() {
+                    for hash in self.indexed(owner).await? {
+                        if !hashes.contains(&hash) {
+                            self.store.add_member(&set, &hash, NO_EXPIRY).await?;
+                            hashes.push(hash);
+                        }
+                    }
+                    self.store.set_if_absent(&marker, b"1", NO_EXPIRY).await?;
+                }
+                hashes
+            }
+            Err(StoreError::Unsupported { .. }) => self.indexed(owner).await?,
+            Err(e) => return Err(e.into()),
+        };
         let mut records = Vec::new();
-        for (_, entry) in self.store.scan(&format!("apikey:o:{owner}:")).await? {
-            let hash = String::from_utf8_lossy(&entry.value).into_owned();
-            if let Some(record) = self.record(&hash).await?
-                && record.owner == owner
-            {
-                records.push(record);
+        for hash in hashes {
+            match self.record(&hash).await? {
+                Some(record) if record.owner == owner => records.push(record),
+                Some(_) => {}
+                // Revoked while its membership stayed: dropped, best effort.
+                None => {
+                    if let Err(e) = self.store.remove_member(&set, &hash).await
+                        && !matches!(e, StoreError::Unsupported { .. })
+                    {
+                        tracing::debug!(error = %e, "could not drop a revoked API key from its owner's set");
+                    }
+                }
             }
         }
         records.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(records)
     }
 
+    /// The hashes in the owner's index entries, by a scan of the store
+    /// (`apikey:o:OWNER:ID`; the prefix also finds owner `OWNER:x`'s, whose
+    /// key has another `:` after it).
+    async fn indexed(&self, owner: &str) -> Result<Vec<String>, ApiKeyError> {
+        let prefix = format!("apikey:o:{owner}:");
+        Ok(self
+            .store
+            .scan(&prefix)
+            .await?
+            .into_iter()
+            .filter(|(key, _)| key.strip_prefix(&prefix).is_some_and(well_formed_id))
+            .map(|(_, entry)| String::from_utf8_lossy(&entry.value).into_owned())
+            .collect())
+    }
+
     /// Revokes the owner's key `id`, on every instance at once (the record
     /// is gone from the shared store).
     pub async fn revoke(&self, owner: &str, id: &str) -> Result<(), ApiKeyError> {
-        let Some(hash) = self.store.take(&format!("apikey:o:{owner}:{id}")).await? else {
+        if !well_formed_id(id) {
+            return Err(ApiKeyError::NotFound);
+        }
+        let index = format!("apikey:o:{owner}:{id}");
+        let Some(hash) = self.store.get(&index).await? else {
             return Err(ApiKeyError::NotFound);
         };
-        let hash = String::from_utf8_lossy(&hash).into_owned();
+        let hash = String::from_utf8_lossy(&hash.value).into_owned();
+        // The record first, the owner's index entry last: a store failure
+        // in between leaves the key listed, and a retry finishes the job.
         self.store.delete(&format!("apikey:h:{hash}")).await?;
         self.store.delete(&format!("apikey:u:{hash}")).await?;
+        match self.store.remove_member(&owner_set(owner), &hash).await {
+            Ok(_) | Err(StoreError::Unsupported { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.store.delete(&index).await?;
         Ok(())
     }
 
@@ -328,13 +397,14 @@ impl ApiKeys {
         {
             return Ok(None);
         }
-        self.touch(&hash).await;
+        self.touch(&hash, record.expires_at).await;
         Ok(Some(record))
     }
 
     /// Records the last use, at most once a minute per key and instance;
-    /// a failure only delays it.
-    async fn touch(&self, hash: &str) {
+    /// a failure only delays it. The entry lives as long as the key
+    /// (`expires_at`), not longer.
+    async fn touch(&self, hash: &str, expires_at: Option<u64>) {
         let now = self.clock.now_secs();
         {
             let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,18 +416,31 @@ impl ApiKeys {
             }
             last.insert(hash.to_owned(), now);
         }
-        if let Err(e) = self
-            .store
-            .raise(&format!("apikey:u:{hash}"), now, NO_EXPIRY)
-            .await
-        {
+        let ttl = match expires_at {
+            Some(at) => Duration::from_secs(at.saturating_sub(now).max(1)),
+            None => NO_EXPIRY,
+        };
+        let key = format!("apikey:u:{hash}");
+        if let Err(e) = self.store.raise(&key, now, ttl).await {
             tracing::debug!(error = %e, "could not record an API key's last use");
+            return;
+        }
+        // A revocation between this key's verification and the write above
+        // deleted the entry before it was written again: the record is gone
+        // by now, so the entry goes too rather than outlive the key.
+        if matches!(self.record(hash).await, Ok(None))
+            && let Err(e) = self.store.delete(&key).await
+        {
+            tracing::debug!(error = %e, "could not remove a revoked API key's last use");
         }
     }
 
     /// When the key `id` of `owner` was last used (seconds since the epoch;
     /// to the minute).
     pub async fn last_used(&self, owner: &str, id: &str) -> Result<Option<u64>, ApiKeyError> {
+        if !well_formed_id(id) {
+            return Err(ApiKeyError::NotFound);
+        }
         let Some(hash) = self.store.get(&format!("apikey:o:{owner}:{id}")).await? else {
             return Err(ApiKeyError::NotFound);
         };

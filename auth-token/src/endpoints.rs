@@ -285,13 +285,25 @@ impl TokenEndpoints {
 
 impl TokenEndpoints {
     /// The `token` of a request from a registered client, or the response
-    /// refusing it (401 `invalid_client`, 400 `invalid_request`).
+    /// refusing it (401 `invalid_client`, 400 `invalid_request`). The client
+    /// is authenticated before the body is read, and the body is read up to
+    /// its bound only: an unauthenticated request never has it buffered.
     #[allow(clippy::result_large_err)] // the refusal is the response itself
-    fn token_request(&self, req: &HttpRequest, body: &[u8]) -> Result<String, HttpResponse> {
+    async fn token_request(
+        &self,
+        req: &HttpRequest,
+        body: web::Payload,
+    ) -> Result<String, HttpResponse> {
         if !self.authenticated(req) {
             return Err(self.unauthorized());
         }
-        token_of(req, body).ok_or_else(|| oauth_error(StatusCode::BAD_REQUEST, "invalid_request"))
+        let invalid = || oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+        let body = match body.to_bytes_limited(MAX_FORM_BYTES).await {
+            Ok(Ok(body)) => body,
+            // Too long, or the body broke off.
+            Ok(Err(_)) | Err(_) => return Err(invalid()),
+        };
+        token_of(req, &body).ok_or_else(invalid)
     }
 }
 
@@ -306,7 +318,7 @@ fn token_of(req: &HttpRequest, body: &[u8]) -> Option<String> {
             v.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
-    if !form_type || body.len() > MAX_FORM_BYTES {
+    if !form_type {
         return None;
     }
     let mut token = None;
@@ -334,10 +346,10 @@ fn unavailable(e: &AuthError) -> HttpResponse {
 
 async fn introspect_handler(
     req: HttpRequest,
-    body: web::Bytes,
+    body: web::Payload,
     endpoints: web::Data<TokenEndpoints>,
 ) -> HttpResponse {
-    let token = match endpoints.token_request(&req, &body) {
+    let token = match endpoints.token_request(&req, body).await {
         Ok(token) => token,
         Err(refused) => return refused,
     };
@@ -362,10 +374,10 @@ async fn introspect_handler(
 
 async fn revoke_handler(
     req: HttpRequest,
-    body: web::Bytes,
+    body: web::Payload,
     endpoints: web::Data<TokenEndpoints>,
 ) -> HttpResponse {
-    let token = match endpoints.token_request(&req, &body) {
+    let token = match endpoints.token_request(&req, body).await {
         Ok(token) => token,
         Err(refused) => return refused,
     };

@@ -44,6 +44,15 @@ const BASE64URL: [bool; 256] = {
     table
 };
 
+/// Whether `id` can be a token's or an API key's id: both are made of 12
+/// characters of base64url (API keys: of `[A-Za-z0-9]`), so neither holds a
+/// `:`. The owner index is keyed `OWNER:ID`; with a `:` in it, an id would
+/// name another owner's entry (user `oidc` asking for `abc:ID` would reach
+/// user `oidc:abc`'s `ID`).
+pub(crate) fn well_formed_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| BASE64URL[usize::from(b)])
+}
+
 impl<'a> Shaped<'a> {
     /// `s`, when it has a token's shape.
     pub(crate) fn new(s: &'a str) -> Option<Self> {
@@ -377,6 +386,13 @@ impl TokenManager {
         self.key("x", hash)
     }
 
+    /// The set of the owner's token hashes (`StateStore::add_member`): what
+    /// `list` and the per-user cap read, one round trip instead of a scan
+    /// of the whole store.
+    fn owner_set(&self, owner: &str) -> String {
+        self.key("s", owner)
+    }
+
     /// Reads time from `clock` (tests; give the store the same clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -503,6 +519,15 @@ impl TokenManager {
                 record_ttl,
             )
             .await?;
+        match self
+            .store
+            .add_member(&self.owner_set(&record.owner), &record.hash, record_ttl)
+            .await
+        {
+            // A store without sets: `list` scans instead.
+            Ok(()) | Err(StoreError::Unsupported { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok(IssuedToken {
             token,
             location: format!("{}/{id}", self.location),
@@ -616,22 +641,48 @@ impl TokenManager {
         Ok((record.expires_at > now).then_some(record))
     }
 
-    /// The owner's live tokens, oldest first.
+    /// The owner's live tokens, oldest first. Reads the owner's set of
+    /// tokens and then each record: no scan of the store (on a store
+    /// without sets, `StateStore::scan` of the owner's index entries).
+    /// Tokens issued before the set existed (an older version of this
+    /// crate) are not listed; they expire with their lifetime.
     pub async fn list(&self, owner: &str) -> Result<Vec<TokenRecord>, TokenError> {
-        let mut records = Vec::new();
-        for (_, entry) in self
-            .store
-            .scan(&self.key("o", &format!("{owner}:")))
-            .await?
-        {
-            let hash = String::from_utf8_lossy(&entry.value).into_owned();
-            if let Some(entry) = self.store.get(&self.key("h", &hash)).await? {
-                let record: TokenRecord =
-                    serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?;
-                if record.owner == owner
-                    && let Some(record) = self.current(record).await?
+        let set = self.owner_set(owner);
+        let hashes = match self.store.members(&set).await {
+            Ok(hashes) => hashes,
+            Err(StoreError::Unsupported { .. }) => {
+                let mut hashes = Vec::new();
+                for (_, entry) in self
+                    .store
+                    .scan(&self.key("o", &format!("{owner}:")))
+                    .await?
                 {
-                    records.push(record);
+                    hashes.push(String::from_utf8_lossy(&entry.value).into_owned());
+                }
+                hashes
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut records = Vec::new();
+        for hash in hashes {
+            match self.store.get(&self.key("h", &hash)).await? {
+                Some(entry) => {
+                    let record: TokenRecord =
+                        serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?;
+                    if record.owner == owner
+                        && let Some(record) = self.current(record).await?
+                    {
+                        records.push(record);
+                    }
+                }
+                // Revoked while its membership stayed (a failure between the
+                // two): the membership goes now, best effort.
+                None => {
+                    if let Err(e) = self.store.remove_member(&set, &hash).await
+                        && !matches!(e, StoreError::Unsupported { .. })
+                    {
+                        tracing::debug!(error = %e, "could not drop a revoked token from its owner's set");
+                    }
                 }
             }
         }
@@ -642,6 +693,9 @@ impl TokenManager {
     /// The owner's token `id`; `None` when there is none (another user's
     /// token included: it is not theirs to see).
     pub async fn get(&self, owner: &str, id: &str) -> Result<Option<TokenRecord>, TokenError> {
+        if !well_formed_id(id) {
+            return Ok(None);
+        }
         let Some(hash) = self
             .store
             .get(&self.key("o", &format!("{owner}:{id}")))
@@ -652,8 +706,12 @@ impl TokenManager {
         let hash = String::from_utf8_lossy(&hash.value).into_owned();
         match self.store.get(&self.key("h", &hash)).await? {
             Some(entry) => {
-                self.current(serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?)
-                    .await
+                let record: TokenRecord =
+                    serde_json::from_slice(&entry.value).map_err(TokenError::Malformed)?;
+                if record.owner != owner || record.id != id {
+                    return Ok(None);
+                }
+                self.current(record).await
             }
             None => Ok(None),
         }
@@ -664,17 +722,29 @@ impl TokenManager {
     /// once and the others' when the published message arrives; if
     /// publishing fails (logged), theirs within the cache's maximum age.
     pub async fn revoke(&self, owner: &str, id: &str) -> Result<bool, TokenError> {
-        let Some(hash) = self
-            .store
-            .take(&self.key("o", &format!("{owner}:{id}")))
-            .await?
-        else {
+        if !well_formed_id(id) {
+            return Ok(false);
+        }
+        let index = self.key("o", &format!("{owner}:{id}"));
+        let Some(hash) = self.store.get(&index).await? else {
             return Ok(false);
         };
-        let hash = String::from_utf8_lossy(&hash).into_owned();
+        let hash = String::from_utf8_lossy(&hash.value).into_owned();
+        // The record goes first and the owner's index entry last: when the
+        // store fails in between, the entry is still there, so the token is
+        // still listed and a retry finds it and finishes. The other way
+        // round, a failure left a live token that no one could find again.
         self.store.delete(&self.key("h", &hash)).await?;
         if self.sliding.is_some() {
             self.store.delete(&self.deadline_key(&hash)).await?;
+        }
+        match self
+            .store
+            .remove_member(&self.owner_set(owner), &hash)
+            .await
+        {
+            Ok(_) | Err(StoreError::Unsupported { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
         if let (Some(cache), Some(digest)) = (&self.cache, cache::decode(hash.as_bytes())) {
             cache.invalidate(&digest);
@@ -690,6 +760,7 @@ impl TokenManager {
             // within their maximum age.
             Err(e) => tracing::warn!(error = %e, "could not publish an auth token revocation"),
         }
+        self.store.delete(&index).await?;
         Ok(true)
     }
 

@@ -205,6 +205,29 @@ async fn callers_must_be_registered_clients() {
             assert!(!body.to_string().contains(&issued.token));
         }
     }
+    // The client is refused before its body is read: a body of any size,
+    // past actix's own default limit (256 KiB) too, is the same 401.
+    for size in [16 * 1024 + 1, 300 * 1024, 2 * 1024 * 1024] {
+        let big = format!("token={}&pad={}", issued.token, "x".repeat(size));
+        for auth in [None, Some(basic("gateway", "wrong-secret"))] {
+            for path in ["/oauth/introspect", "/oauth/revoke"] {
+                let (status, body, challenge) = post(
+                    &app,
+                    path,
+                    auth.as_deref(),
+                    "application/x-www-form-urlencoded",
+                    big.clone(),
+                )
+                .await;
+                assert_eq!(
+                    (status, body["error"].as_str()),
+                    (401, Some("invalid_client")),
+                    "{size} {auth:?} {path}"
+                );
+                assert!(challenge.is_some());
+            }
+        }
+    }
     // Nothing was revoked by the refused callers.
     assert_eq!(introspect(&app, &issued.token).await["active"], true);
     // Both registered clients work; RFC 6749 §2.3.1 form-encoding is decoded.
@@ -235,6 +258,9 @@ async fn malformed_requests_are_400_invalid_request() {
     let auth = basic("gateway", CLIENT_SECRET);
     let issued = s.manager.issue(&UserProfile::new("ada")).await.unwrap();
     let big = format!("token={}&pad={}", issued.token, "x".repeat(20_000));
+    let just_over = format!("token={}&pad=", issued.token);
+    let just_over = format!("{just_over}{}", "x".repeat(16 * 1024 + 1 - just_over.len()));
+    let past_actix_limit = format!("token={}&pad={}", issued.token, "x".repeat(300 * 1024));
     for (content_type, body) in [
         (
             "application/json",
@@ -252,6 +278,8 @@ async fn malformed_requests_are_400_invalid_request() {
             format!("token={0}&token={0}", issued.token),
         ),
         ("application/x-www-form-urlencoded", big),
+        ("application/x-www-form-urlencoded", just_over),
+        ("application/x-www-form-urlencoded", past_actix_limit),
     ] {
         for path in ["/oauth/introspect", "/oauth/revoke"] {
             let (status, json, _) = post(&app, path, Some(&auth), content_type, body.clone()).await;

@@ -124,6 +124,66 @@ pub(crate) async fn contract(a: Arc<dyn StateStore>, b: Arc<dyn StateStore>, tag
             .all(|(key, e)| key.starts_with(&k("list:")) && e.value == b"v")
     );
 
+    // Sets: members added on either instance, read whole from the other;
+    // apart from entries and from other sets; each member expires alone.
+    let set = k("tokens:ada");
+    assert_eq!(b.members(&set).await.unwrap(), Vec::<String>::new());
+    for i in 0..20 {
+        let s = if i % 2 == 0 { &a } else { &b };
+        s.add_member(&set, &format!("m{i}"), MINUTE).await.unwrap();
+    }
+    a.add_member(&k("tokens:ada:x"), "other", MINUTE)
+        .await
+        .unwrap();
+    a.add_member(&set, "m0", MINUTE).await.unwrap(); // again: still one
+    let mut members = b.members(&set).await.unwrap();
+    members.sort_unstable();
+    let mut want: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    want.sort_unstable();
+    assert_eq!(members, want);
+    assert_eq!(a.get(&set).await.unwrap(), None, "a set is not an entry");
+    assert!(b.remove_member(&set, "m3").await.unwrap());
+    assert!(!a.remove_member(&set, "m3").await.unwrap());
+    assert!(!a.remove_member(&set, "never").await.unwrap());
+    assert_eq!(a.members(&set).await.unwrap().len(), 19);
+    // A member with a short life leaves alone; adding it again renews it.
+    a.add_member(&set, "brief", Duration::from_millis(100))
+        .await
+        .unwrap();
+    a.add_member(&set, "renewed", Duration::from_millis(100))
+        .await
+        .unwrap();
+    b.add_member(&set, "renewed", MINUTE).await.unwrap();
+    assert!(b.members(&set).await.unwrap().contains(&"brief".to_owned()));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let members = b.members(&set).await.unwrap();
+    assert!(!members.contains(&"brief".to_owned()), "{members:?}");
+    assert!(members.contains(&"renewed".to_owned()), "{members:?}");
+    assert_eq!(members.len(), 20);
+    assert!(!a.remove_member(&set, "brief").await.unwrap(), "expired");
+    // A set whose every member expired is empty.
+    a.add_member(&k("short-set"), "x", Duration::from_millis(100))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(b.members(&k("short-set")).await.unwrap().is_empty());
+    assert_eq!(
+        b.members(&k("tokens:ada:x")).await.unwrap(),
+        ["other".to_owned()]
+    );
+    // Concurrent adds from both instances: none lost.
+    let handles: Vec<_> = (0..40)
+        .map(|i| {
+            let s = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            let set = k("busy");
+            tokio::spawn(async move { s.add_member(&set, &format!("c{i}"), MINUTE).await.unwrap() })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert_eq!(a.members(&k("busy")).await.unwrap().len(), 40);
+
     // A message published on one instance reaches the other.
     let mut sub = b.subscribe(&k("chan")).await.unwrap();
     a.publish(&k("chan"), b"jti-1").await.unwrap();

@@ -1,0 +1,187 @@
+//! A user's tokens and API keys are found through their set in the store
+//! (`StateStore::members`), never by a scan of the whole store on the
+//! request path; stores without sets fall back to the scan; API keys made
+//! before the sets existed join them on their owner's first listing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use auth_core::{
+    Count, Entry, ManualClock, MemoryStore, StateStore, StoreError, Subscription, UserProfile,
+};
+use auth_token::{ApiKeys, NewApiKey, TokenManager};
+
+const T0: u64 = 1_800_000_000_000;
+
+/// A [`MemoryStore`] that counts scans, and can act as a store without
+/// sets (as a custom store written before they existed).
+struct Counting {
+    inner: MemoryStore,
+    scans: AtomicUsize,
+    sets: AtomicBool,
+}
+
+impl Counting {
+    fn new(sets: bool, clock: &ManualClock) -> Arc<Self> {
+        Arc::new(Counting {
+            inner: MemoryStore::new().with_clock(Arc::new(clock.clone())),
+            scans: AtomicUsize::new(0),
+            sets: AtomicBool::new(sets),
+        })
+    }
+
+    fn scans(&self) -> usize {
+        self.scans.swap(0, Ordering::SeqCst)
+    }
+
+    fn sets(&self, operation: &'static str) -> Result<(), StoreError> {
+        if self.sets.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(StoreError::Unsupported { operation })
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for Counting {
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_if_absent(key, value, ttl).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.take(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn increment(&self, key: &str, window: Duration) -> Result<Count, StoreError> {
+        self.inner.increment(key, window).await
+    }
+    async fn raise(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.raise(key, value, ttl).await
+    }
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        self.inner.publish(channel, message).await
+    }
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        self.inner.subscribe(channel).await
+    }
+    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, StoreError> {
+        self.scans.fetch_add(1, Ordering::SeqCst);
+        self.inner.scan(prefix).await
+    }
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.sets("add_member")?;
+        self.inner.add_member(key, member, ttl).await
+    }
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        self.sets("members")?;
+        self.inner.members(key).await
+    }
+    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        self.sets("remove_member")?;
+        self.inner.remove_member(key, member).await
+    }
+}
+
+fn ids(records: &[auth_token::TokenRecord]) -> Vec<String> {
+    records.iter().map(|r| r.id.clone()).collect()
+}
+
+/// Issuing (with its per-user cap), listing and revoking read the owner's
+/// set: no scan. A store without sets gives the same answers by scanning.
+#[actix_web::test]
+async fn tokens_are_listed_and_capped_from_the_owners_set_without_a_scan() {
+    for sets in [true, false] {
+        let clock = ManualClock::new(T0);
+        let store = Counting::new(sets, &clock);
+        let tokens = TokenManager::new(store.clone())
+            .clock(Arc::new(clock.clone()))
+            .max_per_user(3);
+        let mut issued = Vec::new();
+        for _ in 0..5 {
+            issued.push(tokens.issue(&UserProfile::new("ada")).await.unwrap());
+            // Oldest first is by issue time: one millisecond apart at least.
+            clock.advance(Duration::from_millis(10));
+        }
+        // Another owner whose name starts with ada's.
+        let other = tokens.issue(&UserProfile::new("ada:x")).await.unwrap();
+        let held = tokens.list("ada").await.unwrap();
+        // The cap kept the three newest; the two oldest were revoked.
+        let newest: Vec<String> = issued[2..].iter().map(|t| t.record.id.clone()).collect();
+        assert_eq!(ids(&held), newest, "sets: {sets}");
+        for old in &issued[..2] {
+            assert!(tokens.verify(&old.token).await.unwrap().is_none());
+        }
+        assert!(tokens.revoke("ada", &issued[3].record.id).await.unwrap());
+        let held = tokens.list("ada").await.unwrap();
+        assert_eq!(ids(&held), [newest[0].clone(), newest[2].clone()]);
+        assert_eq!(ids(&tokens.list("ada:x").await.unwrap()), [other.record.id]);
+        let scans = store.scans();
+        if sets {
+            assert_eq!(scans, 0, "the request path scanned the store");
+        } else {
+            // Every issue (its cap) and every listing.
+            assert_eq!(scans, 5 + 1 + 3, "sets: {sets}");
+        }
+    }
+}
+
+fn new_key(owner: &str) -> NewApiKey {
+    NewApiKey {
+        owner: owner.into(),
+        name: "ci".into(),
+        roles: Vec::new(),
+        scopes: Vec::new(),
+        ttl: None,
+    }
+}
+
+/// API keys made on a store without sets (an older version) are found on
+/// their owner's first listing, by one scan, and from the set afterwards.
+#[actix_web::test]
+async fn api_keys_made_before_the_sets_join_them_on_the_first_listing() {
+    let clock = ManualClock::new(T0);
+    let store = Counting::new(false, &clock);
+    let keys = ApiKeys::new(store.clone()).clock(Arc::new(clock.clone()));
+    let (old_key, old) = keys.create(new_key("ada")).await.unwrap();
+    let (_, other) = keys.create(new_key("ada:x")).await.unwrap();
+    assert_eq!(keys.list("ada").await.unwrap()[0].id, old.id);
+    store.scans();
+
+    // The upgrade: the same store now has sets.
+    store.sets.store(true, Ordering::SeqCst);
+    let (_, new) = keys.create(new_key("ada")).await.unwrap();
+    let mut listed: Vec<String> = keys
+        .list("ada")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    listed.sort();
+    let mut want = [old.id.clone(), new.id.clone()];
+    want.sort();
+    assert_eq!(listed, want);
+    assert_eq!(store.scans(), 1, "one scan, for the keys made before");
+    for _ in 0..3 {
+        assert_eq!(keys.list("ada").await.unwrap().len(), 2);
+    }
+    assert_eq!(keys.list("ada:x").await.unwrap()[0].id, other.id);
+    assert_eq!(store.scans(), 1, "ada:x's own first listing only");
+    keys.revoke("ada", &old.id).await.unwrap();
+    assert!(keys.verify(&old_key).await.unwrap().is_none());
+    let listed = keys.list("ada").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, new.id);
+    assert_eq!(store.scans(), 0);
+}
