@@ -33,15 +33,12 @@ OUT=${OUT:-docs/BENCHMARKS.md}
 command -v wrk >/dev/null 2>&1 || { echo "wrk missing (apt-get install wrk)" >&2; exit 1; }
 
 # Both servers on CPU 0 and wrk on CPU 1 when there are two CPUs and
-# taskset (as scripts/bench-warm.sh and tools/origins/run.sh): the servers
-# are driven one at a time, and unpinned, a server and wrk share a CPU in
-# some runs and not in others. That moves the faster build more, since its
-# wrk needs more CPU.
-ON_SERVER_CPU=(); ON_WRK_CPU=(); PINNING="not pinned"
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  ON_SERVER_CPU=(taskset -c 0); ON_WRK_CPU=(taskset -c 1)
-  PINNING="both pinned to CPU 0 and wrk to CPU 1 (taskset)"
-fi
+# taskset (scripts/pinning.sh); the servers are driven one at a time.
+# shellcheck source=pinning.sh
+source scripts/pinning.sh
+pin_benchmark
+PINNING="not pinned"
+[ "$PINNED" = 1 ] && PINNING="both pinned to CPU $SERVER_CPU and wrk to CPU $WRK_CPU (taskset)"
 
 TMP=$(mktemp -d)
 NEW_PID=

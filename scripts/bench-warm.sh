@@ -27,7 +27,7 @@
 #      authentication differs.
 #
 # Servers on CPU 0 and wrk on CPU 1 when the machine has two and taskset is
-# there. For each run it prints requests/s and the server's CPU time per
+# there (scripts/pinning.sh). For each run it prints requests/s and the server's CPU time per
 # request (user + system from /proc/PID/stat), then the per-round ratios and
 # their medians. Bounded: ROUNDS × 16 × DURATION seconds; the servers are
 # stopped by their PIDs on exit.
@@ -44,11 +44,9 @@ if [ -z "${BIN:-}" ]; then
   BIN=target/release/bench-server
 fi
 OUT=$(mktemp -d)
-# Servers on CPU 0 and wrk on CPU 1 when there are two CPUs and taskset.
-ON_SERVER_CPU=(); ON_WRK_CPU=()
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  ON_SERVER_CPU=(taskset -c 0); ON_WRK_CPU=(taskset -c 1)
-fi
+# shellcheck source=pinning.sh
+source scripts/pinning.sh
+pin_benchmark
 "${ON_SERVER_CPU[@]}" "$BIN" --workers 1 >"$OUT/A.out" 2>"$OUT/A.err" &
 SERVER_A=$!
 "${ON_SERVER_CPU[@]}" "$BIN" --workers 1 --open-routes >"$OUT/B.out" 2>"$OUT/B.err" &

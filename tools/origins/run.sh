@@ -45,16 +45,13 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
 WARMUP=${WARMUP:-3}
-# Pinning: every server on SERVER_CPU, wrk on WRK_CPU (on one CPU: no
-# pinning). Each server then has the same one CPU, whatever its threads:
-# the todo example's actix workers, Node's one JavaScript thread and its
-# helpers.
-if [ "$(nproc)" -ge 2 ]; then
-  SERVER_CPU=${SERVER_CPU:-0}; WRK_CPU=${WRK_CPU:-1}
-  ON_SERVER_CPU=(taskset -c "$SERVER_CPU"); ON_WRK_CPU=(taskset -c "$WRK_CPU")
-else
-  ON_SERVER_CPU=(); ON_WRK_CPU=()
-fi
+# Pinning (scripts/pinning.sh): every server on SERVER_CPU, wrk on WRK_CPU
+# (on one CPU: no pinning). Each server then has the same one CPU, whatever
+# its threads: the todo example's actix workers, Node's one JavaScript
+# thread and its helpers.
+# shellcheck source=../../scripts/pinning.sh
+source scripts/pinning.sh
+pin_benchmark
 OUT=${OUT:-docs/BENCHMARKS.md}
 WRITE=${WRITE:-1}
 
@@ -217,7 +214,7 @@ row() { # label server
 }
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr); Node $(node --version); load average at the end $LOAD (the machine was shared: absolute figures are low, ratios are from the same rounds)."
-  echo "Command: \`bash tools/origins/run.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, WARMUP=$WARMUP). Each server on 127.0.0.1, one process$( [ ${#ON_SERVER_CPU[@]} -gt 0 ] && echo ", pinned to CPU $SERVER_CPU (\`taskset\`; wrk on CPU $WRK_CPU)"): the todo example (release, SQLite in a scratch directory, actix's default workers = $(nproc) on that one CPU, default logging: an access-log line per request), Node with NODE_ENV=production; LoopBack 4 todo-jwt (\`tools/origins/loopback/app.cjs\`: @loopback/example-todo 6.0.0 + @loopback/authentication 9.0.10 + @loopback/authentication-jwt 0.12.10, in-memory datasource), NestJS (\`tools/origins/nest/app.mjs\`: @nestjs/core 12.5.1, @nestjs/passport 12.0.0, passport-jwt 4.0.1, @nestjs/jwt 12.0.2, todos in memory). Load: \`wrk -t1 -c$CONNS -d$DURATION --latency -H 'Authorization: Bearer <token from /users/login>' URL/todos\`, the same four todos in each answer, servers one after the other in $ROUNDS interleaved rounds after $WARMUP warm-up runs of $DURATION each; medians over the rounds (ratios: medians of the per-round ratios of requests/s)."
+  echo "Command: \`bash tools/origins/run.sh\` (ROUNDS=$ROUNDS, DURATION=$DURATION, CONNS=$CONNS, WARMUP=$WARMUP). Each server on 127.0.0.1, one process$( [ "$PINNED" = 1 ] && echo ", pinned to CPU $SERVER_CPU (\`taskset\`; wrk on CPU $WRK_CPU)"): the todo example (release, SQLite in a scratch directory, actix's default workers = $(nproc) on that one CPU, default logging: an access-log line per request), Node with NODE_ENV=production; LoopBack 4 todo-jwt (\`tools/origins/loopback/app.cjs\`: @loopback/example-todo 6.0.0 + @loopback/authentication 9.0.10 + @loopback/authentication-jwt 0.12.10, in-memory datasource), NestJS (\`tools/origins/nest/app.mjs\`: @nestjs/core 12.5.1, @nestjs/passport 12.0.0, passport-jwt 4.0.1, @nestjs/jwt 12.0.2, todos in memory). Load: \`wrk -t1 -c$CONNS -d$DURATION --latency -H 'Authorization: Bearer <token from /users/login>' URL/todos\`, the same four todos in each answer, servers one after the other in $ROUNDS interleaved rounds after $WARMUP warm-up runs of $DURATION each; medians over the rounds (ratios: medians of the per-round ratios of requests/s)."
   echo
   echo '| `GET /todos`, bearer JWT | requests/s | p50 ms | p99 ms | requests per CPU-second | peak RSS MiB | non-2xx |'
   echo '|---|---:|---:|---:|---:|---:|---:|'
