@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmarks of every strategy, side by side in one run (issue 7).
 #
-#   bash scripts/bench.sh            # ~3 minutes; needs no stdin
+#   bash scripts/bench.sh            # ~12 minutes on 2 CPUs; needs no stdin
 #
 # Builds tools/bench-server in release, starts it on 127.0.0.1 (1 worker
 # unless WORKERS is set), drives each route with wrk for DURATION with fixed
@@ -68,7 +68,7 @@
 # logins per timed run of the two-client rows, 5000), FAIR_SPRAY (at most
 # this many sprayed requests per round, 500000),
 # TOKENS (distinct tokens minted per algorithm,
-# hs256=1200000,rs256=90000,es256=60000,eddsa=300000: at least ROUNDS times
+# hs256=1200000,rs256=240000,es256=180000,eddsa=300000: at least ROUNDS times
 # what one round sends on this machine; the run says if not), LOGINS (200),
 # MEM_TOKENS (30000), MEM_PAD (1500), MEM_ROUNDS (4), EXPIRED_TOKENS
 # (20000), SKIP_BUILD (1: use the release binaries already built).
