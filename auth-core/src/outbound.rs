@@ -27,6 +27,48 @@ pub enum OutboundError {
     Client(#[source] reqwest::Error),
 }
 
+/// Why a response body could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The server sent (or announced) more than the reader takes.
+    #[error("the response is larger than {max} bytes")]
+    TooLarge {
+        /// The bound.
+        max: usize,
+    },
+    /// The connection failed while the body was read (or timed out).
+    #[error("the response could not be read")]
+    Read(#[source] reqwest::Error),
+}
+
+/// Reads the body of `resp`, refusing more than `max` bytes: the announced
+/// length is checked first, then the bytes as they arrive, so a server that
+/// sends a long body without announcing it (chunked) is cut off at `max`
+/// rather than read whole within the request timeout.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use auth_core::outbound::{client, read_body};
+///
+/// let resp = client()?.get("https://login.example/jwks").send().await?;
+/// let body = read_body(resp, 64 * 1024).await?;
+/// # let _ = body; Ok(()) }
+/// ```
+pub async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, BodyError> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge { max });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge { max });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Parses `url` and checks the scheme rule: `https`, or `http` to a
 /// loopback host.
 ///

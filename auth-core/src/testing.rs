@@ -357,4 +357,21 @@ impl crate::StateStore for FlakyStore {
     async fn scan(&self, prefix: &str) -> Result<Vec<(String, crate::Entry)>, crate::StoreError> {
         self.up()?.scan(prefix).await
     }
+
+    async fn add_member(
+        &self,
+        key: &str,
+        member: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(), crate::StoreError> {
+        self.up()?.add_member(key, member, ttl).await
+    }
+
+    async fn members(&self, key: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.up()?.members(key).await
+    }
+
+    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, crate::StoreError> {
+        self.up()?.remove_member(key, member).await
+    }
 }

@@ -175,20 +175,29 @@ impl JwksFetcher for HttpFetcher {
             if !resp.status().is_success() {
                 return Err(JwksError::Status(resp.status().as_u16()));
             }
+            // Chunk by chunk, so that a server sending a long body without
+            // announcing it is cut off at the bound, not read whole. (auth-core's
+            // `outbound::read_body` does the same, but its `outbound` feature
+            // would bring rustls on aws-lc-rs into the `rust-crypto` build.)
+            let mut resp = resp;
             if resp
                 .content_length()
-                .is_some_and(|n| n as usize > MAX_JWKS_BYTES)
+                .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
             {
                 return Err(JwksError::TooLarge);
             }
-            let body = resp
-                .bytes()
+            let mut body = Vec::new();
+            while let Some(chunk) = resp
+                .chunk()
                 .await
-                .map_err(|e| JwksError::Read(Arc::new(e)))?;
-            if body.len() > MAX_JWKS_BYTES {
-                return Err(JwksError::TooLarge);
+                .map_err(|e| JwksError::Read(Arc::new(e)))?
+            {
+                if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                    return Err(JwksError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
             }
-            String::from_utf8(body.to_vec()).map_err(JwksError::NotUtf8)
+            String::from_utf8(body).map_err(JwksError::NotUtf8)
         })
     }
 }

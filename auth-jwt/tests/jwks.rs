@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServiceResponse;
-use auth_jwt::{JwksFetcher, JwksKeys, JwtStrategy, SigningKey, VerifyError};
+use auth_jwt::{JwksError, JwksFetcher, JwksKeys, JwtStrategy, SigningKey, VerifyError};
 use auth_test_support::jwks::JwksServer;
 use fixtures::*;
 use futures_util::future::{LocalBoxFuture, join_all};
@@ -461,12 +461,28 @@ async fn fetches_from_a_real_local_http_server() {
     assert!(JwksKeys::from_url("http://example.com/jwks").is_err());
 }
 
+/// A key set served without a length and without an end is cut off at the
+/// bound (`TooLarge`), not read until the request times out.
+#[actix_web::test]
+async fn an_endless_key_set_is_too_large_not_a_timeout() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let url = start_provider(Arc::new(Mutex::new(Mode::Endless)), hits.clone()).await;
+    let keys = JwksKeys::from_url(&url).unwrap();
+    match keys.refresh().await {
+        Err(JwksError::TooLarge) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
 /// What the real provider does: serve the set, fail with 500, or stall.
 #[derive(Clone)]
 enum Mode {
     Up(String),
     Error,
     Stall(Duration, String),
+    /// A body without a length that never ends.
+    Endless,
 }
 
 /// A JWK Set provider on 127.0.0.1: an actix-web server whose behaviour the
@@ -492,6 +508,14 @@ async fn start_provider(mode: Arc<Mutex<Mode>>, hits: Arc<AtomicUsize>) -> Strin
                             HttpResponse::Ok()
                                 .content_type("application/json")
                                 .body(doc)
+                        }
+                        Mode::Endless => {
+                            let chunk = web::Bytes::from(vec![b' '; 4096]);
+                            HttpResponse::Ok()
+                                .content_type("application/json")
+                                .streaming(futures_util::stream::repeat_with(move || {
+                                    Ok::<_, actix_web::Error>(chunk.clone())
+                                }))
                         }
                     }
                 }

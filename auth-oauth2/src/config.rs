@@ -201,9 +201,7 @@ fn text(at: &Section<'_>, field: &str, value: &str) -> Result<(), AuthConfigErro
 fn check_subject_prefixes(at: &Section<'_>, issuers: &[Checked]) -> Result<(), AuthConfigError> {
     for (j, b) in issuers.iter().enumerate() {
         for (i, a) in issuers[..j].iter().enumerate() {
-            if a.subject_prefix.starts_with(&b.subject_prefix)
-                || b.subject_prefix.starts_with(&a.subject_prefix)
-            {
+            if crate::issuer::prefixes_collide(&a.subject_prefix, &b.subject_prefix) {
                 return Err(at.error(
                     &format!("issuers[{j}].subject_prefix"),
                     format!(

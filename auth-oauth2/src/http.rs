@@ -25,20 +25,15 @@ pub(crate) enum HttpError {
     TooLarge,
 }
 
-/// Reads the body of `resp`, refusing more than [`MAX_BODY`] bytes (the
-/// announced length is checked first, then the bytes as they arrive).
-pub(crate) async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, HttpError> {
-    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(HttpError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(HttpError::Request)? {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(HttpError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+/// Reads the body of `resp`, refusing more than [`MAX_BODY`] bytes
+/// (auth-core's `read_body`).
+pub(crate) async fn read_limited(resp: reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    auth_core::outbound::read_body(resp, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            auth_core::outbound::BodyError::Read(e) => HttpError::Request(e),
+            _ => HttpError::TooLarge,
+        })
 }
 
 /// The client oauth2 sends its requests through.

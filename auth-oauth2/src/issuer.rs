@@ -149,6 +149,12 @@ impl TrustedIssuer {
     /// unless [`dangerously_share_subjects`](IssuerStrategyBuilder::dangerously_share_subjects)
     /// is called.
     ///
+    /// The prefix is the profile id's only: claims keep the token's `sub`,
+    /// and so does a revocation list given through
+    /// [`configure`](Self::configure) (auth-core's `Revocations` is keyed
+    /// by `sub`): revoke a subject with its bare `sub`, which refuses it at
+    /// every issuer sharing that list.
+    ///
     /// ```
     /// let issuer = auth_oauth2::TrustedIssuer::new("https://partner.example")
     ///     .audience("api")
@@ -370,9 +376,7 @@ impl IssuerStrategyBuilder {
         }
         for (i, a) in self.issuers.iter().enumerate() {
             for b in &self.issuers[i + 1..] {
-                if a.subject_prefix.starts_with(&b.subject_prefix)
-                    || b.subject_prefix.starts_with(&a.subject_prefix)
-                {
+                if prefixes_collide(&a.subject_prefix, &b.subject_prefix) {
                     return Some((&a.issuer, &b.issuer));
                 }
             }
@@ -442,6 +446,13 @@ impl IssuerStrategyBuilder {
             }),
         })
     }
+}
+
+/// Whether ids made with `a` and with `b` before two subjects can be equal:
+/// exactly when one prefix starts the other (the empty one starts every
+/// prefix).
+pub(crate) fn prefixes_collide(a: &str, b: &str) -> bool {
+    a.starts_with(b) || b.starts_with(a)
 }
 
 async fn build_one(

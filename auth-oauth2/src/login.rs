@@ -164,7 +164,9 @@ pub enum LoginError {
         description: Option<String>,
     },
     /// The token endpoint refused the authorization code (`invalid_grant`:
-    /// used twice, expired, wrong PKCE verifier).
+    /// used twice, expired, wrong PKCE verifier; or `invalid_request`). Its
+    /// refusal of this client (`invalid_client`, ...) is
+    /// [`ProviderUnavailable`](Self::ProviderUnavailable).
     #[error("the identity provider refused the authorization code: {0}")]
     CodeRefused(String),
     /// The token endpoint refused the refresh token.
@@ -1129,7 +1131,8 @@ impl OidcLoginBuilder {
                 handler: self.handler,
                 hint: self.hint,
                 http: OutboundHttp(http),
-                provider: tokio::sync::Mutex::new(Discovered::default()),
+                provider: std::sync::Mutex::new(Discovered::default()),
+                discovering: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -1148,6 +1151,16 @@ struct Provider {
 struct Discovered {
     provider: Option<(Instant, Arc<Provider>)>,
     retry_at: Option<Instant>,
+}
+
+/// What [`OidcLogin::provider`] can do without a discovery.
+enum Known {
+    /// A document to use.
+    Use(Arc<Provider>),
+    /// None, and the provider failed within `retry_after`: 503 for this long.
+    Failed(Duration),
+    /// Discovery is due; the document in hand, if any, meanwhile.
+    Due(Option<Arc<Provider>>),
 }
 
 struct Inner {
@@ -1175,7 +1188,9 @@ struct Inner {
     handler: Arc<dyn LoginHandler>,
     hint: Option<HintFn>,
     http: OutboundHttp,
-    provider: tokio::sync::Mutex<Discovered>,
+    provider: std::sync::Mutex<Discovered>,
+    /// Held by the one request discovering the provider.
+    discovering: tokio::sync::Mutex<()>,
 }
 
 /// OpenID Connect login for browser users (relying party): the
@@ -1342,24 +1357,39 @@ impl OidcLogin {
     /// The discovered provider, discovering it (again) when needed. A
     /// provider that failed is not asked again for `retry_after`; the last
     /// good document is used meanwhile, and without one this is a 503.
+    ///
+    /// One discovery at a time. A request that finds the document due for
+    /// rediscovery while another request is rediscovering uses the document
+    /// it has rather than wait (up to two 5-second fetches); only without
+    /// any document does it wait for that discovery.
     async fn provider(&self) -> Result<Arc<Provider>, LoginError> {
         let inner = &self.inner;
-        let mut state = inner.provider.lock().await;
+        let stale = match self.known_provider(Instant::now()) {
+            Known::Use(p) => return Ok(p),
+            Known::Failed(retry_in) => {
+                return Err(unavailable("the provider failed recently", retry_in));
+            }
+            Known::Due(stale) => stale,
+        };
+        let _one_at_a_time = match &stale {
+            Some(p) => match inner.discovering.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(Arc::clone(p)),
+            },
+            None => inner.discovering.lock().await,
+        };
+        // Another request's discovery may have ended while this one waited.
         let now = Instant::now();
-        if let Some((at, p)) = &state.provider
-            && now.duration_since(*at) < inner.rediscover_every
-        {
-            return Ok(Arc::clone(p));
-        }
-        if let Some(retry_at) = state.retry_at
-            && now < retry_at
-        {
-            return match &state.provider {
-                Some((_, p)) => Ok(Arc::clone(p)),
-                None => Err(unavailable("the provider failed recently", retry_at - now)),
-            };
-        }
-        match self.discover().await {
+        let stale = match self.known_provider(now) {
+            Known::Use(p) => return Ok(p),
+            Known::Failed(retry_in) => {
+                return Err(unavailable("the provider failed recently", retry_in));
+            }
+            Known::Due(stale) => stale,
+        };
+        let discovered = self.discover().await;
+        let mut state = inner.provider.lock().unwrap_or_else(|e| e.into_inner());
+        match discovered {
             Ok(p) => {
                 let p = Arc::new(p);
                 state.provider = Some((now, Arc::clone(&p)));
@@ -1369,12 +1399,30 @@ impl OidcLogin {
             Err(reason) => {
                 tracing::warn!(issuer = %inner.issuer, "OpenID provider unusable: {reason}");
                 state.retry_at = Some(now + inner.retry_after);
-                match &state.provider {
-                    Some((_, p)) => Ok(Arc::clone(p)),
-                    None => Err(unavailable(reason, inner.retry_after)),
-                }
+                stale.ok_or_else(|| unavailable(reason, inner.retry_after))
             }
         }
+    }
+
+    /// What the discovered document allows at `now`, without waiting.
+    fn known_provider(&self, now: Instant) -> Known {
+        let inner = &self.inner;
+        let state = inner.provider.lock().unwrap_or_else(|e| e.into_inner());
+        let current = state.provider.as_ref().map(|(_, p)| Arc::clone(p));
+        if let Some((at, p)) = &state.provider
+            && now.duration_since(*at) < inner.rediscover_every
+        {
+            return Known::Use(Arc::clone(p));
+        }
+        if let Some(retry_at) = state.retry_at
+            && now < retry_at
+        {
+            return match current {
+                Some(p) => Known::Use(p),
+                None => Known::Failed(retry_at - now),
+            };
+        }
+        Known::Due(current)
     }
 
     async fn discover(&self) -> Result<Provider, String> {
@@ -1640,13 +1688,31 @@ impl OidcLogin {
         let wait = self.inner.retry_after;
         match e {
             RequestTokenError::ServerResponse(r) => {
-                let code = r.error().as_ref().to_owned();
-                // RFC 6749 §5.2 has no `temporarily_unavailable` for the
-                // token endpoint, but providers send it (and `server_error`).
-                if matches!(code.as_str(), "server_error" | "temporarily_unavailable") {
-                    unavailable(format!("the token endpoint answered {code}"), wait)
-                } else {
-                    refused(sanitise(&code, 64))
+                let code = sanitise(r.error().as_ref(), 64);
+                match code.as_str() {
+                    // The code or refresh token the browser brought: spent,
+                    // expired, for another client, malformed.
+                    "invalid_grant" | "invalid_request" => refused(code),
+                    // RFC 6749 §5.2 has no `temporarily_unavailable` for the
+                    // token endpoint, but providers send it (and `server_error`).
+                    "server_error" | "temporarily_unavailable" => {
+                        unavailable(format!("the token endpoint answered {code}"), wait)
+                    }
+                    // `invalid_client`, `unauthorized_client`,
+                    // `unsupported_grant_type`, `invalid_scope`, anything
+                    // else: this application's registration or settings,
+                    // nothing the browser did.
+                    _ => {
+                        tracing::warn!(
+                            issuer = %self.inner.issuer,
+                            error = %code,
+                            "the token endpoint refused this client: check its id, secret and grants"
+                        );
+                        unavailable(
+                            format!("the token endpoint refused this client: {code}"),
+                            wait,
+                        )
+                    }
                 }
             }
             RequestTokenError::Request(e) => unavailable(

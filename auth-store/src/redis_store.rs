@@ -88,7 +88,7 @@ impl RedisOptions {
 /// | `increment` | `MULTI INCR k; PEXPIRE k window NX; PTTL k EXEC` |
 /// | `raise` | a Lua script (`EVALSHA`): compare as decimal numbers, `SET k v PX ttl` when greater |
 /// | `publish` / `subscribe` | `PUBLISH` / `SUBSCRIBE` on a dedicated connection |
-/// | `scan` (resynchronising a mirror, never per request) | `SCAN MATCH prefix*`, then `GET`+`PTTL` pipelined per batch |
+/// | `scan` (resynchronising a mirror, never per request) | `SCAN MATCH prefix* TYPE string`, then `GET`+`PTTL` pipelined per batch |
 /// | `add_member` / `members` / `remove_member` | Lua scripts on a sorted set `<prefix>members:<key>` scored by deadline (Redis's clock): `ZADD`, `ZRANGEBYSCORE (now +inf`, `ZREM`; expired members are dropped as the set is written |
 ///
 /// Commands go through the redis crate's `ConnectionManager`: one
@@ -379,12 +379,16 @@ impl StateStore for RedisStore {
         let mut cursor = 0u64;
         let mut keys: Vec<String> = Vec::new();
         loop {
+            // Entries only: a set (`add_member`) under the same prefix is
+            // a sorted set, which `GET` would refuse.
             let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(1000)
+                .arg("TYPE")
+                .arg("string")
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.err(e))?;

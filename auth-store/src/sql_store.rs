@@ -21,8 +21,9 @@ enum Backend {
     Postgres,
 }
 
-/// A [`StateStore`] on one table, `auth_state`, of a PostgreSQL or SQLite
-/// database (sqlx's `Any` driver), created if missing.
+/// A [`StateStore`] on two tables of a PostgreSQL or SQLite database
+/// (sqlx's `Any` driver), created if missing: `auth_state` for entries and
+/// `auth_state_members` for sets.
 ///
 /// | operation | one statement |
 /// |---|---|
@@ -113,7 +114,8 @@ fn local_channels(url: &str) -> MemoryStore {
 
 impl SqlStore {
     /// Connects to `url` (`postgres://…` or `sqlite://…`), creating the
-    /// `auth_state` table and its index when missing.
+    /// `auth_state` and `auth_state_members` tables and their indexes when
+    /// missing.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres

@@ -327,6 +327,11 @@ async fn scan_lists_live_entries_under_a_prefix_only() {
     }
     assert!(store.scan("nothing:").await.unwrap().is_empty());
     assert_eq!(other.scan("revoked:").await.unwrap().len(), 1);
+    // Sets live under `members:`; a scan covering them lists entries only.
+    store.add_member("guard:set", "m", MINUTE).await.unwrap();
+    let everything = store.scan("").await.unwrap();
+    assert_eq!(everything.len(), 1201, "entries, not the set");
+    assert!(everything.iter().all(|(k, _)| !k.starts_with("members:")));
 }
 
 #[tokio::test]

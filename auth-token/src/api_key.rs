@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::manager::well_formed_id;
+use crate::owner_set::OwnerSet;
 
 /// Random characters in a key: 43 from `[A-Za-z0-9]` are 256 bits.
 const SECRET_CHARS: usize = 43;
@@ -28,6 +29,9 @@ const CHECKSUM_CHARS: usize = 6;
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// "No expiry": ten years, so that nothing is stored forever.
 const NO_EXPIRY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// How often a listing looks for keys an earlier version made without
+/// adding them to their owner's set (per owner, when listed).
+const UNINDEXED_CHECK_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// `last_used` is written at most this often per key.
 const LAST_USED_EVERY: u64 = 60;
 
@@ -134,8 +138,10 @@ pub enum ApiKeyError {
 /// | store key | value |
 /// |---|---|
 /// | `apikey:h:HASH` | the [`ApiKeyRecord`] as JSON, expiring with the key |
-/// | `apikey:o:OWNER:ID` | `HASH`, for listing and revoking by id |
-/// | `apikey:u:HASH` | last use, seconds since the epoch (written at most once a minute) |
+/// | `apikey:o:OWNER:ID` | `HASH`, for revoking by id |
+/// | set `apikey:s:OWNER` | the owner's `HASH`es, for listing (`StateStore::add_member`) |
+/// | `apikey:u:HASH` | last use, seconds since the epoch (written at most once a minute), expiring with the key |
+/// | `apikey:m:OWNER` | the owner's keys were looked for outside the set today (a day) |
 ///
 /// ```
 /// use std::sync::Arc;
@@ -168,11 +174,6 @@ impl std::fmt::Debug for ApiKeys {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-/// The set of the owner's key hashes (`StateStore::add_member`).
-fn owner_set(owner: &str) -> String {
-    format!("apikey:s:{owner}")
 }
 
 fn hash(key: &str) -> String {
@@ -277,54 +278,42 @@ impl ApiKeys {
                 ttl,
             )
             .await?;
-        match self
-            .store
-            .add_member(&owner_set(&record.owner), &record.hash, ttl)
-            .await
-        {
-            // A store without sets: `list` scans instead.
-            Ok(()) | Err(StoreError::Unsupported { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.owner_set(&record.owner).add(&record.hash, ttl).await?;
         Ok((key, record))
     }
 
-    /// The owner's keys (records only). Reads the owner's set of keys and
-    /// then each record, not a scan of the store. Keys made before the set
-    /// existed (an older version of this crate) join it on the owner's
-    /// first listing, found by one scan of the owner's index entries.
+    /// The owner's keys (records only), from the owner's set of keys and
+    /// then each record. Keys made by an earlier version of this crate
+    /// (before the sets) join the set on a listing: one scan of the owner's
+    /// index entries, at most once a day per owner, so that keys an
+    /// instance still on the earlier version makes during a rolling upgrade
+    /// are found too. Authentication and creation never scan.
     pub async fn list(&self, owner: &str) -> Result<Vec<ApiKeyRecord>, ApiKeyError> {
-        let set = owner_set(owner);
-        let hashes = match self.store.members(&set).await {
-            Ok(mut hashes) => {
-                let marker = format!("apikey:m:{owner}");
-                if self.store.get(&marker).await?.is_none() {
+        let set = self.owner_set(owner);
+        let hashes = match set.hashes().await? {
+            Some(mut hashes) => {
+                let checked = format!("apikey:m:{owner}");
+                if self.store.get(&checked).await?.is_none() {
                     for hash in self.indexed(owner).await? {
                         if !hashes.contains(&hash) {
-                            self.store.add_member(&set, &hash, NO_EXPIRY).await?;
+                            set.add(&hash, NO_EXPIRY).await?;
                             hashes.push(hash);
                         }
                     }
-                    self.store.set_if_absent(&marker, b"1", NO_EXPIRY).await?;
+                    self.store
+                        .set_if_absent(&checked, b"1", UNINDEXED_CHECK_EVERY)
+                        .await?;
                 }
                 hashes
             }
-            Err(StoreError::Unsupported { .. }) => self.indexed(owner).await?,
-            Err(e) => return Err(e.into()),
+            None => self.indexed(owner).await?,
         };
         let mut records = Vec::new();
         for hash in hashes {
             match self.record(&hash).await? {
                 Some(record) if record.owner == owner => records.push(record),
                 Some(_) => {}
-                // Revoked while its membership stayed: dropped, best effort.
-                None => {
-                    if let Err(e) = self.store.remove_member(&set, &hash).await
-                        && !matches!(e, StoreError::Unsupported { .. })
-                    {
-                        tracing::debug!(error = %e, "could not drop a revoked API key from its owner's set");
-                    }
-                }
+                None => set.forget(&hash).await,
             }
         }
         records.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
@@ -334,12 +323,15 @@ impl ApiKeys {
     /// The hashes in the owner's index entries, by a scan of the store
     /// (`apikey:o:OWNER:ID`; the prefix also finds owner `OWNER:x`'s, whose
     /// key has another `:` after it).
+    /// A store that cannot scan has nothing to add.
     async fn indexed(&self, owner: &str) -> Result<Vec<String>, ApiKeyError> {
         let prefix = format!("apikey:o:{owner}:");
-        Ok(self
-            .store
-            .scan(&prefix)
-            .await?
+        let entries = match self.store.scan(&prefix).await {
+            Ok(entries) => entries,
+            Err(StoreError::Unsupported { .. }) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(entries
             .into_iter()
             .filter(|(key, _)| key.strip_prefix(&prefix).is_some_and(well_formed_id))
             .map(|(_, entry)| String::from_utf8_lossy(&entry.value).into_owned())
@@ -361,12 +353,14 @@ impl ApiKeys {
         // in between leaves the key listed, and a retry finishes the job.
         self.store.delete(&format!("apikey:h:{hash}")).await?;
         self.store.delete(&format!("apikey:u:{hash}")).await?;
-        match self.store.remove_member(&owner_set(owner), &hash).await {
-            Ok(_) | Err(StoreError::Unsupported { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.owner_set(owner).remove(&hash).await?;
         self.store.delete(&index).await?;
         Ok(())
+    }
+
+    /// The set of the owner's key hashes: what `list` reads.
+    fn owner_set(&self, owner: &str) -> OwnerSet<'_> {
+        OwnerSet::new(&*self.store, format!("apikey:s:{owner}"))
     }
 
     async fn record(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiKeyError> {

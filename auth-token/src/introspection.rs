@@ -371,7 +371,9 @@ impl IntrospectionStrategy {
             // oidc-provider) with RFC 7009's `unsupported_token_type`: the
             // server vouches for nothing, so the token is not active here.
             // Any other 400 is the server refusing our request: 503.
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = auth_core::outbound::read_body(resp, MAX_RESPONSE_BYTES)
+                .await
+                .unwrap_or_default();
             let error = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_owned));
@@ -383,19 +385,9 @@ impl IntrospectionStrategy {
         if !status.is_success() {
             return Err(unavailable(&format!("status {status}")));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(unavailable("response too large"));
-        }
-        let bytes = resp
-            .bytes()
+        let bytes = auth_core::outbound::read_body(resp, MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| unavailable(&format!("reading the response: {e}")))?;
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(unavailable("response too large"));
-        }
         let answer: Introspected = serde_json::from_slice(&bytes)
             .map_err(|e| unavailable(&format!("not an RFC 7662 response: {e}")))?;
         Ok(self.accept(answer))

@@ -57,6 +57,7 @@ mod introspection_config;
 #[cfg(feature = "jwt")]
 mod jwt_authority;
 mod manager;
+mod owner_set;
 mod session;
 mod token_strategies;
 

@@ -23,6 +23,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::cache::{self, Digest, Live, RecordCache};
+use crate::owner_set::OwnerSet;
 
 /// A string with the shape of a token (43 base64url characters): anything
 /// else cannot be one and costs no store round trip. Checked once, where
@@ -386,11 +387,10 @@ impl TokenManager {
         self.key("x", hash)
     }
 
-    /// The set of the owner's token hashes (`StateStore::add_member`): what
-    /// `list` and the per-user cap read, one round trip instead of a scan
-    /// of the whole store.
-    fn owner_set(&self, owner: &str) -> String {
-        self.key("s", owner)
+    /// The set of the owner's token hashes: what `list` and the per-user
+    /// cap read.
+    fn owner_set(&self, owner: &str) -> OwnerSet<'_> {
+        OwnerSet::new(&*self.store, self.key("s", owner))
     }
 
     /// Reads time from `clock` (tests; give the store the same clock).
@@ -519,15 +519,9 @@ impl TokenManager {
                 record_ttl,
             )
             .await?;
-        match self
-            .store
-            .add_member(&self.owner_set(&record.owner), &record.hash, record_ttl)
-            .await
-        {
-            // A store without sets: `list` scans instead.
-            Ok(()) | Err(StoreError::Unsupported { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.owner_set(&record.owner)
+            .add(&record.hash, record_ttl)
+            .await?;
         Ok(IssuedToken {
             token,
             location: format!("{}/{id}", self.location),
@@ -648,9 +642,9 @@ impl TokenManager {
     /// crate) are not listed; they expire with their lifetime.
     pub async fn list(&self, owner: &str) -> Result<Vec<TokenRecord>, TokenError> {
         let set = self.owner_set(owner);
-        let hashes = match self.store.members(&set).await {
-            Ok(hashes) => hashes,
-            Err(StoreError::Unsupported { .. }) => {
+        let hashes = match set.hashes().await? {
+            Some(hashes) => hashes,
+            None => {
                 let mut hashes = Vec::new();
                 for (_, entry) in self
                     .store
@@ -661,7 +655,6 @@ impl TokenManager {
                 }
                 hashes
             }
-            Err(e) => return Err(e.into()),
         };
         let mut records = Vec::new();
         for hash in hashes {
@@ -675,15 +668,7 @@ impl TokenManager {
                         records.push(record);
                     }
                 }
-                // Revoked while its membership stayed (a failure between the
-                // two): the membership goes now, best effort.
-                None => {
-                    if let Err(e) = self.store.remove_member(&set, &hash).await
-                        && !matches!(e, StoreError::Unsupported { .. })
-                    {
-                        tracing::debug!(error = %e, "could not drop a revoked token from its owner's set");
-                    }
-                }
+                None => set.forget(&hash).await,
             }
         }
         records.sort_by(|a, b| a.issued_ms.cmp(&b.issued_ms).then(a.id.cmp(&b.id)));
@@ -735,17 +720,8 @@ impl TokenManager {
         // still listed and a retry finds it and finishes. The other way
         // round, a failure left a live token that no one could find again.
         self.store.delete(&self.key("h", &hash)).await?;
-        if self.sliding.is_some() {
-            self.store.delete(&self.deadline_key(&hash)).await?;
-        }
-        match self
-            .store
-            .remove_member(&self.owner_set(owner), &hash)
-            .await
-        {
-            Ok(_) | Err(StoreError::Unsupported { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        // The record is gone: the caches let the token go now, before a
+        // later step can fail.
         if let (Some(cache), Some(digest)) = (&self.cache, cache::decode(hash.as_bytes())) {
             cache.invalidate(&digest);
         }
@@ -760,6 +736,10 @@ impl TokenManager {
             // within their maximum age.
             Err(e) => tracing::warn!(error = %e, "could not publish an auth token revocation"),
         }
+        if self.sliding.is_some() {
+            self.store.delete(&self.deadline_key(&hash)).await?;
+        }
+        self.owner_set(owner).remove(&hash).await?;
         self.store.delete(&index).await?;
         Ok(true)
     }

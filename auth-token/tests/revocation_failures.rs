@@ -31,8 +31,22 @@ impl Flaky {
         })
     }
 
+    /// The next `delete` of a key, or `remove_member` from a set, starting
+    /// with `prefix` fails.
     fn fail_next_delete(&self, prefix: &str) {
         *self.fail_delete.lock().unwrap() = Some(prefix.to_owned());
+    }
+
+    fn maybe_fail(&self, key: &str) -> Result<(), StoreError> {
+        let mut fail = self.fail_delete.lock().unwrap();
+        if fail.as_deref().is_some_and(|p| key.starts_with(p)) {
+            *fail = None;
+            return Err(StoreError::Unavailable {
+                message: "connection reset".into(),
+                source: None,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -53,20 +67,7 @@ impl StateStore for Flaky {
         self.inner.take(key).await
     }
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let failing = {
-            let mut fail = self.fail_delete.lock().unwrap();
-            let failing = fail.as_deref().is_some_and(|p| key.starts_with(p));
-            if failing {
-                *fail = None;
-            }
-            failing
-        };
-        if failing {
-            return Err(StoreError::Unavailable {
-                message: "connection reset".into(),
-                source: None,
-            });
-        }
+        self.maybe_fail(key)?;
         self.inner.delete(key).await
     }
     async fn increment(&self, key: &str, window: Duration) -> Result<Count, StoreError> {
@@ -90,6 +91,16 @@ impl StateStore for Flaky {
     }
     async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, StoreError> {
         self.inner.scan(prefix).await
+    }
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.inner.add_member(key, member, ttl).await
+    }
+    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.members(key).await
+    }
+    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
+        self.maybe_fail(key)?;
+        self.inner.remove_member(key, member).await
     }
 }
 
@@ -121,10 +132,20 @@ fn new_key(owner: &str, ttl: Option<Duration>) -> NewApiKey {
 /// revoke again.
 #[actix_web::test]
 async fn a_token_revocation_that_fails_part_way_is_finished_by_a_retry() {
-    for (failing, dead_after_failure) in [("authtoken:h:", false), ("authtoken:o:", true)] {
+    for (failing, dead_after_failure, sliding) in [
+        ("authtoken:h:", false, false),
+        ("authtoken:h:", false, true),
+        ("authtoken:x:", true, true),
+        ("authtoken:s:", true, false),
+        ("authtoken:o:", true, false),
+        ("authtoken:o:", true, true),
+    ] {
         let clock = ManualClock::new(T0);
         let store = Flaky::new(&clock);
-        let tokens = manager(&store, &clock);
+        let mut tokens = manager(&store, &clock);
+        if sliding {
+            tokens = tokens.sliding(Duration::from_secs(3600));
+        }
         let issued = tokens.issue(&UserProfile::new("ada")).await.unwrap();
         assert!(tokens.verify(&issued.token).await.unwrap().is_some());
 
@@ -151,6 +172,7 @@ async fn a_token_revocation_that_fails_part_way_is_finished_by_a_retry() {
         assert!(tokens.verify(&issued.token).await.unwrap().is_none());
         assert!(tokens.list("ada").await.unwrap().is_empty());
         assert!(store.scan("authtoken:").await.unwrap().is_empty());
+        assert!(store.members("authtoken:s:ada").await.unwrap().is_empty());
         assert!(!tokens.revoke("ada", &issued.record.id).await.unwrap());
     }
 }
@@ -160,6 +182,7 @@ async fn an_api_key_revocation_that_fails_part_way_is_finished_by_a_retry() {
     for (failing, dead_after_failure) in [
         ("apikey:h:", false),
         ("apikey:u:", true),
+        ("apikey:s:", true),
         ("apikey:o:", true),
     ] {
         let clock = ManualClock::new(T0);
@@ -183,7 +206,16 @@ async fn an_api_key_revocation_that_fails_part_way_is_finished_by_a_retry() {
 
         keys.revoke("ada", &record.id).await.unwrap();
         assert!(keys.verify(&key).await.unwrap().is_none());
-        assert!(store.scan("apikey:").await.unwrap().is_empty(), "{failing}");
+        // Nothing left but the note that ada's keys were looked for today.
+        let left: Vec<String> = store
+            .scan("apikey:")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(left, ["apikey:m:ada"], "{failing}");
+        assert!(store.members("apikey:s:ada").await.unwrap().is_empty());
         assert!(matches!(
             keys.revoke("ada", &record.id).await,
             Err(ApiKeyError::NotFound)

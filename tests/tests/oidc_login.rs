@@ -632,9 +632,15 @@ fn public_jwks() -> String {
 #[derive(Default)]
 struct Crafted {
     routes: Mutex<HashMap<String, (u16, String)>>,
+    /// Paths answered only after this long.
+    slow: Mutex<HashMap<String, Duration>>,
 }
 
 async fn crafted_route(req: HttpRequest, state: web::Data<Crafted>) -> HttpResponse {
+    let wait = state.slow.lock().unwrap().get(req.path()).copied();
+    if let Some(wait) = wait {
+        actix_web::rt::time::sleep(wait).await;
+    }
     match state.routes.lock().unwrap().get(req.path()).cloned() {
         Some((status, body)) => {
             HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
@@ -881,11 +887,38 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
         "only the two good ones"
     );
 
-    // Token endpoint failures: its refusal is a 400, its outage a 503.
+    // Token endpoint failures: its refusal of the code is a 400; its
+    // refusal of this client (a registration or settings of the
+    // application's own, nothing the browser did) and its outage a 503.
     let browser = Browser::default();
     for (status, body, expect, code) in [
         (400, r#"{"error":"invalid_grant"}"#, 400, "CODE_REFUSED"),
-        (401, r#"{"error":"invalid_client"}"#, 400, "CODE_REFUSED"),
+        (400, r#"{"error":"invalid_request"}"#, 400, "CODE_REFUSED"),
+        (
+            401,
+            r#"{"error":"invalid_client"}"#,
+            503,
+            "SERVICE_UNAVAILABLE",
+        ),
+        (
+            400,
+            r#"{"error":"unauthorized_client"}"#,
+            503,
+            "SERVICE_UNAVAILABLE",
+        ),
+        (
+            400,
+            r#"{"error":"unsupported_grant_type"}"#,
+            503,
+            "SERVICE_UNAVAILABLE",
+        ),
+        (
+            400,
+            r#"{"error":"invalid_scope"}"#,
+            503,
+            "SERVICE_UNAVAILABLE",
+        ),
+        (400, r#"{"error":"x_custom"}"#, 503, "SERVICE_UNAVAILABLE"),
         (500, "<html>oops</html>", 503, "SERVICE_UNAVAILABLE"),
         (
             503,
@@ -912,6 +945,47 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
             assert!(r.retry_after.is_some());
         }
     }
+    app.stop().await;
+}
+
+/// A login that finds the provider due for rediscovery while another
+/// login is rediscovering it goes on with the document it has: it does not
+/// wait for that (slow) discovery.
+#[actix_web::test]
+async fn oidc_login_does_not_wait_for_another_logins_rediscovery() {
+    let provider = crafted();
+    provider.discovery(&format!("{}/jwks", provider.base));
+    let (listener, base) = app_listener();
+    let app = serve(
+        listener,
+        base.clone(),
+        builder(&provider.base, &base).rediscover_every(Duration::from_millis(100)),
+    );
+    let first = Browser::default().get(&format!("{base}/auth/login")).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+
+    // Rediscovery is due, and the provider now takes 3 s to answer it.
+    provider.state.slow.lock().unwrap().insert(
+        "/.well-known/openid-configuration".to_owned(),
+        Duration::from_secs(3),
+    );
+    actix_web::rt::time::sleep(Duration::from_millis(150)).await;
+    let url = format!("{base}/auth/login");
+    let rediscovering = actix_web::rt::spawn({
+        let url = url.clone();
+        async move { Browser::default().get(&url).await }
+    });
+    // Let the first request reach the provider before the next ones start.
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let r = Browser::default().get(&url).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert!(
+            !rediscovering.is_finished(),
+            "this login waited for the other's rediscovery"
+        );
+    }
+    assert_eq!(rediscovering.await.unwrap().status, 303);
     app.stop().await;
 }
 

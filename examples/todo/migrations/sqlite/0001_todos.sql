@@ -16,3 +16,12 @@ CREATE TABLE IF NOT EXISTS auth_state (
     expires_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS auth_state_expires_at ON auth_state (expires_at);
+
+-- The store seam's sets (an owner's tokens and API keys): a row per member.
+CREATE TABLE IF NOT EXISTS auth_state_members (
+    set_key    TEXT    NOT NULL,
+    member     TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (set_key, member)
+);
+CREATE INDEX IF NOT EXISTS auth_state_members_expires_at ON auth_state_members (expires_at);
