@@ -1398,7 +1398,9 @@ impl OidcLogin {
             }
             Err(reason) => {
                 tracing::warn!(issuer = %inner.issuer, "OpenID provider unusable: {reason}");
-                state.retry_at = Some(now + inner.retry_after);
+                // From when the discovery gave up (it may have taken two
+                // fetches), not from when it began.
+                state.retry_at = Some(Instant::now() + inner.retry_after);
                 stale.ok_or_else(|| unavailable(reason, inner.retry_after))
             }
         }
@@ -1698,11 +1700,12 @@ impl OidcLogin {
                     "server_error" | "temporarily_unavailable" => {
                         unavailable(format!("the token endpoint answered {code}"), wait)
                     }
-                    // `invalid_client`, `unauthorized_client`,
-                    // `unsupported_grant_type`, `invalid_scope`, anything
-                    // else: this application's registration or settings,
-                    // nothing the browser did.
-                    _ => {
+                    // This application's registration or settings, nothing
+                    // the browser did.
+                    "invalid_client"
+                    | "unauthorized_client"
+                    | "unsupported_grant_type"
+                    | "invalid_scope" => {
                         tracing::warn!(
                             issuer = %self.inner.issuer,
                             error = %code,
@@ -1713,6 +1716,9 @@ impl OidcLogin {
                             wait,
                         )
                     }
+                    // A code of the provider's own: as the browser's (a
+                    // spent or expired code is the likely meaning).
+                    _ => refused(code),
                 }
             }
             RequestTokenError::Request(e) => unavailable(

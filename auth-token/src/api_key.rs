@@ -294,7 +294,12 @@ impl ApiKeys {
             Some(mut hashes) => {
                 let checked = format!("apikey:m:{owner}");
                 if self.store.get(&checked).await?.is_none() {
-                    for hash in self.indexed(owner).await? {
+                    // A store that cannot scan has nothing to add here.
+                    let found = match self.indexed(owner).await {
+                        Err(ApiKeyError::Store(StoreError::Unsupported { .. })) => Vec::new(),
+                        found => found?,
+                    };
+                    for hash in found {
                         if !hashes.contains(&hash) {
                             set.add(&hash, NO_EXPIRY).await?;
                             hashes.push(hash);
@@ -323,15 +328,12 @@ impl ApiKeys {
     /// The hashes in the owner's index entries, by a scan of the store
     /// (`apikey:o:OWNER:ID`; the prefix also finds owner `OWNER:x`'s, whose
     /// key has another `:` after it).
-    /// A store that cannot scan has nothing to add.
     async fn indexed(&self, owner: &str) -> Result<Vec<String>, ApiKeyError> {
         let prefix = format!("apikey:o:{owner}:");
-        let entries = match self.store.scan(&prefix).await {
-            Ok(entries) => entries,
-            Err(StoreError::Unsupported { .. }) => Vec::new(),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(entries
+        Ok(self
+            .store
+            .scan(&prefix)
+            .await?
             .into_iter()
             .filter(|(key, _)| key.strip_prefix(&prefix).is_some_and(well_formed_id))
             .map(|(_, entry)| String::from_utf8_lossy(&entry.value).into_owned())

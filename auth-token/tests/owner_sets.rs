@@ -1,7 +1,8 @@
 //! A user's tokens and API keys are found through their set in the store
 //! (`StateStore::members`), never by a scan of the whole store on the
 //! request path; stores without sets fall back to the scan; API keys made
-//! before the sets existed join them on their owner's first listing.
+//! without their set (an earlier version) join it on a listing, looked for
+//! at most once a day per owner.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,6 +21,7 @@ struct Counting {
     inner: MemoryStore,
     scans: AtomicUsize,
     sets: AtomicBool,
+    no_scan: AtomicBool,
 }
 
 impl Counting {
@@ -28,6 +30,7 @@ impl Counting {
             inner: MemoryStore::new().with_clock(Arc::new(clock.clone())),
             scans: AtomicUsize::new(0),
             sets: AtomicBool::new(sets),
+            no_scan: AtomicBool::new(false),
         })
     }
 
@@ -76,6 +79,9 @@ impl StateStore for Counting {
         self.inner.subscribe(channel).await
     }
     async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, StoreError> {
+        if self.no_scan.load(Ordering::SeqCst) {
+            return Err(StoreError::Unsupported { operation: "scan" });
+        }
         self.scans.fetch_add(1, Ordering::SeqCst);
         self.inner.scan(prefix).await
     }
@@ -147,7 +153,9 @@ fn new_key(owner: &str) -> NewApiKey {
 }
 
 /// API keys made on a store without sets (an older version) are found on
-/// their owner's first listing, by one scan, and from the set afterwards.
+/// a listing by one scan, and from the set afterwards; one made without its
+/// set later (an instance still on the older version) is found the next
+/// day.
 #[actix_web::test]
 async fn api_keys_made_before_the_sets_join_them_on_the_first_listing() {
     let clock = ManualClock::new(T0);
@@ -184,4 +192,50 @@ async fn api_keys_made_before_the_sets_join_them_on_the_first_listing() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, new.id);
     assert_eq!(store.scans(), 0);
+
+    // During a rolling upgrade, an instance still on the older version
+    // makes a key without adding it to the set.
+    store.sets.store(false, Ordering::SeqCst);
+    let (_, late) = keys.create(new_key("ada")).await.unwrap();
+    store.sets.store(true, Ordering::SeqCst);
+    assert_eq!(
+        keys.list("ada").await.unwrap().len(),
+        1,
+        "looked for today already"
+    );
+    assert_eq!(store.scans(), 0);
+    clock.advance(Duration::from_secs(24 * 3600 + 1));
+    let ids: Vec<String> = keys
+        .list("ada")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(ids.contains(&late.id), "{ids:?}");
+    assert_eq!(ids.len(), 2);
+    assert_eq!(store.scans(), 1);
+    assert_eq!(keys.list("ada").await.unwrap().len(), 2);
+    assert_eq!(store.scans(), 0);
+}
+
+/// A store with neither sets nor scan cannot list keys: an error, not an
+/// empty list.
+#[actix_web::test]
+async fn a_store_that_can_neither_list_nor_scan_says_so() {
+    let clock = ManualClock::new(T0);
+    let store = Counting::new(false, &clock);
+    store.no_scan.store(true, Ordering::SeqCst);
+    let keys = ApiKeys::new(store.clone()).clock(Arc::new(clock.clone()));
+    keys.create(new_key("ada")).await.unwrap();
+    assert!(matches!(
+        keys.list("ada").await,
+        Err(auth_token::ApiKeyError::Store(
+            StoreError::Unsupported { .. }
+        ))
+    ));
+    // With sets, the daily look outside them is skipped, not an error.
+    store.sets.store(true, Ordering::SeqCst);
+    keys.create(new_key("ada")).await.unwrap();
+    assert_eq!(keys.list("ada").await.unwrap().len(), 1);
 }

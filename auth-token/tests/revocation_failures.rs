@@ -2,7 +2,7 @@
 //! to reach another owner's index entry, and the lifetime of an API key's
 //! last-use entry.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ struct Flaky {
     inner: MemoryStore,
     fail_delete: Mutex<Option<String>>,
     revoke_before_last_use: AtomicBool,
+    gets: AtomicUsize,
 }
 
 impl Flaky {
@@ -28,6 +29,7 @@ impl Flaky {
             inner: MemoryStore::new().with_clock(Arc::new(clock.clone())),
             fail_delete: Mutex::new(None),
             revoke_before_last_use: AtomicBool::new(false),
+            gets: AtomicUsize::new(0),
         })
     }
 
@@ -61,6 +63,7 @@ impl StateStore for Flaky {
         self.inner.set_if_absent(key, value, ttl).await
     }
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(key).await
     }
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -174,6 +177,44 @@ async fn a_token_revocation_that_fails_part_way_is_finished_by_a_retry() {
         assert!(store.scan("authtoken:").await.unwrap().is_empty());
         assert!(store.members("authtoken:s:ada").await.unwrap().is_empty());
         assert!(!tokens.revoke("ada", &issued.record.id).await.unwrap());
+    }
+}
+
+/// With the local cache on: once the record is deleted, the token leaves
+/// the cache, whichever later step of the revocation fails.
+#[actix_web::test]
+async fn a_revocation_that_fails_after_the_record_still_ends_the_cached_token() {
+    for (failing, sliding) in [
+        ("authtoken:x:", true),
+        ("authtoken:s:", false),
+        ("authtoken:o:", false),
+    ] {
+        let clock = ManualClock::new(T0);
+        let store = Flaky::new(&clock);
+        let mut tokens = TokenManager::new(store.clone()).clock(Arc::new(clock.clone()));
+        if sliding {
+            tokens = tokens.sliding(Duration::from_secs(3600));
+        }
+        let issued = tokens.issue(&UserProfile::new("ada")).await.unwrap();
+        assert!(tokens.verify(&issued.token).await.unwrap().is_some());
+        // Served from the cache now: no store read.
+        let reads = store.gets.load(Ordering::SeqCst);
+        assert!(tokens.verify(&issued.token).await.unwrap().is_some());
+        assert_eq!(
+            store.gets.load(Ordering::SeqCst),
+            reads,
+            "{failing}: cached"
+        );
+
+        store.fail_next_delete(failing);
+        assert!(
+            tokens.revoke("ada", &issued.record.id).await.is_err(),
+            "{failing}"
+        );
+        assert!(
+            tokens.verify(&issued.token).await.unwrap().is_none(),
+            "{failing}: still served from the cache"
+        );
     }
 }
 

@@ -887,9 +887,10 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
         "only the two good ones"
     );
 
-    // Token endpoint failures: its refusal of the code is a 400; its
-    // refusal of this client (a registration or settings of the
-    // application's own, nothing the browser did) and its outage a 503.
+    // Token endpoint failures: its refusal of the code (and a code of its
+    // own) is a 400; its refusal of this client (the application's
+    // registration or settings, nothing the browser did) and its outage a
+    // 503.
     let browser = Browser::default();
     for (status, body, expect, code) in [
         (400, r#"{"error":"invalid_grant"}"#, 400, "CODE_REFUSED"),
@@ -918,7 +919,7 @@ async fn oidc_login_id_tokens_are_checked_claim_by_claim() {
             503,
             "SERVICE_UNAVAILABLE",
         ),
-        (400, r#"{"error":"x_custom"}"#, 503, "SERVICE_UNAVAILABLE"),
+        (400, r#"{"error":"x_custom"}"#, 400, "CODE_REFUSED"),
         (500, "<html>oops</html>", 503, "SERVICE_UNAVAILABLE"),
         (
             503,
