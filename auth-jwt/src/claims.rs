@@ -112,7 +112,8 @@ impl std::fmt::Debug for PrincipalRule {
 /// [`UserProfile`]; set through its builder.
 pub(crate) struct ClaimMapping {
     pub(crate) username_claim: String,
-    pub(crate) roles_claim: String,
+    /// `None`: no roles are read from tokens (`no_claim_roles`).
+    pub(crate) roles_claim: Option<String>,
     pub(crate) fixed_roles: Vec<String>,
     pub(crate) scopes_claim: Option<String>,
     pub(crate) principal_rules: Vec<PrincipalRule>,
@@ -155,7 +156,10 @@ impl ClaimMapping {
         if let Some(email) = claims.get("email").and_then(Value::as_str) {
             profile = profile.with_email(email);
         }
-        let mut roles = strings(claim_path(claims.as_ref(), &self.roles_claim));
+        let mut roles = match &self.roles_claim {
+            Some(path) => strings(claim_path(claims.as_ref(), path)),
+            None => Vec::new(),
+        };
         for r in &self.fixed_roles {
             if !roles.contains(r) {
                 roles.push(r.clone());

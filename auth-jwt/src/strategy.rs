@@ -50,6 +50,11 @@ pub enum JwtConfigError {
         "jwt strategy with public keys has no audience: call .audience(\"<this service>\"), or .any_audience() to accept tokens minted for any service"
     )]
     MissingAudience,
+    /// [`roles_claim`](JwtStrategyBuilder::roles_claim) and
+    /// [`no_claim_roles`](JwtStrategyBuilder::no_claim_roles) contradict
+    /// each other.
+    #[error("jwt strategy has both a roles_claim and no_claim_roles(): choose one")]
+    RolesConflict,
     /// Public keys or a JWK Set: the accepted issuer must be named.
     #[error(
         "jwt strategy with public keys has no issuer: call .issuer(\"<issuer URL>\"), or .any_issuer() to accept tokens from any issuer the keys verify"
@@ -77,6 +82,7 @@ pub struct JwtStrategyBuilder {
     sources: Vec<TokenSource>,
     username_claim: String,
     roles_claim: Option<String>,
+    claim_roles: bool,
     fixed_roles: Vec<String>,
     verifier: Option<ExtraVerifier>,
     cache_capacity: usize,
@@ -234,6 +240,32 @@ impl JwtStrategyBuilder {
     /// strings or one space-separated string.
     pub fn roles_claim(mut self, path: impl Into<String>) -> Self {
         self.roles_claim = Some(path.into());
+        self
+    }
+
+    /// Reads no roles from tokens: a profile's roles are the
+    /// [`fixed_roles`](Self::fixed_roles) only. For an issuer trusted to say
+    /// who a caller is but not which of this application's roles they hold
+    /// (a partner's identity provider), whose tokens could otherwise carry
+    /// any role name. Not together with [`roles_claim`](Self::roles_claim).
+    ///
+    /// ```
+    /// let strategy = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::VerifyingKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .no_claim_roles()
+    ///     .fixed_roles(["partner"])
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = strategy;
+    /// let conflict = auth_jwt::JwtStrategy::builder()
+    ///     .key(auth_jwt::VerifyingKey::hmac(b"an example secret of 32+ bytes!!", auth_jwt::Algorithm::HS256).unwrap())
+    ///     .roles_claim("realm_access.roles")
+    ///     .no_claim_roles()
+    ///     .build();
+    /// assert_eq!(conflict.unwrap_err(), auth_jwt::JwtConfigError::RolesConflict);
+    /// ```
+    pub fn no_claim_roles(mut self) -> Self {
+        self.claim_roles = false;
         self
     }
 
@@ -434,6 +466,9 @@ impl JwtStrategyBuilder {
         if self.sources.is_empty() {
             return Err(JwtConfigError::NoSource);
         }
+        if !self.claim_roles && self.roles_claim.is_some() {
+            return Err(JwtConfigError::RolesConflict);
+        }
         // Issue 11.6: a public key verifies tokens its owner mints for every
         // service it serves; with no audience (and no issuer) pinned, this
         // service would accept all of them. A shared secret is shared with
@@ -478,7 +513,9 @@ impl JwtStrategyBuilder {
                 sources: self.sources,
                 mapping: ClaimMapping {
                     username_claim: self.username_claim,
-                    roles_claim: self.roles_claim.unwrap_or_else(|| "roles".into()),
+                    roles_claim: self
+                        .claim_roles
+                        .then(|| self.roles_claim.unwrap_or_else(|| "roles".into())),
                     fixed_roles: self.fixed_roles,
                     scopes_claim: self.scopes_claim,
                     principal_rules: self
@@ -542,6 +579,7 @@ impl JwtStrategy {
             sources: vec![TokenSource::Bearer],
             username_claim: "sub".into(),
             roles_claim: None,
+            claim_roles: true,
             fixed_roles: Vec::new(),
             verifier: None,
             cache_capacity: 10_000,

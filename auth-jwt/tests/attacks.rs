@@ -601,6 +601,51 @@ async fn cache_never_serves_expired_tampered_or_old_key_tokens() {
     );
 }
 
+/// `no_claim_roles`: whatever roles a token claims, in `roles` or in a
+/// configured path, the profile holds the fixed roles only.
+#[actix_web::test]
+async fn no_claim_roles_takes_no_role_from_the_token() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+    let clock = Arc::new(AtomicU64::new(now()));
+    let partner = hs256_on(&clock)
+        .no_claim_roles()
+        .fixed_roles(["partner"])
+        .build()
+        .unwrap();
+    let trusting = hs256_on(&clock).fixed_roles(["partner"]).build().unwrap();
+    for claims in [
+        json!({"sub": "a", "roles": ["admin"], "exp": now() + 100}),
+        json!({"sub": "a", "roles": "admin auditor", "exp": now() + 100}),
+        json!({"sub": "a", "roles": ["admin"], "realm_access": {"roles": ["admin"]}, "exp": now() + 100}),
+    ] {
+        let token = hs256(&claims);
+        for _ in 0..2 {
+            // The second time from the cache.
+            assert_eq!(
+                partner.authenticate_token(&token).await.unwrap().roles,
+                ["partner"]
+            );
+        }
+        assert!(
+            trusting
+                .authenticate_token(&token)
+                .await
+                .unwrap()
+                .roles
+                .contains(&"admin".to_owned())
+        );
+    }
+    let conflict = hs256_on(&clock)
+        .roles_claim("roles")
+        .no_claim_roles()
+        .build();
+    assert_eq!(
+        conflict.unwrap_err(),
+        auth_jwt::JwtConfigError::RolesConflict
+    );
+}
+
 /// The profile built from a cached token is reused, but every hit still
 /// re-checks the clock and runs the extra verifier; a key change drops it.
 #[actix_web::test]

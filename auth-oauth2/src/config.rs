@@ -51,6 +51,8 @@ struct IssuerOptions {
     dangerously_accept_any_typ: bool,
     username_claim: Option<String>,
     roles_claim: Option<String>,
+    #[serde(default)]
+    no_claim_roles: bool,
     scopes_claim: Option<String>,
     #[serde(default)]
     allowed_endpoint_hosts: Vec<String>,
@@ -71,6 +73,7 @@ struct Checked {
     any_typ: bool,
     username_claim: Option<String>,
     roles_claim: Option<String>,
+    no_claim_roles: bool,
     scopes_claim: Option<String>,
     allowed_hosts: Vec<String>,
     jwks_timing: Option<(Duration, Duration)>,
@@ -342,6 +345,12 @@ fn check_issuer(at: &Section<'_>, i: usize, o: IssuerOptions) -> Result<Checked,
     if let Some(prefix) = &o.subject_prefix {
         text(at, &field("subject_prefix"), prefix)?;
     }
+    if o.no_claim_roles && o.roles_claim.is_some() {
+        return Err(at.error(
+            &field("no_claim_roles"),
+            "give roles_claim or no_claim_roles = true, not both",
+        ));
+    }
     Ok(Checked {
         issuer: o.issuer,
         audiences,
@@ -349,6 +358,7 @@ fn check_issuer(at: &Section<'_>, i: usize, o: IssuerOptions) -> Result<Checked,
         any_typ: o.dangerously_accept_any_typ,
         username_claim: o.username_claim,
         roles_claim: o.roles_claim,
+        no_claim_roles: o.no_claim_roles,
         scopes_claim: o.scopes_claim,
         allowed_hosts,
         jwks_timing,
@@ -376,6 +386,9 @@ impl Checked {
         }
         if let Some(c) = &self.roles_claim {
             t = t.roles_claim(c.clone());
+        }
+        if self.no_claim_roles {
+            t = t.no_claim_roles();
         }
         if let Some(c) = &self.scopes_claim {
             t = t.scopes_claim(c.clone());

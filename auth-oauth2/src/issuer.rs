@@ -58,6 +58,7 @@ pub struct TrustedIssuer {
     any_typ: bool,
     username_claim: Option<String>,
     roles_claim: Option<String>,
+    claim_roles: bool,
     scopes_claim: Option<String>,
     allowed_hosts: Vec<String>,
     jwks_timing: Option<(Duration, Duration)>,
@@ -72,6 +73,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("audiences", &self.audiences)
             .field("any_audience", &self.any_audience)
             .field("any_typ", &self.any_typ)
+            .field("claim_roles", &self.claim_roles)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("subject_prefix", &self.subject_prefix)
             .finish_non_exhaustive()
@@ -89,6 +91,7 @@ impl TrustedIssuer {
             any_typ: false,
             username_claim: None,
             roles_claim: None,
+            claim_roles: true,
             scopes_claim: None,
             allowed_hosts: Vec::new(),
             jwks_timing: None,
@@ -176,6 +179,26 @@ impl TrustedIssuer {
     /// `realm_access.roles` reaches into objects).
     pub fn roles_claim(mut self, path: impl Into<String>) -> Self {
         self.roles_claim = Some(path.into());
+        self
+    }
+
+    /// Reads no roles from this issuer's tokens: its callers hold only the
+    /// roles given with `configure(|b| b.fixed_roles(..))`, whatever their
+    /// tokens say. For an issuer trusted to say who a caller is but not to
+    /// grant this application's roles (a partner): a trusted issuer can
+    /// otherwise put any role name in its tokens. Not together with
+    /// [`roles_claim`](Self::roles_claim).
+    ///
+    /// ```
+    /// let partner = auth_oauth2::TrustedIssuer::new("https://partner.example")
+    ///     .audience("api")
+    ///     .subject_prefix("partner:")
+    ///     .no_claim_roles()
+    ///     .configure(|b| b.fixed_roles(["partner"]));
+    /// # let _ = partner;
+    /// ```
+    pub fn no_claim_roles(mut self) -> Self {
+        self.claim_roles = false;
         self
     }
 
@@ -501,6 +524,9 @@ async fn build_one(
     }
     if let Some(c) = t.roles_claim {
         b = b.roles_claim(c);
+    }
+    if !t.claim_roles {
+        b = b.no_claim_roles();
     }
     if let Some(c) = t.scopes_claim {
         b = b.scopes_claim(c);

@@ -163,6 +163,16 @@ fn bad_tables() -> Vec<(String, &'static str, &'static str)> {
             "strategies.api.issuers[2].issuer",
             "already trusted by issuers[0]",
         ),
+        (
+            one("roles_claim = \"roles\"\nno_claim_roles = true"),
+            "strategies.api.issuers[0].no_claim_roles",
+            "not both",
+        ),
+        (
+            one("no_claim_roles = \"yes\""),
+            "strategies.api.issuers[0].no_claim_roles",
+            "invalid type",
+        ),
         // Several issuers, and subjects that could be one user's.
         (
             format!("{}{}", issuer("https://a.example"), issuer("https://b.example")),
@@ -439,6 +449,7 @@ fn every_key_is_read_and_the_defaults_are_the_builders() {
         any_audience = true
         dangerously_accept_any_typ = true
         subject_prefix = "legacy:"
+        no_claim_roles = true
         "#,
     );
     let read = IssuerConfig::from_config(&full, "api").unwrap();
@@ -452,6 +463,8 @@ fn every_key_is_read_and_the_defaults_are_the_builders() {
         "any_audience: true, any_typ: true",
         "subject_prefix: \"login:\"",
         "subject_prefix: \"legacy:\"",
+        "claim_roles: true",
+        "claim_roles: false",
         "shared_subjects: false",
     ] {
         assert!(debug.contains(needle), "{needle} in {debug}");

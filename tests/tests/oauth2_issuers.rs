@@ -453,6 +453,31 @@ async fn oauth_issuer_the_same_subject_of_two_issuers_is_two_users() {
         .await
         .unwrap();
     assert_eq!(call(&alone, &token_a).await.json()["id"], "a:crafted-user");
+    // A partner trusted for identity, not for roles: its tokens' `roles`
+    // ("auditor" here) are not read; the fixed roles are all it gets.
+    let partner = IssuerStrategy::builder()
+        .trust(
+            trust(&a, None)
+                .no_claim_roles()
+                .configure(|b| b.fixed_roles(["partner"])),
+        )
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&partner, &token_a).await.json()["roles"],
+        json!(["partner"])
+    );
+    assert_eq!(
+        call(&alone, &token_a).await.json()["roles"],
+        json!(["auditor"])
+    );
+    let both = IssuerStrategy::builder()
+        .trust(trust(&a, None).roles_claim("roles").no_claim_roles())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(both, IssuerConfigError::Jwt { .. }), "{both}");
     a.stop().await;
     b.stop().await;
 }
