@@ -4,99 +4,22 @@
 //! without their set (an earlier version) join it on a listing, looked for
 //! at most once a day per owner.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use auth_core::{
-    Count, Entry, ManualClock, MemoryStore, StateStore, StoreError, Subscription, UserProfile,
-};
+use auth_core::{ManualClock, StoreError, UserProfile};
 use auth_token::{ApiKeys, NewApiKey, TokenManager};
+use common::TestStore;
 
 const T0: u64 = 1_800_000_000_000;
 
-/// A [`MemoryStore`] that counts scans, and can act as a store without
-/// sets (as a custom store written before they existed).
-struct Counting {
-    inner: MemoryStore,
-    scans: AtomicUsize,
-    sets: AtomicBool,
-    no_scan: AtomicBool,
-}
-
-impl Counting {
-    fn new(sets: bool, clock: &ManualClock) -> Arc<Self> {
-        Arc::new(Counting {
-            inner: MemoryStore::new().with_clock(Arc::new(clock.clone())),
-            scans: AtomicUsize::new(0),
-            sets: AtomicBool::new(sets),
-            no_scan: AtomicBool::new(false),
-        })
-    }
-
-    fn scans(&self) -> usize {
-        self.scans.swap(0, Ordering::SeqCst)
-    }
-
-    fn sets(&self, operation: &'static str) -> Result<(), StoreError> {
-        if self.sets.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(StoreError::Unsupported { operation })
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl StateStore for Counting {
-    async fn set_if_absent(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        self.inner.set_if_absent(key, value, ttl).await
-    }
-    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.take(key).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.inner.delete(key).await
-    }
-    async fn increment(&self, key: &str, window: Duration) -> Result<Count, StoreError> {
-        self.inner.increment(key, window).await
-    }
-    async fn raise(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError> {
-        self.inner.raise(key, value, ttl).await
-    }
-    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
-        self.inner.publish(channel, message).await
-    }
-    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
-        self.inner.subscribe(channel).await
-    }
-    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, StoreError> {
-        if self.no_scan.load(Ordering::SeqCst) {
-            return Err(StoreError::Unsupported { operation: "scan" });
-        }
-        self.scans.fetch_add(1, Ordering::SeqCst);
-        self.inner.scan(prefix).await
-    }
-    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.sets("add_member")?;
-        self.inner.add_member(key, member, ttl).await
-    }
-    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        self.sets("members")?;
-        self.inner.members(key).await
-    }
-    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
-        self.sets("remove_member")?;
-        self.inner.remove_member(key, member).await
-    }
+fn with_sets(sets: bool, clock: &ManualClock) -> Arc<TestStore> {
+    let store = TestStore::new(clock);
+    store.sets.store(sets, Ordering::SeqCst);
+    store
 }
 
 fn ids(records: &[auth_token::TokenRecord]) -> Vec<String> {
@@ -109,7 +32,7 @@ fn ids(records: &[auth_token::TokenRecord]) -> Vec<String> {
 async fn tokens_are_listed_and_capped_from_the_owners_set_without_a_scan() {
     for sets in [true, false] {
         let clock = ManualClock::new(T0);
-        let store = Counting::new(sets, &clock);
+        let store = with_sets(sets, &clock);
         let tokens = TokenManager::new(store.clone())
             .clock(Arc::new(clock.clone()))
             .max_per_user(3);
@@ -159,7 +82,7 @@ fn new_key(owner: &str) -> NewApiKey {
 #[actix_web::test]
 async fn api_keys_made_before_the_sets_join_them_on_the_first_listing() {
     let clock = ManualClock::new(T0);
-    let store = Counting::new(false, &clock);
+    let store = with_sets(false, &clock);
     let keys = ApiKeys::new(store.clone()).clock(Arc::new(clock.clone()));
     let (old_key, old) = keys.create(new_key("ada")).await.unwrap();
     let (_, other) = keys.create(new_key("ada:x")).await.unwrap();
@@ -224,7 +147,7 @@ async fn api_keys_made_before_the_sets_join_them_on_the_first_listing() {
 #[actix_web::test]
 async fn a_store_that_can_neither_list_nor_scan_says_so() {
     let clock = ManualClock::new(T0);
-    let store = Counting::new(false, &clock);
+    let store = with_sets(false, &clock);
     store.no_scan.store(true, Ordering::SeqCst);
     let keys = ApiKeys::new(store.clone()).clock(Arc::new(clock.clone()));
     keys.create(new_key("ada")).await.unwrap();

@@ -2,112 +2,19 @@
 //! to reach another owner's index entry, and the lifetime of an API key's
 //! last-use entry.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use auth_core::{
-    Count, Entry, ManualClock, MemoryStore, StateStore, StoreError, Subscription, UserProfile,
-};
+use auth_core::{ManualClock, StateStore, UserProfile};
 use auth_token::{ApiKeyError, ApiKeys, NewApiKey, TokenManager};
+use common::TestStore;
 
 const T0: u64 = 1_800_000_000_000;
 
-/// A [`MemoryStore`] that fails the next `delete` of a key starting with a
-/// given prefix, once, and can play a revocation that lands between an API
-/// key's verification and the write of its last use.
-struct Flaky {
-    inner: MemoryStore,
-    fail_delete: Mutex<Option<String>>,
-    revoke_before_last_use: AtomicBool,
-    gets: AtomicUsize,
-}
-
-impl Flaky {
-    fn new(clock: &ManualClock) -> Arc<Self> {
-        Arc::new(Flaky {
-            inner: MemoryStore::new().with_clock(Arc::new(clock.clone())),
-            fail_delete: Mutex::new(None),
-            revoke_before_last_use: AtomicBool::new(false),
-            gets: AtomicUsize::new(0),
-        })
-    }
-
-    /// The next `delete` of a key, or `remove_member` from a set, starting
-    /// with `prefix` fails.
-    fn fail_next_delete(&self, prefix: &str) {
-        *self.fail_delete.lock().unwrap() = Some(prefix.to_owned());
-    }
-
-    fn maybe_fail(&self, key: &str) -> Result<(), StoreError> {
-        let mut fail = self.fail_delete.lock().unwrap();
-        if fail.as_deref().is_some_and(|p| key.starts_with(p)) {
-            *fail = None;
-            return Err(StoreError::Unavailable {
-                message: "connection reset".into(),
-                source: None,
-            });
-        }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl StateStore for Flaky {
-    async fn set_if_absent(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        self.inner.set_if_absent(key, value, ttl).await
-    }
-    async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(key).await
-    }
-    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.take(key).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.maybe_fail(key)?;
-        self.inner.delete(key).await
-    }
-    async fn increment(&self, key: &str, window: Duration) -> Result<Count, StoreError> {
-        self.inner.increment(key, window).await
-    }
-    async fn raise(&self, key: &str, value: u64, ttl: Duration) -> Result<bool, StoreError> {
-        if let Some(hash) = key.strip_prefix("apikey:u:")
-            && self.revoke_before_last_use.swap(false, Ordering::SeqCst)
-        {
-            // Another instance revokes the key: record first, last use next.
-            self.inner.delete(&format!("apikey:h:{hash}")).await?;
-            self.inner.delete(key).await?;
-        }
-        self.inner.raise(key, value, ttl).await
-    }
-    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
-        self.inner.publish(channel, message).await
-    }
-    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
-        self.inner.subscribe(channel).await
-    }
-    async fn scan(&self, prefix: &str) -> Result<Vec<(String, Entry)>, StoreError> {
-        self.inner.scan(prefix).await
-    }
-    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.inner.add_member(key, member, ttl).await
-    }
-    async fn members(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.members(key).await
-    }
-    async fn remove_member(&self, key: &str, member: &str) -> Result<bool, StoreError> {
-        self.maybe_fail(key)?;
-        self.inner.remove_member(key, member).await
-    }
-}
-
-fn manager(store: &Arc<Flaky>, clock: &ManualClock) -> TokenManager {
+fn manager(store: &Arc<TestStore>, clock: &ManualClock) -> TokenManager {
     // No local cache: every verification reads the store, as another
     // instance's would.
     TokenManager::new(store.clone())
@@ -115,7 +22,7 @@ fn manager(store: &Arc<Flaky>, clock: &ManualClock) -> TokenManager {
         .cache(0, Duration::ZERO)
 }
 
-fn api_keys(store: &Arc<Flaky>, clock: &ManualClock) -> ApiKeys {
+fn api_keys(store: &Arc<TestStore>, clock: &ManualClock) -> ApiKeys {
     ApiKeys::new(store.clone()).clock(Arc::new(clock.clone()))
 }
 
@@ -144,7 +51,7 @@ async fn a_token_revocation_that_fails_part_way_is_finished_by_a_retry() {
         ("authtoken:o:", true, true),
     ] {
         let clock = ManualClock::new(T0);
-        let store = Flaky::new(&clock);
+        let store = TestStore::new(&clock);
         let mut tokens = manager(&store, &clock);
         if sliding {
             tokens = tokens.sliding(Duration::from_secs(3600));
@@ -190,7 +97,7 @@ async fn a_revocation_that_fails_after_the_record_still_ends_the_cached_token() 
         ("authtoken:o:", false),
     ] {
         let clock = ManualClock::new(T0);
-        let store = Flaky::new(&clock);
+        let store = TestStore::new(&clock);
         let mut tokens = TokenManager::new(store.clone()).clock(Arc::new(clock.clone()));
         if sliding {
             tokens = tokens.sliding(Duration::from_secs(3600));
@@ -227,7 +134,7 @@ async fn an_api_key_revocation_that_fails_part_way_is_finished_by_a_retry() {
         ("apikey:o:", true),
     ] {
         let clock = ManualClock::new(T0);
-        let store = Flaky::new(&clock);
+        let store = TestStore::new(&clock);
         let keys = api_keys(&store, &clock);
         let (key, record) = keys.create(new_key("ada", None)).await.unwrap();
         assert!(keys.verify(&key).await.unwrap().is_some());
@@ -269,7 +176,7 @@ async fn an_api_key_revocation_that_fails_part_way_is_finished_by_a_retry() {
 #[actix_web::test]
 async fn an_id_cannot_reach_another_owners_token_or_key() {
     let clock = ManualClock::new(T0);
-    let store = Flaky::new(&clock);
+    let store = TestStore::new(&clock);
     let tokens = manager(&store, &clock);
     let keys = api_keys(&store, &clock);
     let issued = tokens.issue(&UserProfile::new("oidc:ada")).await.unwrap();
@@ -319,7 +226,7 @@ async fn an_id_cannot_reach_another_owners_token_or_key() {
 #[actix_web::test]
 async fn an_api_keys_last_use_lives_no_longer_than_the_key() {
     let clock = ManualClock::new(T0);
-    let store = Flaky::new(&clock);
+    let store = TestStore::new(&clock);
     let keys = api_keys(&store, &clock);
     let (key, record) = keys
         .create(new_key("ada", Some(Duration::from_secs(60))))
